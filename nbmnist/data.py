@@ -1,0 +1,463 @@
+"""MNIST and Fashion-MNIST: where they come from, checked before anything trains on them.
+
+``load_dataset`` looks, in order:
+
+1. the folder named by ``NBMNIST_DATA`` (IDX files, ``.gz`` or not, in ``mnist/`` or
+   ``fashion-mnist/`` subfolders, or Keras' ``mnist.npz``);
+2. Keras' cache (``$KERAS_HOME`` or ``~/.keras``, subfolder ``datasets``);
+3. Debian's ``/usr/share/datasets/fashion-mnist`` (package ``dataset-fashion-mnist``);
+4. the real download, through ``keras.utils.get_file`` with a checksum, into Keras' cache
+   (skipped when ``NBMNIST_DOWNLOAD=0``);
+5. the small real sample shipped in the package (``nbmnist/_sample``: the first 6,000 train and
+   1,000 test images of each official file, cut by ``tools/make_sample.py``), with a visible
+   ``SampleDataWarning``: sample results are not comparable to full-data results.
+
+Every file is checked (IDX magic number and shape, label range, SHA-256 of the decompressed
+bytes against the official files; sources: ``../shared/data/README.md``, Yann LeCun's MNIST
+page, Zalando's Fashion-MNIST repository, Keras' ``mnist.load_data``). A truncated or corrupt
+file raises ``DataError`` naming the file; nothing is trained on it.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+import warnings
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from nbmnist.errors import DataError
+
+SPLITS = {
+    "x_train": "train-images-idx3-ubyte",
+    "y_train": "train-labels-idx1-ubyte",
+    "x_test": "t10k-images-idx3-ubyte",
+    "y_test": "t10k-labels-idx1-ubyte",
+}
+
+SAMPLE_DIR = Path(__file__).parent / "_sample"
+DEBIAN_DIR = Path("/usr/share/datasets")
+KERAS_ORIGIN = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    """What nbmnist knows of one dataset: names, official checksums and download origins."""
+
+    name: str
+    title: str
+    folder: str
+    class_names: tuple[str, ...]
+    #: SHA-256 of each decompressed official IDX file, by split name
+    sha256: dict[str, str]
+    #: (file name in Keras' cache, origin URL, SHA-256 or None) for ``keras.utils.get_file``
+    downloads: tuple[tuple[str, str, str | None], ...]
+    #: Keras' single-file cache (``mnist.npz``) and its SHA-256, if the dataset has one
+    npz: tuple[str, str] | None = None
+
+
+DATASETS: dict[str, DatasetInfo] = {
+    "mnist": DatasetInfo(
+        name="mnist",
+        title="MNIST",
+        folder="mnist",
+        class_names=tuple(str(digit) for digit in range(10)),
+        sha256={
+            "x_train": "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
+            "y_train": "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
+            "x_test": "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
+            "y_test": "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
+        },
+        downloads=(
+            (
+                "mnist.npz",
+                KERAS_ORIGIN + "mnist.npz",
+                "731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d1",
+            ),
+        ),
+        npz=("mnist.npz", "731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d1"),
+    ),
+    "fashion_mnist": DatasetInfo(
+        name="fashion_mnist",
+        title="Fashion-MNIST",
+        folder="fashion-mnist",
+        class_names=(
+            "T-shirt/top",
+            "Trouser",
+            "Pullover",
+            "Dress",
+            "Coat",
+            "Sandal",
+            "Shirt",
+            "Sneaker",
+            "Bag",
+            "Ankle boot",
+        ),
+        sha256={
+            "x_train": "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
+            "y_train": "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",
+            "x_test": "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
+            "y_test": "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
+        },
+        # Keras publishes no checksum for these; the decompressed files are checked instead.
+        downloads=tuple(
+            (f"{SPLITS[split]}.gz", f"{KERAS_ORIGIN}fashion-mnist/{SPLITS[split]}.gz", None)
+            for split in SPLITS
+        ),
+    ),
+}
+
+
+class SampleDataWarning(UserWarning):
+    """Training uses the bundled sample because the full dataset was not found."""
+
+
+@dataclass(frozen=True, eq=False)
+class Dataset:
+    """One dataset in memory, as read from ``source``.
+
+    Attributes:
+        name: ``"mnist"`` or ``"fashion_mnist"``.
+        x_train: uint8, shape (N, 28, 28), pixel values 0-255 (read-only).
+        y_train: uint8, shape (N,), class indices 0-9 (read-only).
+        x_test: uint8, shape (M, 28, 28).
+        y_test: uint8, shape (M,).
+        source: where the arrays came from (a path, or the bundled sample and why).
+        is_sample: True for the bundled sample (6,000 train / 1,000 test images).
+        class_names: the 10 class names, by index.
+    """
+
+    name: str
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    source: str
+    is_sample: bool = False
+    class_names: tuple[str, ...] = ()
+    _cache: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+    @property
+    def title(self) -> str:
+        """Human name, e.g. ``MNIST (sample)``."""
+        return DATASETS[self.name].title + (" (sample)" if self.is_sample else "")
+
+    def __repr__(self) -> str:
+        return (
+            f"Dataset({self.name!r}, train={len(self.y_train):,}, test={len(self.y_test):,}, "
+            f"source={self.source!r})"
+        )
+
+
+def dataset_info(name: str) -> DatasetInfo:
+    """The ``DatasetInfo`` of ``name``.
+
+    Raises:
+        DataError: ``name`` is not ``mnist`` or ``fashion_mnist``.
+    """
+    key = name.lower().replace("-", "_")
+    if key not in DATASETS:
+        raise DataError(
+            f"unknown dataset {name!r}; expected one of {', '.join(DATASETS)}"
+        )
+    return DATASETS[key]
+
+
+def _read_bytes(path: Path) -> bytes:
+    try:
+        data = path.read_bytes()
+        return zlib.decompress(data, 31) if path.suffix == ".gz" else data
+    except (OSError, zlib.error, EOFError) as err:
+        raise DataError(
+            f"{path}: cannot be read ({err}); the file is truncated or corrupt: delete it and "
+            "run again, or point NBMNIST_DATA at a good copy"
+        ) from err
+
+
+def _parse_idx(path: Path) -> tuple[np.ndarray, str]:
+    raw = _read_bytes(path)
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08 or not 1 <= raw[3] <= 3:
+        raise DataError(
+            f"{path}: not an IDX file of unsigned bytes (magic number {raw[:4].hex() or 'empty'},"
+            " expected 00000801 or 00000803); replace it with the official file"
+        )
+    ndim = raw[3]
+    header = 4 + 4 * ndim
+    dims = tuple(int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
+    size = int(np.prod(dims))
+    if len(raw) != header + size:
+        raise DataError(
+            f"{path}: header says {dims} = {size:,} bytes of data but the file holds "
+            f"{len(raw) - header:,}; the file is truncated or corrupt: delete it and run again"
+        )
+    array = np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(dims)
+    return array, hashlib.sha256(raw).hexdigest()
+
+
+def _checksum_error(path: Path, digest: str) -> DataError:
+    return DataError(
+        f"{path}: SHA-256 {digest[:16]}… matches no known copy of this file (corrupt, "
+        "truncated or modified); delete it and run again, or point NBMNIST_DATA at "
+        "the official files"
+    )
+
+
+def read_idx(path: str | Path, expected_sha256: set[str] | None = None) -> np.ndarray:
+    """Read one IDX file (``.gz`` or not) into a read-only uint8 array.
+
+    Args:
+        path: the IDX file (format: http://yann.lecun.com/exdb/mnist/, big-endian header).
+        expected_sha256: accepted SHA-256 digests of the decompressed bytes; None: any.
+
+    Returns:
+        uint8 array of the shape the header gives, e.g. (60000, 28, 28) or (60000,).
+
+    Raises:
+        DataError: unreadable, wrong magic number, size not matching the header, or a
+            checksum not in ``expected_sha256``.
+    """
+    path = Path(path)
+    array, digest = _parse_idx(path)
+    if expected_sha256 is not None and digest not in expected_sha256:
+        raise _checksum_error(path, digest)
+    return array
+
+
+def _check_arrays(arrays: dict[str, np.ndarray], where: str) -> None:
+    for split in ("train", "test"):
+        x, y = arrays[f"x_{split}"], arrays[f"y_{split}"]
+        if x.dtype != np.uint8 or x.ndim != 3 or x.shape[1:] != (28, 28):
+            raise DataError(f"{where}: {split} images have shape {x.shape}, expected (N, 28, 28)")
+        if y.ndim != 1 or len(y) != len(x):
+            raise DataError(
+                f"{where}: {len(x):,} {split} images but labels of shape {y.shape}; "
+                "images and labels must come from the same release"
+            )
+        if len(y) and int(y.max()) > 9:
+            raise DataError(f"{where}: {split} label {int(y.max())} is outside 0-9")
+
+
+def _idx_file(folder: Path, split: str) -> Path | None:
+    for candidate in (f"{SPLITS[split]}.gz", SPLITS[split], SPLITS[split].replace("-idx", ".idx")):
+        if (folder / candidate).is_file():
+            return folder / candidate
+    return None
+
+
+def _sample_sha256() -> dict[str, str]:
+    sums = SAMPLE_DIR / "SHA256SUMS"
+    lines = sums.read_text().split("\n") if sums.is_file() else []
+    return {name: digest for digest, name in (ln.split() for ln in lines if ln.strip())}
+
+
+def _read_idx_folder(
+    info: DatasetInfo, folder: Path
+) -> tuple[dict[str, np.ndarray], bool] | None:
+    """The four arrays from an IDX folder and whether they are the bundled sample's bytes,
+    or None if the folder holds none of the files."""
+    paths = {split: _idx_file(folder, split) for split in SPLITS}
+    if not any(paths.values()):
+        return None
+    missing = [SPLITS[split] for split, path in paths.items() if path is None]
+    if missing:
+        raise DataError(
+            f"{folder}: holds some {info.title} files but not {', '.join(missing)}; "
+            "add the missing files (gzipped or not) or remove the folder"
+        )
+    sample = _sample_sha256()
+    arrays: dict[str, np.ndarray] = {}
+    matched: set[str] = set()
+    for split, path in paths.items():
+        assert path is not None  # checked above
+        arrays[split], digest = _parse_idx(path)
+        if digest == info.sha256[split]:
+            matched.add("official")
+        elif digest == sample.get(f"{info.folder}/{SPLITS[split]}"):
+            matched.add("sample")
+        else:
+            raise _checksum_error(path, digest)
+    if len(matched) > 1:
+        raise DataError(
+            f"{folder}: mixes official {info.title} files with the bundled sample's; "
+            "use the four official files"
+        )
+    _check_arrays(arrays, str(folder))
+    return arrays, matched == {"sample"}
+
+
+def _read_npz(info: DatasetInfo, path: Path) -> dict[str, np.ndarray]:
+    if info.npz is None:
+        raise DataError(f"{path}: {info.title} has no npz form")
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    if digest != info.npz[1]:
+        raise DataError(
+            f"{path}: SHA-256 {digest[:16]}… is not that of Keras' {info.npz[0]} (corrupt or "
+            "truncated download); delete it and run again"
+        )
+    with np.load(path, allow_pickle=False) as npz:
+        arrays = {split: npz[split] for split in SPLITS}
+    for array in arrays.values():
+        array.flags.writeable = False
+    _check_arrays(arrays, str(path))
+    return arrays
+
+
+def _read_folder(info: DatasetInfo, folder: Path) -> Dataset | None:
+    """Look for ``info`` in ``folder`` as IDX files (in a subfolder or directly) or an npz."""
+    for candidate in (folder / info.folder, folder / info.name, folder):
+        found = _read_idx_folder(info, candidate) if candidate.is_dir() else None
+        if found is not None:
+            return _dataset(info, found[0], str(candidate), is_sample=found[1])
+    if info.npz and (folder / info.npz[0]).is_file():
+        path = folder / info.npz[0]
+        return _dataset(info, _read_npz(info, path), str(path), is_sample=False)
+    return None
+
+
+def keras_cache_dir() -> Path:
+    """Keras' dataset cache: ``$KERAS_HOME/datasets``, default ``~/.keras/datasets``."""
+    return Path(os.environ.get("KERAS_HOME", Path.home() / ".keras")).expanduser() / "datasets"
+
+
+def download(info: DatasetInfo) -> Path:
+    """Download ``info``'s files into Keras' cache with ``keras.utils.get_file``.
+
+    Returns:
+        The cache folder that now holds them.
+
+    Raises:
+        Exception: whatever ``get_file`` raises (no network, checksum mismatch, ...).
+    """
+    from nbmnist.model import import_keras
+
+    keras = import_keras()
+    cache = keras_cache_dir()
+    subdir = "datasets" if info.npz else f"datasets/{info.folder}"
+    for fname, origin, sha256 in info.downloads:
+        keras.utils.get_file(
+            fname, origin=origin, file_hash=sha256, cache_subdir=subdir, cache_dir=cache.parent
+        )
+    return cache
+
+
+def _sample(info: DatasetInfo, why: str) -> Dataset:
+    found = _read_idx_folder(info, SAMPLE_DIR / info.folder)
+    if found is None:
+        raise DataError(f"{SAMPLE_DIR}: the bundled {info.title} sample is missing; reinstall")
+    arrays = found[0]
+    source = (
+        f"bundled sample of {info.title} ({len(arrays['y_train']):,} train / "
+        f"{len(arrays['y_test']):,} test images): {why}"
+    )
+    return _dataset(info, arrays, source, is_sample=True)
+
+
+_CACHE: dict[tuple[str, str], Dataset] = {}
+
+
+def load_dataset(name: str = "mnist", source: str | Path | None = None) -> Dataset:
+    """Load MNIST or Fashion-MNIST, checked, cached in memory across calls.
+
+    Args:
+        name: ``"mnist"`` or ``"fashion_mnist"``.
+        source: None: search the sources in the order of this module's docstring;
+            ``"sample"``: the bundled sample; a folder: only that folder.
+
+    Returns:
+        A ``Dataset`` with uint8 arrays ``x_train (N, 28, 28)``, ``y_train (N,)``, ``x_test``,
+        ``y_test`` and ``source`` saying where they came from. Full data: N=60,000 and 10,000
+        test images; the sample: 6,000 and 1,000.
+
+    Raises:
+        DataError: unknown name, ``NBMNIST_DATA`` or ``source`` not a folder, or a file that
+            is found but truncated, corrupt or not the official file.
+    """
+    info = dataset_info(name)
+    key = (info.name, str(source))
+    if key not in _CACHE:
+        _CACHE[key] = _load(info, source)
+    dataset = _CACHE[key]
+    if dataset.is_sample and source != "sample":
+        warnings.warn(
+            f"nbmnist: training on the {dataset.source}. These results are not comparable to "
+            f"full {info.title}; set NBMNIST_DATA to a folder with the official files.",
+            SampleDataWarning,
+            stacklevel=2,
+        )
+    return dataset
+
+
+def _load(info: DatasetInfo, source: str | Path | None) -> Dataset:
+    if source == "sample":
+        return _sample(info, "requested")
+    folders: list[Path] = []
+    if source is not None:
+        folders = [Path(source)]
+    elif os.environ.get("NBMNIST_DATA"):
+        folders = [Path(os.environ["NBMNIST_DATA"])]
+    for folder in folders:
+        if not folder.expanduser().is_dir():
+            raise DataError(
+                f"{folder}: no such folder (from {'source' if source else 'NBMNIST_DATA'}); "
+                "give a folder that holds mnist/ or fashion-mnist/ IDX files"
+            )
+    if source is not None:
+        found = _read_folder(info, Path(source).expanduser())
+        if found is None:
+            raise DataError(f"{source}: holds no {info.title} IDX files or npz")
+        return found
+    folders += [keras_cache_dir(), DEBIAN_DIR]
+    for folder in folders:
+        found = _read_folder(info, folder.expanduser()) if folder.expanduser().is_dir() else None
+        if found is not None:
+            return found
+    if os.environ.get("NBMNIST_DOWNLOAD", "1") == "0":
+        return _sample(info, "not found locally, and NBMNIST_DOWNLOAD=0 forbids the download")
+    try:
+        cache = download(info)
+    except Exception as err:  # get_file raises bare Exception on network failure
+        reason = str(err).splitlines()[0][:200] if str(err) else type(err).__name__
+        return _sample(info, f"not found locally and the download failed ({reason})")
+    found = _read_folder(info, cache)
+    if found is None:
+        raise DataError(f"{cache}: the download finished but the {info.title} files are missing")
+    return found
+
+
+def _dataset(
+    info: DatasetInfo, arrays: dict[str, np.ndarray], source: str, *, is_sample: bool
+) -> Dataset:
+    return Dataset(
+        info.name, **arrays, source=source, is_sample=is_sample, class_names=info.class_names
+    )
+
+
+def clear_cache() -> None:
+    """Forget the datasets held in memory (they are re-read and re-checked on next use)."""
+    _CACHE.clear()
+
+
+def write_idx(path: Path, array: np.ndarray) -> None:
+    """Write a uint8 array as an IDX file, gzipped (reproducibly: no name, mtime 0) if
+    ``path`` ends in ``.gz``. Used by ``tools/make_sample.py`` and the tests."""
+    array = np.ascontiguousarray(array, dtype=np.uint8)
+    header = bytes([0, 0, 0x08, array.ndim]) + b"".join(
+        int(n).to_bytes(4, "big") for n in array.shape
+    )
+    raw = header + array.tobytes()
+    if path.suffix == ".gz":
+        with open(path, "wb") as f, gzip.GzipFile(
+            filename="", fileobj=f, mode="wb", compresslevel=9, mtime=0
+        ) as gz:
+            gz.write(raw)
+    else:
+        path.write_bytes(raw)

@@ -1,0 +1,250 @@
+"""Frozen specs of the layers a declaration describes; pure data, no Keras."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Literal
+
+Kind = Literal["mlp", "cnn"]
+
+#: Input shape each kind feeds the model: ``%%mlp`` flattens 28x28 images to 784 values,
+#: ``%%cnn`` keeps them as one-channel images.
+INPUT_SHAPES: dict[str, tuple[int, ...]] = {"mlp": (784,), "cnn": (28, 28, 1)}
+
+
+@dataclass(frozen=True)
+class LayerSpec:
+    """Base of every layer spec. ``line`` is the 1-based body line it came from (0: added)."""
+
+    line: int = field(default=0, compare=False, kw_only=True)
+
+    def describe(self) -> str:
+        """The layer in the declaration language, e.g. ``dense 430 relu he_normal``."""
+        raise NotImplementedError
+
+
+def _size(pair: tuple[int, int]) -> str:
+    return str(pair[0]) if pair[0] == pair[1] else f"{pair[0]}x{pair[1]}"
+
+
+def _optional(*words: str | None) -> str:
+    return "".join(f" {w}" for w in words if w)
+
+
+@dataclass(frozen=True)
+class DenseSpec(LayerSpec):
+    """``keras.layers.Dense(units, activation, kernel_initializer)``."""
+
+    units: int
+    activation: str | None = None
+    kernel_initializer: str | None = None
+
+    def describe(self) -> str:
+        return f"dense {self.units}" + _optional(self.activation, self.kernel_initializer)
+
+
+@dataclass(frozen=True)
+class ConvSpec(LayerSpec):
+    """``keras.layers.Conv2D(filters, kernel_size, strides, padding, activation, ...)``."""
+
+    filters: int
+    kernel_size: tuple[int, int]
+    strides: tuple[int, int] = (1, 1)
+    padding: str = "valid"
+    activation: str | None = None
+    kernel_initializer: str | None = None
+
+    def describe(self) -> str:
+        k = self.kernel_size
+        stride = f"stride {_size(self.strides)}" if self.strides != (1, 1) else None
+        padding = self.padding if self.padding != "valid" else None
+        return f"conv {self.filters} {k[0]}x{k[1]}" + _optional(
+            stride, padding, self.activation, self.kernel_initializer
+        )
+
+
+@dataclass(frozen=True)
+class PoolSpec(LayerSpec):
+    """``MaxPooling2D`` (``mode="max"``) or ``AveragePooling2D`` (``mode="avg"``)."""
+
+    mode: Literal["max", "avg"]
+    pool_size: tuple[int, int]
+    strides: tuple[int, int] | None = None  # None: Keras' default, the pool size
+    padding: str = "valid"
+
+    def describe(self) -> str:
+        stride = f"stride {_size(self.strides)}" if self.strides is not None else None
+        padding = self.padding if self.padding != "valid" else None
+        return f"{self.mode}pool {_size(self.pool_size)}" + _optional(stride, padding)
+
+
+@dataclass(frozen=True)
+class DropoutSpec(LayerSpec):
+    """``keras.layers.Dropout(rate)``; ``rate`` is a fraction in [0, 1)."""
+
+    rate: float
+
+    def describe(self) -> str:
+        return f"dropout {self.rate:g}"
+
+
+@dataclass(frozen=True)
+class BatchNormSpec(LayerSpec):
+    """``keras.layers.BatchNormalization()``."""
+
+    def describe(self) -> str:
+        return "bn"
+
+
+@dataclass(frozen=True)
+class FlattenSpec(LayerSpec):
+    """``keras.layers.Flatten()``."""
+
+    def describe(self) -> str:
+        return "flatten"
+
+
+@dataclass(frozen=True)
+class ActivationSpec(LayerSpec):
+    """``keras.layers.Activation(activation)``."""
+
+    activation: str
+
+    def describe(self) -> str:
+        return self.activation
+
+
+def output_shape(spec: LayerSpec, shape: tuple[int, ...]) -> tuple[int, ...]:
+    """Output shape of ``spec`` for an input of ``shape`` (no batch axis), as Keras computes it.
+
+    Raises:
+        ValueError: the layer cannot take that shape; the message names both.
+    """
+    if isinstance(spec, DenseSpec):
+        if len(shape) != 1:
+            raise ValueError(
+                f"'dense' needs a flat input but meets a feature map of shape {shape}; "
+                "add 'flatten' before it"
+            )
+        return (spec.units,)
+    if isinstance(spec, (ConvSpec, PoolSpec)):
+        word = "conv" if isinstance(spec, ConvSpec) else f"{spec.mode}pool"
+        if len(shape) != 3:
+            raise ValueError(
+                f"'{word}' needs a 2-D feature map but meets a flat vector of shape {shape}; "
+                "put convolution and pooling layers before 'flatten' (in a %%cnn cell)"
+            )
+        if isinstance(spec, ConvSpec):
+            window, strides, channels = spec.kernel_size, spec.strides, spec.filters
+        else:
+            window, strides, channels = spec.pool_size, spec.strides or spec.pool_size, shape[2]
+        sizes = []
+        for axis in (0, 1):
+            size, k, s = shape[axis], window[axis], strides[axis]
+            if spec.padding == "same":
+                sizes.append(-(-size // s))
+                continue
+            if k > size:
+                raise ValueError(
+                    f"{'kernel' if isinstance(spec, ConvSpec) else 'pool'} "
+                    f"{window[0]}x{window[1]} is larger than the {shape[0]}x{shape[1]} "
+                    "feature map it meets; use a smaller size, 'same' padding, or fewer "
+                    "layers before it"
+                )
+            sizes.append((size - k) // s + 1)
+        return (sizes[0], sizes[1], channels)
+    if isinstance(spec, FlattenSpec):
+        total = 1
+        for n in shape:
+            total *= n
+        return (total,)
+    return shape  # dropout, batch normalization and activations keep the shape
+
+
+@dataclass(frozen=True)
+class Declaration:
+    """A parsed cell body: the layers a ``%%mlp`` / ``%%cnn`` cell declares, in order.
+
+    Attributes:
+        kind: ``"mlp"`` (input: 784 pixel values) or ``"cnn"`` (input: 28x28x1 images).
+        layers: the layer specs, including the output head once ``with_head`` added it.
+        text: the cell body as written.
+        head_appended: True when ``with_head`` appended ``dense N softmax``.
+    """
+
+    kind: Kind
+    layers: tuple[LayerSpec, ...]
+    text: str = field(default="", compare=False)
+    head_appended: bool = False
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        """Shape of one input example, without the batch axis."""
+        return INPUT_SHAPES[self.kind]
+
+    def has_head(self, num_classes: int) -> bool:
+        """True when the layers already end with ``dense num_classes`` (and an activation)."""
+        layers = list(self.layers)
+        if layers and isinstance(layers[-1], ActivationSpec):
+            layers.pop()
+        last = layers[-1] if layers else None
+        return isinstance(last, DenseSpec) and last.units == num_classes
+
+    def with_head(self, num_classes: int = 10) -> Declaration:
+        """This declaration with ``dense num_classes softmax`` appended, unless it has one.
+
+        A ``flatten`` goes first when the last layer still outputs a feature map.
+        """
+        if self.has_head(num_classes):
+            return self
+        head: list[LayerSpec] = []
+        if len(self.output_shapes()[-1]) != 1:
+            head.append(FlattenSpec())
+        head.append(DenseSpec(num_classes, "softmax"))
+        return replace(self, layers=(*self.layers, *head), head_appended=True)
+
+    def output_shapes(self) -> list[tuple[int, ...]]:
+        """Shape after each layer (no batch axis); the first entry is the input shape."""
+        shapes = [self.input_shape]
+        for spec in self.layers:
+            shapes.append(output_shape(spec, shapes[-1]))
+        return shapes
+
+    @property
+    def output_activation(self) -> str:
+        """Activation of the model's output (``"linear"`` when the last Dense has none)."""
+        for spec in reversed(self.layers):
+            if isinstance(spec, ActivationSpec):
+                return spec.activation
+            if isinstance(spec, (DenseSpec, ConvSpec)):
+                return spec.activation or "linear"
+        return "linear"
+
+    @property
+    def uses_batchnorm(self) -> bool:
+        return any(isinstance(spec, BatchNormSpec) for spec in self.layers)
+
+    @property
+    def dropout_rates(self) -> tuple[float, ...]:
+        """Distinct dropout rates in order of first use."""
+        rates: list[float] = []
+        for spec in self.layers:
+            if isinstance(spec, DropoutSpec) and spec.rate not in rates:
+                rates.append(spec.rate)
+        return tuple(rates)
+
+    @property
+    def architecture(self) -> str:
+        """Short description for tables, e.g. ``dense 430-322-10`` or ``conv 32-64 / dense 128-10``."""
+        convs = [str(s.filters) for s in self.layers if isinstance(s, ConvSpec)]
+        denses = [str(s.units) for s in self.layers if isinstance(s, DenseSpec)]
+        parts = []
+        if convs:
+            parts.append("conv " + "-".join(convs))
+        if denses:
+            parts.append("dense " + "-".join(denses))
+        return " / ".join(parts) or "(no layers)"
+
+    def describe(self) -> str:
+        """The layers as canonical declaration text, one per line."""
+        return "\n".join(spec.describe() for spec in self.layers)

@@ -1,0 +1,96 @@
+"""The words of the declaration language, in one table.
+
+The parser, the Keras builder and ``docs/declarations.md`` all read from here, and a test ties
+them together, so a keyword cannot exist in one place and be missing from another.
+Names are spelled as Keras spells them (``he_normal``, ``glorot_uniform``, ``same``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class LayerWord:
+    """One layer keyword: the Keras layer it builds and how a user writes it."""
+
+    keyword: str
+    keras_class: str
+    syntax: str
+    aliases: tuple[str, ...] = ()
+
+
+LAYER_WORDS: tuple[LayerWord, ...] = (
+    LayerWord("dense", "Dense", "dense UNITS [ACTIVATION] [INITIALIZER]"),
+    LayerWord(
+        "conv",
+        "Conv2D",
+        "conv FILTERS KxK [stride N] [same|valid] [ACTIVATION] [INITIALIZER]",
+        aliases=("conv2d",),
+    ),
+    LayerWord(
+        "maxpool",
+        "MaxPooling2D",
+        "maxpool K|KxK [stride N] [same|valid]",
+        aliases=("maxpool2d", "maxpooling", "maxpooling2d"),
+    ),
+    LayerWord(
+        "avgpool",
+        "AveragePooling2D",
+        "avgpool K|KxK [stride N] [same|valid]",
+        aliases=("avgpool2d", "averagepooling", "averagepooling2d"),
+    ),
+    LayerWord("dropout", "Dropout", "dropout RATE"),
+    LayerWord("bn", "BatchNormalization", "bn", aliases=("batchnorm", "batchnormalization")),
+    LayerWord("flatten", "Flatten", "flatten"),
+)
+
+#: keyword or alias -> canonical keyword
+LAYER_KEYWORDS: dict[str, str] = {
+    name: word.keyword for word in LAYER_WORDS for name in (word.keyword, *word.aliases)
+}
+
+#: Activation names Keras 3 accepts as strings (``keras.activations.get``).
+ACTIVATIONS: tuple[str, ...] = (
+    "relu",
+    "relu6",
+    "leaky_relu",
+    "elu",
+    "selu",
+    "gelu",
+    "silu",
+    "swish",
+    "mish",
+    "sigmoid",
+    "hard_sigmoid",
+    "softmax",
+    "log_softmax",
+    "softplus",
+    "softsign",
+    "tanh",
+    "exponential",
+    "linear",
+)
+
+#: Kernel initializer names Keras 3 accepts as strings (``keras.initializers.get``).
+INITIALIZERS: tuple[str, ...] = (
+    "glorot_uniform",
+    "glorot_normal",
+    "he_normal",
+    "he_uniform",
+    "lecun_normal",
+    "lecun_uniform",
+    "random_normal",
+    "random_uniform",
+    "truncated_normal",
+    "orthogonal",
+    "zeros",
+    "ones",
+)
+
+PADDINGS: tuple[str, ...] = ("valid", "same")
+
+#: Largest repeat count of a trailing ``xN`` and largest model, so any input parses in bounded
+#: time and memory.
+MAX_REPEAT = 1000
+MAX_LAYERS = 10_000

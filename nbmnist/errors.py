@@ -1,0 +1,53 @@
+"""The nbmnist error family: mistakes a user can fix, shown as one short line.
+
+IPython prints a full traceback for ordinary exceptions. For the mistakes a student makes
+(a misspelt layer, a corrupt data file, an out-of-range option) that traceback hides the one
+line that matters, so every error here implements IPython's ``_render_traceback_`` hook and
+renders as ``ErrorName: message``. Bugs in nbmnist itself are not in this family and keep
+their full traceback.
+"""
+
+from __future__ import annotations
+
+
+class NbmnistError(Exception):
+    """Base class of every error a user can act on; renders as one line in IPython."""
+
+    def _render_traceback_(self) -> list[str]:
+        return [f"{type(self).__name__}: {self}"]
+
+
+class DeclarationError(NbmnistError):
+    """A cell body (the layer declaration) is not valid.
+
+    Attributes:
+        line: 1-based line number in the cell body, or None for whole-body errors.
+        column: 1-based column of the offending token, or None.
+        token: the offending token as written, or None.
+        reason: the message without its location prefix.
+    """
+
+    def __init__(
+        self,
+        reason: str,
+        *,
+        line: int | None = None,
+        column: int | None = None,
+        token: str | None = None,
+    ) -> None:
+        self.reason = reason
+        self.line = line
+        self.column = column
+        self.token = token
+        where = ""
+        if line is not None:
+            where = f"line {line}, col {column}: " if column is not None else f"line {line}: "
+        super().__init__(where + reason)
+
+
+class DataError(NbmnistError):
+    """A dataset file is missing, truncated, corrupt or not the file it claims to be."""
+
+
+class OptionError(NbmnistError, ValueError):
+    """A training option (epochs, batch size, optimizer, ...) has a value nbmnist cannot use."""

@@ -1,0 +1,102 @@
+"""Declaration -> ``keras.Model``. Keras is imported inside the functions, on first use."""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING, Any
+
+from nbmnist.declaration import (
+    ActivationSpec,
+    BatchNormSpec,
+    ConvSpec,
+    Declaration,
+    DenseSpec,
+    DropoutSpec,
+    FlattenSpec,
+    Kind,
+    LayerSpec,
+    PoolSpec,
+    parse_declaration,
+)
+
+if TYPE_CHECKING:
+    import keras
+
+
+def import_keras() -> Any:
+    """Import Keras on the TensorFlow backend, with TensorFlow's C++ start-up chatter muted.
+
+    Called on the first training cell, not at ``%load_ext``, so loading the extension stays
+    fast. A backend or log level the user chose (``KERAS_BACKEND``, ``TF_CPP_MIN_LOG_LEVEL``)
+    is left as it is.
+    """
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+    import keras
+
+    return keras
+
+
+def _keras_layer(spec: LayerSpec) -> keras.layers.Layer:
+    keras = import_keras()
+    layers = keras.layers
+    if isinstance(spec, DenseSpec):
+        kwargs: dict[str, Any] = {"activation": spec.activation}
+        if spec.kernel_initializer:
+            kwargs["kernel_initializer"] = spec.kernel_initializer
+        return layers.Dense(spec.units, **kwargs)
+    if isinstance(spec, ConvSpec):
+        kwargs = {"strides": spec.strides, "padding": spec.padding, "activation": spec.activation}
+        if spec.kernel_initializer:
+            kwargs["kernel_initializer"] = spec.kernel_initializer
+        return layers.Conv2D(spec.filters, spec.kernel_size, **kwargs)
+    if isinstance(spec, PoolSpec):
+        pool = layers.MaxPooling2D if spec.mode == "max" else layers.AveragePooling2D
+        return pool(spec.pool_size, strides=spec.strides, padding=spec.padding)
+    if isinstance(spec, DropoutSpec):
+        return layers.Dropout(spec.rate)
+    if isinstance(spec, BatchNormSpec):
+        return layers.BatchNormalization()
+    if isinstance(spec, FlattenSpec):
+        return layers.Flatten()
+    if isinstance(spec, ActivationSpec):
+        return layers.Activation(spec.activation)
+    raise TypeError(f"no Keras layer for {spec!r}")  # a bug: every spec type is covered above
+
+
+def as_declaration(text_or_declaration: str | Declaration, kind: Kind = "mlp") -> Declaration:
+    """Parse ``text_or_declaration`` if it is text; return it unchanged if already parsed."""
+    if isinstance(text_or_declaration, Declaration):
+        return text_or_declaration
+    return parse_declaration(text_or_declaration, kind)
+
+
+def build_model(
+    text_or_declaration: str | Declaration,
+    kind: Kind = "mlp",
+    num_classes: int = 10,
+    name: str | None = None,
+) -> keras.Sequential:
+    """Build the (uncompiled) Keras model a declaration describes.
+
+    The output head ``dense num_classes softmax`` is appended unless the declaration already
+    ends with a dense layer of ``num_classes`` units (see ``Declaration.with_head``).
+
+    Args:
+        text_or_declaration: a cell body, or a ``Declaration`` from ``parse_declaration``.
+        kind: ``"mlp"``: input float32 of shape (batch, 784); ``"cnn"``: (batch, 28, 28, 1).
+            Ignored when a ``Declaration`` is passed (it carries its kind).
+        num_classes: number of output classes (10 for MNIST and Fashion-MNIST).
+        name: the Keras model name; Keras picks one when None.
+
+    Returns:
+        A ``keras.Sequential`` with an ``Input`` of the kind's shape, one Keras layer per spec.
+
+    Raises:
+        DeclarationError: the text does not parse (raised before Keras is imported).
+    """
+    declaration = as_declaration(text_or_declaration, kind).with_head(num_classes)
+    keras = import_keras()
+    layers = [keras.Input(shape=declaration.input_shape)]
+    layers.extend(_keras_layer(spec) for spec in declaration.layers)
+    return keras.Sequential(layers, name=name)
