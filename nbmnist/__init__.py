@@ -1,0 +1,68 @@
+"""nbmnist: declare, train and compare small Keras networks on MNIST from Jupyter cells.
+
+Importing nbmnist (and ``%load_ext nbmnist``) imports neither TensorFlow nor matplotlib;
+they load on first use.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from nbmnist.data import Dataset, SampleDataWarning, load_dataset
+from nbmnist.declaration import Declaration, parse_declaration
+from nbmnist.errors import DataError, DeclarationError, NbmnistError, OptionError
+from nbmnist.runs import Run, runs
+
+if TYPE_CHECKING:
+    from IPython.core.interactiveshell import InteractiveShell
+
+    from nbmnist.model import build_model
+    from nbmnist.plots import plot_weight_violins
+    from nbmnist.tables import summary_table
+    from nbmnist.training import train
+
+__version__ = "0.1.0"
+
+_LAZY = {
+    "build_model": "nbmnist.model",
+    "train": "nbmnist.training",
+    "plot_weight_violins": "nbmnist.plots",
+    "summary_table": "nbmnist.tables",
+}
+
+__all__ = [
+    "DataError",
+    "Dataset",
+    "Declaration",
+    "DeclarationError",
+    "NbmnistError",
+    "OptionError",
+    "Run",
+    "SampleDataWarning",
+    "build_model",
+    "load_dataset",
+    "load_ipython_extension",
+    "parse_declaration",
+    "plot_weight_violins",
+    "runs",
+    "summary_table",
+    "train",
+]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'nbmnist' has no attribute {name!r}")
+
+
+def load_ipython_extension(ipython: InteractiveShell) -> None:
+    """``%load_ext nbmnist``: register ``%%mlp`` and ``%%cnn`` and bind ``nbmnist``."""
+    import sys
+
+    from nbmnist.magics import NbmnistMagics
+
+    ipython.register_magics(NbmnistMagics)
+    ipython.user_ns.setdefault("nbmnist", sys.modules[__name__])

@@ -166,9 +166,7 @@ def dataset_info(name: str) -> DatasetInfo:
     """
     key = name.lower().replace("-", "_")
     if key not in DATASETS:
-        raise DataError(
-            f"unknown dataset {name!r}; expected one of {', '.join(DATASETS)}"
-        )
+        raise DataError(f"unknown dataset {name!r}; expected one of {', '.join(DATASETS)}")
     return DATASETS[key]
 
 
@@ -259,9 +257,7 @@ def _sample_sha256() -> dict[str, str]:
     return {name: digest for digest, name in (ln.split() for ln in lines if ln.strip())}
 
 
-def _read_idx_folder(
-    info: DatasetInfo, folder: Path
-) -> tuple[dict[str, np.ndarray], bool] | None:
+def _read_idx_folder(info: DatasetInfo, folder: Path) -> tuple[dict[str, np.ndarray], bool] | None:
     """The four arrays from an IDX folder and whether they are the bundled sample's bytes,
     or None if the folder holds none of the files."""
     paths = {split: _idx_file(folder, split) for split in SPLITS}
@@ -364,13 +360,17 @@ def _sample(info: DatasetInfo, why: str) -> Dataset:
 _CACHE: dict[tuple[str, str], Dataset] = {}
 
 
-def load_dataset(name: str = "mnist", source: str | Path | None = None) -> Dataset:
+def load_dataset(
+    name: str = "mnist", source: str | Path | None = None, *, warn: bool = True
+) -> Dataset:
     """Load MNIST or Fashion-MNIST, checked, cached in memory across calls.
 
     Args:
         name: ``"mnist"`` or ``"fashion_mnist"``.
         source: None: search the sources in the order of this module's docstring;
             ``"sample"``: the bundled sample; a folder: only that folder.
+        warn: emit a ``SampleDataWarning`` when the search ends at the bundled sample
+            (``train`` shows that notice in its display instead).
 
     Returns:
         A ``Dataset`` with uint8 arrays ``x_train (N, 28, 28)``, ``y_train (N,)``, ``x_test``,
@@ -386,7 +386,7 @@ def load_dataset(name: str = "mnist", source: str | Path | None = None) -> Datas
     if key not in _CACHE:
         _CACHE[key] = _load(info, source)
     dataset = _CACHE[key]
-    if dataset.is_sample and source != "sample":
+    if warn and dataset.is_sample and source != "sample":
         warnings.warn(
             f"nbmnist: training on the {dataset.source}. These results are not comparable to "
             f"full {info.title}; set NBMNIST_DATA to a folder with the official files.",
@@ -437,7 +437,14 @@ def _dataset(
     info: DatasetInfo, arrays: dict[str, np.ndarray], source: str, *, is_sample: bool
 ) -> Dataset:
     return Dataset(
-        info.name, **arrays, source=source, is_sample=is_sample, class_names=info.class_names
+        info.name,
+        x_train=arrays["x_train"],
+        y_train=arrays["y_train"],
+        x_test=arrays["x_test"],
+        y_test=arrays["y_test"],
+        source=source,
+        is_sample=is_sample,
+        class_names=info.class_names,
     )
 
 
@@ -455,9 +462,10 @@ def write_idx(path: Path, array: np.ndarray) -> None:
     )
     raw = header + array.tobytes()
     if path.suffix == ".gz":
-        with open(path, "wb") as f, gzip.GzipFile(
-            filename="", fileobj=f, mode="wb", compresslevel=9, mtime=0
-        ) as gz:
+        with (
+            open(path, "wb") as f,
+            gzip.GzipFile(filename="", fileobj=f, mode="wb", compresslevel=9, mtime=0) as gz,
+        ):
             gz.write(raw)
     else:
         path.write_bytes(raw)

@@ -100,3 +100,30 @@ def build_model(
     layers = [keras.Input(shape=declaration.input_shape)]
     layers.extend(_keras_layer(spec) for spec in declaration.layers)
     return keras.Sequential(layers, name=name)
+
+
+def summary_text(declaration: Declaration, model: keras.Model) -> str:
+    """A compact model summary: one line per layer, as declared, with Keras' output shape and
+    parameter count, and a note on the output head when nbmnist appended it.
+
+    Args:
+        declaration: the declaration ``model`` was built from (head included).
+        model: the built model (one Keras layer per spec, in order).
+    """
+    rows = [
+        (spec.describe(), str((None, *layer.output.shape[1:])), f"{layer.count_params():,}")
+        for spec, layer in zip(declaration.layers, model.layers, strict=True)
+    ]
+    width = [max(len(row[i]) for row in rows) for i in range(3)]
+    lines = []
+    for index, (text, shape, params) in enumerate(rows):
+        note = ""
+        if index >= len(rows) - declaration.head_layers:
+            note = "  <- output head appended by nbmnist"
+        lines.append(f"  {text:<{width[0]}}  {shape:<{width[1]}}  {params:>{width[2]}}{note}")
+    trainable = sum(int(layer.count_params()) for layer in model.layers) - sum(
+        int(w.numpy().size) for w in model.non_trainable_weights
+    )
+    total = model.count_params()
+    lines.append(f"  total params: {total:,} (non-trainable: {total - trainable:,})")
+    return "\n".join(lines)

@@ -32,9 +32,11 @@ def main(source: Path) -> None:
             array = getattr(full, split)[: TRAIN if "train" in split else TEST]
             path = folder / f"{fname}.gz"
             write_idx(path, array)
-            raw = bytes([0, 0, 8, array.ndim]) + b"".join(
-                n.to_bytes(4, "big") for n in array.shape
-            ) + array.tobytes()
+            raw = (
+                bytes([0, 0, 8, array.ndim])
+                + b"".join(n.to_bytes(4, "big") for n in array.shape)
+                + array.tobytes()
+            )
             sums.append(f"{hashlib.sha256(raw).hexdigest()}  {info.folder}/{fname}")
             print(f"{path}: {array.shape}, {path.stat().st_size:,} bytes")
     (SAMPLE_DIR / "SHA256SUMS").write_text("\n".join(sums) + "\n")

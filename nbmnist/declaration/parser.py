@@ -48,9 +48,7 @@ _WHOLE = re.compile(r"\d+")
 _SIZE = re.compile(r"(\d+)(?:x(\d+))?")
 _REPEAT = re.compile(r"x(\d+)")
 #: Lines that nbgrader and otter leave where a student must write code.
-_STUBS = (
-    re.compile(r"\.\.\.|#\s*your code here.*|raise\s+notimplementederror(\(.*\))?", re.I),
-)
+_STUBS = (re.compile(r"\.\.\.|#\s*your code here.*|raise\s+notimplementederror(\(.*\))?", re.I),)
 
 
 @dataclass(frozen=True)
@@ -114,9 +112,7 @@ def _rate(token: Token, text: str | None = None) -> float:
     except ValueError:
         rate = math.nan
     if not (0.0 <= rate < 1.0):
-        raise token.error(
-            f"dropout rate must be a fraction in [0, 1), e.g. 0.25; got '{text}'"
-        )
+        raise token.error(f"dropout rate must be a fraction in [0, 1), e.g. 0.25; got '{text}'")
     return rate
 
 
@@ -130,8 +126,8 @@ def _name_option(token: Token, allowed: dict[str, tuple[str, ...]], taken: set[s
             taken.add(option)
             return option
     candidates = [name for names in allowed.values() for name in names]
-    names = [option.replace("kernel_", "") for option in allowed]
-    kinds = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
+    words = [option.replace("kernel_", "") for option in allowed]
+    kinds = words[0] if len(words) == 1 else ", ".join(words[:-1]) + " or " + words[-1]
     raise token.error(
         f"unknown {kinds} '{token.text}'; expected one of {_expected(candidates)}."
         + _did_you_mean(word, candidates)
@@ -192,9 +188,7 @@ def _pool(head: Token, tokens: _Tokens, mode: str) -> PoolSpec:
         else:
             _name_option(token, _POOL_OPTIONS, taken)
             padding = token.text.lower()
-    return PoolSpec(
-        "max" if mode == "max" else "avg", pool_size, strides, padding, line=head.line
-    )
+    return PoolSpec("max" if mode == "max" else "avg", pool_size, strides, padding, line=head.line)
 
 
 def _no_arguments(head: Token, tokens: _Tokens, spec: LayerSpec) -> LayerSpec:

@@ -169,13 +169,18 @@ class Declaration:
         kind: ``"mlp"`` (input: 784 pixel values) or ``"cnn"`` (input: 28x28x1 images).
         layers: the layer specs, including the output head once ``with_head`` added it.
         text: the cell body as written.
-        head_appended: True when ``with_head`` appended ``dense N softmax``.
+        head_layers: how many layers at the end ``with_head`` appended (0, 1 or 2).
     """
 
     kind: Kind
     layers: tuple[LayerSpec, ...]
     text: str = field(default="", compare=False)
-    head_appended: bool = False
+    head_layers: int = 0
+
+    @property
+    def head_appended(self) -> bool:
+        """True when ``with_head`` appended the output head ``dense N softmax``."""
+        return self.head_layers > 0
 
     @property
     def input_shape(self) -> tuple[int, ...]:
@@ -201,7 +206,7 @@ class Declaration:
         if len(self.output_shapes()[-1]) != 1:
             head.append(FlattenSpec())
         head.append(DenseSpec(num_classes, "softmax"))
-        return replace(self, layers=(*self.layers, *head), head_appended=True)
+        return replace(self, layers=(*self.layers, *head), head_layers=len(head))
 
     def output_shapes(self) -> list[tuple[int, ...]]:
         """Shape after each layer (no batch axis); the first entry is the input shape."""
@@ -235,7 +240,7 @@ class Declaration:
 
     @property
     def architecture(self) -> str:
-        """Short description for tables, e.g. ``dense 430-322-10`` or ``conv 32-64 / dense 128-10``."""
+        """Short description for tables: ``dense 430-322-10``, ``conv 32-64 / dense 128-10``."""
         convs = [str(s.filters) for s in self.layers if isinstance(s, ConvSpec)]
         denses = [str(s.units) for s in self.layers if isinstance(s, DenseSpec)]
         parts = []

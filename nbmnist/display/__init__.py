@@ -1,0 +1,48 @@
+"""Where a run's progress is shown: a live widget dashboard in notebooks, text elsewhere.
+
+Every display receives the same three calls from ``nbmnist.training`` (what is recorded is
+kept apart from how it is shown, as in livelossplot's outputs).
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from nbmnist.metric_log import MetricLog
+    from nbmnist.runs import Run
+    from nbmnist.training import TrainingInfo
+
+
+class Display(Protocol):
+    """Receives a run's progress."""
+
+    def on_train_begin(self, info: TrainingInfo) -> None: ...
+
+    def on_epoch_end(self, log: MetricLog) -> None: ...
+
+    def on_train_end(self, run: Run) -> None: ...
+
+
+def in_notebook() -> bool:
+    """True inside a Jupyter kernel (JupyterLab, Notebook, VS Code, Colab) that shows widgets."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    shell = get_ipython()
+    return shell is not None and (
+        type(shell).__name__ == "ZMQInteractiveShell" or "google.colab" in sys.modules
+    )
+
+
+def choose_display(live: bool = True) -> Display:
+    """The live dashboard in a notebook when ``live``, else one text line per epoch."""
+    if live and in_notebook():
+        from nbmnist.display.notebook import LiveDashboard
+
+        return LiveDashboard()
+    from nbmnist.display.console import ConsoleDisplay
+
+    return ConsoleDisplay()

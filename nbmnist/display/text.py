@@ -1,0 +1,47 @@
+"""Text pieces shared by every display: metric lines and the closing line of a run."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from nbmnist.runs import Run
+
+METRIC_ORDER = ("loss", "accuracy", "val_loss", "val_accuracy")
+
+
+def metrics_line(metrics: Mapping[str, float]) -> str:
+    """``loss 0.1504 · accuracy 0.9532 · val_loss 0.0897 · val_accuracy 0.9723``."""
+    names = [n for n in METRIC_ORDER if n in metrics] + sorted(set(metrics) - set(METRIC_ORDER))
+    return " · ".join(f"{name} {metrics[name]:.4f}" for name in names)
+
+
+def duration(seconds: float) -> str:
+    """``42.0 s`` below two minutes, else ``3 min 05 s``."""
+    if seconds < 120:
+        return f"{seconds:.1f} s"
+    minutes, rest = divmod(round(seconds), 60)
+    return f"{minutes} min {rest:02d} s"
+
+
+def plural(count: int, noun: str) -> str:
+    """``1 epoch``, ``2 epochs``."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+def final_line(run: Run) -> str:
+    """One line that closes a run: status, test metrics, epochs and time."""
+    if run.status == "completed" and run.test_accuracy is not None:
+        outcome = f"test_loss {run.test_loss:.4f} · test_accuracy {run.test_accuracy:.4f}"
+    elif run.status == "interrupted":
+        outcome = (
+            f"interrupted at epoch {run.epochs + 1}; {plural(run.epochs, 'epoch')} kept, "
+            "not evaluated"
+        )
+    else:
+        outcome = f"diverged (loss is NaN) at epoch {run.epochs}; not evaluated"
+    best = run.best_epoch("val_accuracy")
+    best_text = f" · best val_accuracy {best[1]:.4f} (epoch {best[0]})" if best else ""
+    return (
+        f"{run.name}: {outcome}{best_text} · {plural(run.epochs, 'epoch')} in "
+        f"{duration(run.wall_time_s)}"
+    )

@@ -1,0 +1,106 @@
+"""``%%mlp`` and ``%%cnn``: glue only. Flags -> options, body -> declaration, then ``train``."""
+
+from __future__ import annotations
+
+import keyword
+from collections.abc import Callable
+from typing import Any
+
+from IPython.core.error import UsageError
+from IPython.core.magic import Magics, cell_magic, magics_class
+from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
+from traitlets import Bool, Integer
+
+from nbmnist.errors import OptionError
+from nbmnist.training import fast_mode_from_env, train
+
+_FLAGS = (
+    argument("name", nargs="?", help="the run's name and variable (default: mlp_1, cnn_1, ...)"),
+    argument("--data", help="mnist (default) or fashion_mnist"),
+    argument("--epochs", type=int, help="passes over the training data (default 10)"),
+    argument("--batch-size", type=int, help="examples per gradient step (default 128)"),
+    argument("--optimizer", help="adam (default), sgd, rmsprop, adadelta, adagrad, nadam"),
+    argument("--learning-rate", type=float, help="default: the optimizer's own"),
+    argument("--loss", help="categorical_crossentropy (default) or mse"),
+    argument(
+        "--validation",
+        help="split (default: hold out the last --validation-split of the training set), "
+        "test (validate on the test set, as the seed notebooks), or none",
+    ),
+    argument("--validation-split", type=float, help="fraction held out (default 1/6)"),
+    argument("--train-size", type=int, help="train on the first N training images"),
+    argument("--seed", type=int, help="seed Python, NumPy and Keras for a repeatable run"),
+    argument("--no-live", action="store_true", help="no dashboard: one text line per epoch"),
+    argument("--fast", action="store_true", help="bundled sample, at most 2 epochs"),
+)
+
+
+def _training_flags(func: Callable[..., Any]) -> Callable[..., Any]:
+    for flag in reversed(_FLAGS):
+        func = flag(func)
+    return magic_arguments()(func)
+
+
+@magics_class
+class NbmnistMagics(Magics):
+    """Declare, train and record Keras models on MNIST from a cell. Configure with
+    ``%config NbmnistMagics.fast = True`` (or ``.live``, ``.seed``)."""
+
+    fast = Bool(
+        fast_mode_from_env(),
+        help="Train on the bundled sample with at most 2 epochs (default: NBMNIST_FAST).",
+    ).tag(config=True)
+    live = Bool(True, help="Show the live dashboard in notebooks.").tag(config=True)
+    seed = Integer(None, allow_none=True, help="Seed for runs that give no --seed.").tag(
+        config=True
+    )
+
+    def _train(self, kind: str, line: str, cell: str, magic: Callable[..., Any]) -> None:
+        args = parse_argstring(magic, line)
+        name = args.name
+        if name is not None and (not name.isidentifier() or keyword.iskeyword(name)):
+            raise UsageError(
+                f"run name {name!r} is not a Python name; use letters, digits and _ (e.g. relu_2h)"
+            )
+        skip = {"name", "no_live", "fast"}
+        options = {k: v for k, v in vars(args).items() if v is not None and k not in skip}
+        options["live"] = self.live and not args.no_live
+        options["fast"] = self.fast or args.fast
+        if self.seed is not None:
+            options.setdefault("seed", self.seed)
+        try:
+            run = train(cell, kind, name, **options)  # type: ignore[arg-type]
+        except OptionError as err:
+            raise UsageError(f"%%{kind}: {err}") from err
+        if self.shell is not None:
+            self.shell.user_ns[run.name] = run
+
+    @_training_flags
+    @cell_magic
+    def mlp(self, line: str, cell: str) -> None:
+        """Train a multi-layer perceptron declared in the cell body (input: 784 pixels).
+
+        Example::
+
+            %%mlp relu_2h --epochs 22 --validation test
+            430 322 relu he_normal bn dropout=0.5
+        """
+        self._train("mlp", line, cell, self.mlp)
+
+    @_training_flags
+    @cell_magic
+    def cnn(self, line: str, cell: str) -> None:
+        """Train a convolutional network declared in the cell body (input: 28x28x1 images).
+
+        Example::
+
+            %%cnn keras_example --epochs 12 --optimizer adadelta --learning-rate 1.0
+            conv 32 3x3 relu
+            conv 64 3x3 relu
+            maxpool 2
+            dropout 0.25
+            flatten
+            dense 128 relu
+            dropout 0.5
+        """
+        self._train("cnn", line, cell, self.cnn)

@@ -1,0 +1,125 @@
+"""Plots generated from recorded runs: functions that take runs or models and return a Figure."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, NamedTuple, cast
+
+import numpy as np
+
+from nbmnist.runs import Run
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+
+def _model_of(run_or_model: Any) -> tuple[str, Any]:
+    if isinstance(run_or_model, Run):
+        if run_or_model.model is None:
+            raise ValueError(f"run {run_or_model.name!r} has no model to plot")
+        return run_or_model.name, run_or_model.model
+    if hasattr(run_or_model, "layers"):
+        return run_or_model.name, run_or_model
+    raise TypeError(f"expected a Run or a keras.Model, got {type(run_or_model).__name__}")
+
+
+class WeightArray(NamedTuple):
+    """One violin's data: ``values`` is exactly ``layer``'s kernel (or bias), flattened."""
+
+    label: str
+    layer: str
+    shape: tuple[int, ...]
+    values: np.ndarray
+
+
+def weight_arrays(run_or_model: Any, include_bias: bool = False) -> list[WeightArray]:
+    """The kernel (and optionally bias) of every Dense and Conv2D layer, found by layer.
+
+    Never indexes ``model.get_weights()`` by position (with BatchNormalization present,
+    position 2 is a BatchNorm gamma, not the second kernel, as the seed notebooks show).
+
+    Args:
+        run_or_model: a ``Run`` or a ``keras.Model``.
+        include_bias: also return each layer's bias vector.
+
+    Returns:
+        ``WeightArray`` (label, Keras layer name, tensor shape, values) in layer order;
+        ``values`` is the float32 tensor flattened to shape (n,). Labels:
+        ``Hidden 1 · dense 430``, ``Conv 1 · conv 32 3x3``, ``Output · dense 10``, and
+        ``… bias`` for biases.
+    """
+    import keras
+
+    _, model = _model_of(run_or_model)
+    layers = [
+        layer
+        for layer in model.layers
+        if isinstance(layer, (keras.layers.Dense, keras.layers.Conv2D))
+    ]
+    arrays: list[WeightArray] = []
+    hidden = conv = 0
+    for index, layer in enumerate(layers):
+        if isinstance(layer, keras.layers.Conv2D):
+            conv += 1
+            size = "x".join(str(k) for k in layer.kernel_size)
+            label = f"Conv {conv} · conv {layer.filters} {size}"
+        elif index == len(layers) - 1:
+            label = f"Output · dense {layer.units}"
+        else:
+            hidden += 1
+            label = f"Hidden {hidden} · dense {layer.units}"
+        tensors = [("", layer.kernel)]
+        if include_bias and layer.bias is not None:
+            tensors.append((" bias", layer.bias))
+        for suffix, tensor in tensors:
+            values = np.asarray(tensor.numpy())
+            arrays.append(WeightArray(label + suffix, layer.name, values.shape, values.ravel()))
+    return arrays
+
+
+def _new_figure(rows: int, width: float, height: float) -> tuple[Figure, list[Axes]]:
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(rows, 1, figsize=(width, height * rows), squeeze=False)
+    # Handed to the caller, not to pyplot: a notebook shows the returned figure exactly once.
+    plt.close(figure)
+    return figure, list(axes[:, 0])
+
+
+def plot_weight_violins(
+    runs_or_models: Any, include_bias: bool = False, ax: Axes | None = None
+) -> Figure:
+    """One violin per Dense/Conv2D kernel of each model, labelled with layer and size.
+
+    Args:
+        runs_or_models: a ``Run``, a ``keras.Model``, or a list of them (one row each).
+        include_bias: add a violin for each layer's bias.
+        ax: draw into this Axes (only with a single run or model); None: a new figure.
+
+    Returns:
+        The matplotlib Figure (a new one, or ``ax``'s); nothing the caller owns is closed.
+
+    Raises:
+        ValueError: a run without a model, or ``ax`` given with several models.
+    """
+    import seaborn as sns
+
+    items = list(runs_or_models) if isinstance(runs_or_models, Sequence) else [runs_or_models]
+    if ax is not None and len(items) != 1:
+        raise ValueError("ax= takes a single run or model; leave it out for several")
+    if ax is not None:
+        figure, axes = cast("Figure", ax.get_figure(root=True)), [ax]
+    else:
+        figure, axes = _new_figure(len(items), width=max(6.0, 2.2 * 4), height=3.2)
+    for item, axis in zip(items, axes, strict=True):
+        name, _ = _model_of(item)
+        arrays = weight_arrays(item, include_bias)
+        sns.violinplot(data=[a.values for a in arrays], ax=axis, cut=0, inner="quartile")
+        ticks = [f"{a.label}\n{a.layer} {'x'.join(map(str, a.shape))}" for a in arrays]
+        axis.set_xticks(range(len(arrays)), ticks, fontsize=8)
+        axis.set_ylabel("weight value")
+        axis.set_title(f"{name}: trained weights per layer")
+        axis.grid(True, axis="y", alpha=0.3)
+    figure.tight_layout()
+    return figure

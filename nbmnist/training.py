@@ -1,0 +1,363 @@
+"""Compile, fit and evaluate a declared model; the result is a recorded ``Run``.
+
+Everything the user wrote is validated (options, then the declaration) before TensorFlow is
+imported or data is read, so a mistake costs milliseconds and never a half-trained model.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from nbmnist.data import Dataset, load_dataset
+from nbmnist.declaration import Declaration, Kind
+from nbmnist.errors import OptionError
+from nbmnist.metric_log import MetricLog
+from nbmnist.model import as_declaration, build_model, import_keras
+from nbmnist.runs import Run, Status, next_name, record
+
+if TYPE_CHECKING:
+    from nbmnist.display import Display
+
+OPTIMIZERS = ("adam", "sgd", "rmsprop", "adadelta", "adagrad", "nadam")
+LOSSES = ("categorical_crossentropy", "mse")
+VALIDATIONS = ("split", "test", "none")
+DATASET_NAMES = ("mnist", "fashion_mnist")
+_LOSS_ALIASES = {"mean_squared_error": "mse", "crossentropy": "categorical_crossentropy"}
+
+#: Fast mode (``NBMNIST_FAST=1``): the bundled sample and at most this many epochs, so a
+#: notebook runs top to bottom in CI in seconds per cell.
+FAST_EPOCHS = 2
+
+
+def fast_mode_from_env() -> bool:
+    """True when ``NBMNIST_FAST`` is set to anything but ``""``, ``0``, ``false`` or ``no``."""
+    return os.environ.get("NBMNIST_FAST", "").strip().lower() not in ("", "0", "false", "no")
+
+
+@dataclass(frozen=True)
+class TrainingOptions:
+    """How to train; the fields are the magic's flags in snake_case.
+
+    Attributes:
+        data: ``"mnist"`` or ``"fashion_mnist"``.
+        epochs: passes over the training data (> 0).
+        batch_size: examples per gradient step (> 0).
+        optimizer: one of ``OPTIMIZERS``, with Keras' default settings.
+        learning_rate: overrides the optimizer's default learning rate (> 0); None keeps it.
+        loss: ``"categorical_crossentropy"`` or ``"mse"`` (on one-hot labels, as the seeds).
+        validation: ``"split"``: hold out the last ``validation_split`` fraction of the
+            training images (Keras' ``validation_split``); ``"test"``: validate on the test
+            set (as most seed notebooks do; the test score is then not unseen);
+            ``"none"``: no validation.
+        validation_split: fraction in (0, 1) held out with ``validation="split"``.
+        train_size: train on the first N training images; None: all.
+        seed: seeds Python, NumPy and Keras (``keras.utils.set_random_seed``); None: random.
+        live: show the live dashboard in a notebook (else one text line per epoch).
+        fast: use the bundled sample and at most ``FAST_EPOCHS`` epochs.
+    """
+
+    data: str = "mnist"
+    epochs: int = 10
+    batch_size: int = 128
+    optimizer: str = "adam"
+    learning_rate: float | None = None
+    loss: str = "categorical_crossentropy"
+    validation: str = "split"
+    validation_split: float = 1 / 6
+    train_size: int | None = None
+    seed: int | None = None
+    live: bool = True
+    fast: bool = False
+
+    def __post_init__(self) -> None:
+        set_ = object.__setattr__  # normalise spellings on a frozen dataclass
+        set_(self, "data", str(self.data).lower().replace("-", "_"))
+        set_(self, "optimizer", str(self.optimizer).lower())
+        loss = str(self.loss).lower()
+        set_(self, "loss", _LOSS_ALIASES.get(loss, loss))
+        set_(self, "validation", str(self.validation).lower())
+        _choice("data", self.data, DATASET_NAMES)
+        _choice("optimizer", self.optimizer, OPTIMIZERS)
+        _choice("loss", self.loss, LOSSES)
+        _choice("validation", self.validation, VALIDATIONS)
+        _positive_int("epochs", self.epochs)
+        _positive_int("batch_size", self.batch_size)
+        if self.train_size is not None:
+            _positive_int("train_size", self.train_size)
+        if self.seed is not None and (not _is_int(self.seed) or self.seed < 0):
+            raise OptionError(f"seed must be a whole number >= 0, got {self.seed!r}")
+        if self.learning_rate is not None and not (
+            isinstance(self.learning_rate, (int, float))
+            and math.isfinite(self.learning_rate)
+            and self.learning_rate > 0
+        ):
+            raise OptionError(
+                f"learning_rate must be a number > 0 (e.g. 0.001), got {self.learning_rate!r}"
+            )
+        split = self.validation_split
+        if not (isinstance(split, (int, float)) and 0 < split < 1):
+            raise OptionError(
+                f"validation_split must be a fraction between 0 and 1 (e.g. 0.2), got {split!r}"
+            )
+
+    @property
+    def effective_epochs(self) -> int:
+        return min(self.epochs, FAST_EPOCHS) if self.fast else self.epochs
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
+def _positive_int(name: str, value: Any) -> None:
+    if not _is_int(value) or value <= 0:
+        raise OptionError(f"{name} must be a whole number > 0, got {value!r}")
+
+
+def _choice(name: str, value: str, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        import difflib
+
+        close = difflib.get_close_matches(value, choices, n=1)
+        hint = f" Did you mean '{close[0]}'?" if close else ""
+        raise OptionError(f"unknown {name} '{value}'; expected one of {', '.join(choices)}.{hint}")
+
+
+def make_options(**options: Any) -> TrainingOptions:
+    """``TrainingOptions`` from keyword arguments, with a clear error for unknown names."""
+    fields = {f.name for f in dataclasses.fields(TrainingOptions)}
+    unknown = sorted(set(options) - fields)
+    if unknown:
+        import difflib
+
+        close = difflib.get_close_matches(unknown[0], fields, n=1)
+        hint = f" Did you mean '{close[0]}'?" if close else ""
+        raise OptionError(f"unknown training option '{unknown[0]}'.{hint}")
+    return TrainingOptions(**options)
+
+
+def prepare_arrays(
+    dataset: Dataset, kind: Kind, train_size: int | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Model-ready arrays: pixels scaled to float32 in [0, 1], labels one-hot float32.
+
+    The float32 copy is made once per dataset and kept (``Dataset._cache``); the per-kind
+    shapes are views of it, so MLP and CNN cells share one copy.
+
+    Returns:
+        ``x_train`` (N, 784) for ``mlp`` or (N, 28, 28, 1) for ``cnn``, ``y_train`` (N, 10),
+        ``x_test`` and ``y_test`` likewise; N = ``train_size`` or all training images.
+    """
+    cache = dataset._cache
+    if "x_train" not in cache:
+        for split in ("train", "test"):
+            x = np.asarray(getattr(dataset, f"x_{split}"), dtype=np.float32) / np.float32(255)
+            y = np.eye(dataset.num_classes, dtype=np.float32)[getattr(dataset, f"y_{split}")]
+            cache[f"x_{split}"], cache[f"y_{split}"] = x, y
+    shape = (-1, 784) if kind == "mlp" else (-1, 28, 28, 1)
+    limit = slice(None, train_size)
+    return (
+        cache["x_train"][limit].reshape(shape),
+        cache["y_train"][limit],
+        cache["x_test"].reshape(shape),
+        cache["y_test"],
+    )
+
+
+def _optimizer(options: TrainingOptions) -> Any:
+    keras = import_keras()
+    classes = {
+        "adam": keras.optimizers.Adam,
+        "sgd": keras.optimizers.SGD,
+        "rmsprop": keras.optimizers.RMSprop,
+        "adadelta": keras.optimizers.Adadelta,
+        "adagrad": keras.optimizers.Adagrad,
+        "nadam": keras.optimizers.Nadam,
+    }
+    cls = classes[options.optimizer]
+    return cls() if options.learning_rate is None else cls(learning_rate=options.learning_rate)
+
+
+def _loss(options: TrainingOptions, declaration: Declaration) -> Any:
+    keras = import_keras()
+    if options.loss == "mse":
+        return "mean_squared_error"
+    # A linear output layer produces logits: tell the loss, or it would treat them as
+    # probabilities and train badly without any error.
+    from_logits = declaration.output_activation == "linear"
+    return keras.losses.CategoricalCrossentropy(from_logits=from_logits)
+
+
+def device_name() -> str:
+    """``GPU (name)`` if TensorFlow sees a GPU, else ``CPU (N cores)``."""
+    import tensorflow as tf
+
+    gpus = tf.config.list_logical_devices("GPU")
+    if gpus:
+        return f"GPU ({gpus[0].name})"
+    return f"CPU ({os.cpu_count()} cores)"
+
+
+@dataclass(frozen=True)
+class TrainingInfo:
+    """What a display shows before the first epoch."""
+
+    name: str
+    kind: str
+    num_params: int
+    epochs: int
+    data_title: str
+    data_source: str
+    is_sample: bool
+    device: str
+    summary: str
+    num_train: int
+    validation: str
+
+
+def _keras_callback(log: MetricLog, display: Display) -> Any:
+    keras = import_keras()
+
+    class MetricCallback(keras.callbacks.Callback):  # type: ignore[name-defined,misc]
+        """Feeds each epoch's metrics to the metric log and the display."""
+
+        def on_epoch_begin(self, epoch: int, logs: dict[str, float] | None = None) -> None:
+            self._started = time.perf_counter()
+
+        def on_epoch_end(self, epoch: int, logs: dict[str, float] | None = None) -> None:
+            log.append(logs or {}, time.perf_counter() - self._started)
+            display.on_epoch_end(log)
+
+    return MetricCallback()
+
+
+def train(
+    text: str | Declaration,
+    kind: Kind = "mlp",
+    name: str | None = None,
+    *,
+    display: Display | None = None,
+    **options: Any,
+) -> Run:
+    """Build, train and evaluate the model a declaration describes; record and return the run.
+
+    Args:
+        text: a cell body (or a parsed ``Declaration``).
+        kind: ``"mlp"`` or ``"cnn"``.
+        name: the run's name; default ``mlp_1``, ``cnn_1``, ... (first unused).
+        display: where progress goes; default the live dashboard in a notebook (``live``),
+            else one text line per epoch on stdout.
+        **options: ``TrainingOptions`` fields: ``data``, ``epochs``, ``batch_size``,
+            ``optimizer``, ``learning_rate``, ``loss``, ``validation``, ``validation_split``,
+            ``train_size``, ``seed``, ``live``, ``fast``.
+
+    Returns:
+        The recorded ``Run`` (also in ``nbmnist.runs()``).
+
+    Raises:
+        OptionError: an option is unknown or out of range (before anything is built).
+        DeclarationError: the declaration is invalid (before anything is built).
+        DataError: the data files are corrupt.
+        KeyboardInterrupt: re-raised after recording the run as ``interrupted``.
+    """
+    if "fast" not in options:
+        options["fast"] = fast_mode_from_env()
+    opts = make_options(**options)
+    declaration = as_declaration(text, kind)
+    run_name = name or next_name(declaration.kind)
+    dataset = load_dataset(opts.data, source="sample" if opts.fast else None, warn=False)
+    declaration = declaration.with_head(dataset.num_classes)
+    train_size = opts.train_size
+    if train_size is not None and train_size > len(dataset.y_train):
+        if not (opts.fast or dataset.is_sample):
+            raise OptionError(
+                f"train_size {train_size:,} exceeds the {len(dataset.y_train):,} training "
+                f"images of {dataset.title}"
+            )
+        train_size = None  # the sample is smaller than a full-data train_size: use it all
+    x_train, y_train, x_test, y_test = prepare_arrays(dataset, declaration.kind, train_size)
+
+    keras = import_keras()
+    if opts.seed is not None:
+        keras.utils.set_random_seed(opts.seed)
+    model = build_model(declaration)
+    model.compile(optimizer=_optimizer(opts), loss=_loss(opts, declaration), metrics=["accuracy"])
+    from nbmnist.display import choose_display
+    from nbmnist.model import summary_text
+
+    display = display or choose_display(opts.live)
+    num_params = int(model.count_params())
+    display.on_train_begin(
+        TrainingInfo(
+            name=run_name,
+            kind=declaration.kind,
+            num_params=num_params,
+            epochs=opts.effective_epochs,
+            data_title=dataset.title,
+            data_source=dataset.source,
+            is_sample=dataset.is_sample,
+            device=device_name(),
+            summary=summary_text(declaration, model),
+            num_train=len(x_train),
+            validation=opts.validation,
+        )
+    )
+    validation: dict[str, Any] = {}
+    if opts.validation == "split":
+        validation["validation_split"] = opts.validation_split
+    elif opts.validation == "test":
+        validation["validation_data"] = (x_test, y_test)
+
+    log = MetricLog()
+    status: Status = "completed"
+    started = time.perf_counter()
+    try:
+        model.fit(
+            x_train,
+            y_train,
+            batch_size=opts.batch_size,
+            epochs=opts.effective_epochs,
+            verbose=0,
+            callbacks=[_keras_callback(log, display), keras.callbacks.TerminateOnNaN()],
+            **validation,
+        )
+    except KeyboardInterrupt:
+        status = "interrupted"
+    test_loss = test_accuracy = None
+    if log.diverged():
+        status = "diverged"
+    elif status == "completed":
+        scores = model.evaluate(x_test, y_test, batch_size=1024, verbose=0, return_dict=True)
+        test_loss, test_accuracy = float(scores["loss"]), float(scores["accuracy"])
+    run = Run(
+        name=run_name,
+        kind=declaration.kind,
+        declaration=declaration.text,
+        options={**dataclasses.asdict(opts), "epochs": opts.effective_epochs},
+        history=log.history,
+        test_loss=test_loss,
+        test_accuracy=test_accuracy,
+        num_params=num_params,
+        wall_time_s=time.perf_counter() - started,
+        data_source=dataset.source,
+        status=status,
+        architecture=declaration.architecture,
+        uses_batchnorm=declaration.uses_batchnorm,
+        dropout_rates=declaration.dropout_rates,
+        head_appended=declaration.head_appended,
+        num_non_trainable_params=sum(int(np.prod(w.shape)) for w in model.non_trainable_weights),
+        epoch_seconds=log.epoch_seconds,
+        model=model,
+    )
+    record(run)
+    display.on_train_end(run)
+    if status == "interrupted":
+        raise KeyboardInterrupt
+    return run
