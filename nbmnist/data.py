@@ -337,6 +337,8 @@ def download(info: DatasetInfo) -> Path:
 
     keras = import_keras()
     cache = keras_cache_dir()
+    # get_file silently switches to /tmp/.keras when the cache folder does not exist yet.
+    cache.mkdir(parents=True, exist_ok=True)
     subdir = "datasets" if info.npz else f"datasets/{info.folder}"
     for fname, origin, sha256 in info.downloads:
         keras.utils.get_file(

@@ -78,9 +78,34 @@ def weight_arrays(run_or_model: Any, include_bias: bool = False) -> list[WeightA
     return arrays
 
 
+_FIGURE_FORMATS = ("image/png", "image/svg+xml", "image/jpeg", "application/pdf")
+
+
+def _ensure_figures_display() -> None:
+    """Make IPython show a returned Figure as PNG when no backend registered a format.
+
+    The inline backend registers one; with ``MPLBACKEND=Agg`` (or any non-inline backend)
+    in a kernel, a returned Figure would otherwise show as ``<Figure size ...>``.
+    """
+    from IPython import get_ipython
+
+    shell = get_ipython()
+    if shell is None:
+        return
+    formatters = shell.display_formatter.formatters
+    from matplotlib.figure import Figure
+
+    if any(Figure in formatters[kind].type_printers for kind in _FIGURE_FORMATS):
+        return
+    from IPython.core.pylabtools import print_figure
+
+    formatters["image/png"].for_type(Figure, lambda fig: print_figure(fig, "png"))
+
+
 def _new_figure(rows: int, width: float, height: float) -> tuple[Figure, list[Axes]]:
     import matplotlib.pyplot as plt
 
+    _ensure_figures_display()
     figure, axes = plt.subplots(rows, 1, figsize=(width, height * rows), squeeze=False)
     # Handed to the caller, not to pyplot: a notebook shows the returned figure exactly once.
     plt.close(figure)

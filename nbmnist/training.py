@@ -273,6 +273,9 @@ def train(
     declaration = as_declaration(text, kind)
     run_name = name or next_name(declaration.kind)
     dataset = load_dataset(opts.data, source="sample" if opts.fast else None, warn=False)
+    data_source = dataset.source
+    if opts.fast:
+        data_source = data_source.replace(": requested", ": fast mode (NBMNIST_FAST)")
     declaration = declaration.with_head(dataset.num_classes)
     train_size = opts.train_size
     if train_size is not None and train_size > len(dataset.y_train):
@@ -301,7 +304,7 @@ def train(
             num_params=num_params,
             epochs=opts.effective_epochs,
             data_title=dataset.title,
-            data_source=dataset.source,
+            data_source=data_source,
             is_sample=dataset.is_sample,
             device=device_name(),
             summary=summary_text(declaration, model),
@@ -346,7 +349,7 @@ def train(
         test_accuracy=test_accuracy,
         num_params=num_params,
         wall_time_s=time.perf_counter() - started,
-        data_source=dataset.source,
+        data_source=data_source,
         status=status,
         architecture=declaration.architecture,
         uses_batchnorm=declaration.uses_batchnorm,

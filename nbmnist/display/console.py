@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from typing import TYPE_CHECKING, TextIO
 
-from nbmnist.display.text import duration, final_line, metrics_line, plural
+from nbmnist.display.text import duration, final_line, header_line, metrics_line
 
 if TYPE_CHECKING:
     from nbmnist.metric_log import MetricLog
@@ -26,10 +26,7 @@ class ConsoleDisplay:
 
     def on_train_begin(self, info: TrainingInfo) -> None:
         self._name, self._epochs = info.name, info.epochs
-        self._print(
-            f"{info.name}: {info.kind}, {info.num_params:,} params, {info.data_title}, "
-            f"{plural(info.epochs, 'epoch')} on {info.device}"
-        )
+        self._print(header_line(info))
         self._print(info.summary)
         if info.is_sample:
             self._print(f"NOTE: training on the {info.data_source}")

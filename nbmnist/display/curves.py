@@ -19,6 +19,7 @@ class CurvePlot:
     def __init__(self, title: str = "", width: float = 9.0, height: float = 3.0) -> None:
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
+        from matplotlib.ticker import MaxNLocator
 
         self.figure = Figure(figsize=(width, height), dpi=80, layout="constrained")
         FigureCanvasAgg(self.figure)
@@ -30,9 +31,12 @@ class CurvePlot:
             ax.set_xlabel("epoch")
             ax.set_ylabel(label)
             ax.grid(True, alpha=0.3)
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
             (self._lines[metric],) = ax.plot([], [], "-", color="C0", label="train")
             (self._lines["val_" + metric],) = ax.plot([], [], "--", color="C1", label="validation")
-            self._best.append(ax.axvline(0, color="C2", linestyle=":", visible=False))
+            self._best.append(
+                ax.axvline(0, color="C2", linestyle=":", visible=False, label="best val epoch")
+            )
             ax.legend(loc="best", fontsize=8)
 
     def update(self, log: MetricLog) -> None:

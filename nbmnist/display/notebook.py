@@ -14,7 +14,7 @@ import time
 from typing import TYPE_CHECKING
 
 from nbmnist.display.curves import CurvePlot
-from nbmnist.display.text import duration, final_line, metrics_line
+from nbmnist.display.text import duration, final_line, header_line, metrics_line
 
 if TYPE_CHECKING:
     from nbmnist.metric_log import MetricLog
@@ -66,7 +66,11 @@ class LiveDashboard:
             f"{info.validation} · {html.escape(info.device)}{sample}"
         )
         self.status.value = f"0/{info.epochs} · starting"
+        # Text too, so a saved notebook shows what ran even where widgets do not render.
+        print(header_line(info))
         print(info.summary)
+        if info.is_sample:
+            print(f"NOTE: training on the {info.data_source}")
         display(self.widget)
 
     def on_epoch_end(self, log: MetricLog) -> None:

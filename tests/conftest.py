@@ -1,0 +1,80 @@
+"""Shared fixtures: an offline, isolated environment and an IPython shell with nbmnist loaded.
+
+Tests never depend on ../shared: data comes from the sample nbmnist ships, downloads are
+switched off (NBMNIST_DOWNLOAD=0) and Keras' cache is an empty temporary folder.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+_KERAS_HOME = tempfile.mkdtemp(prefix="nbmnist-keras-home-")
+os.environ["KERAS_HOME"] = _KERAS_HOME
+os.environ["NBMNIST_DOWNLOAD"] = "0"
+os.environ.pop("NBMNIST_DATA", None)
+os.environ.pop("NBMNIST_FAST", None)
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+REPO = Path(__file__).resolve().parent.parent
+
+# Small models that train in about a second per epoch on the sample.
+TINY_MLP = "dense 32 relu"
+TINY_CNN = "conv 8 3x3 relu\nmaxpool 2\nflatten"
+
+
+@pytest.fixture(autouse=True)
+def _fresh_session(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Every test starts with no recorded runs and no datasets held in memory."""
+    from nbmnist.data import clear_cache
+    from nbmnist.runs import clear
+
+    clear()
+    clear_cache()
+    monkeypatch.setenv("KERAS_HOME", _KERAS_HOME)
+    yield
+    clear()
+    clear_cache()
+
+
+class Shell:
+    """An IPython shell with nbmnist loaded; ``run`` raises the cell's error."""
+
+    def __init__(self) -> None:
+        from IPython import get_ipython
+        from IPython.testing.globalipapp import start_ipython
+
+        # start_ipython makes one shell per process and returns None after the first call
+        self.ip = start_ipython() or get_ipython()
+        self.ip.run_line_magic("load_ext", "nbmnist")
+
+    def run(self, cell: str) -> None:
+        result = self.ip.run_cell(cell)
+        if result.error_before_exec:
+            raise result.error_before_exec
+        if result.error_in_exec:
+            raise result.error_in_exec
+
+    def run_expecting_error(self, cell: str) -> BaseException:
+        result = self.ip.run_cell(cell)
+        error = result.error_before_exec or result.error_in_exec
+        assert error is not None, f"cell ran without error:\n{cell}"
+        return error
+
+    @property
+    def ns(self) -> dict:
+        return self.ip.user_ns
+
+
+@pytest.fixture
+def shell() -> Shell:
+    shell = Shell()
+    shell.ip.run_line_magic("config", "NbmnistMagics.fast = False")
+    shell.ip.run_line_magic("config", "NbmnistMagics.seed = None")
+    shell.ip.run_line_magic("config", "NbmnistMagics.live = True")
+    return shell

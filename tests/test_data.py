@@ -1,0 +1,199 @@
+"""Data sources, in order, and the checks on every file."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from nbmnist import DataError, SampleDataWarning, load_dataset
+from nbmnist.data import DATASETS, SAMPLE_DIR, SPLITS, read_idx, write_idx
+
+
+def copy_sample(dest: Path, folder: str = "mnist", gz: bool = True) -> Path:
+    target = dest / folder
+    target.mkdir(parents=True)
+    for fname in SPLITS.values():
+        source = SAMPLE_DIR / folder / f"{fname}.gz"
+        if gz:
+            shutil.copy(source, target / f"{fname}.gz")
+        else:
+            (target / fname).write_bytes(gzip.decompress(source.read_bytes()))
+    return target
+
+
+def sample_npz(path: Path) -> str:
+    """Keras' mnist.npz layout, filled from the sample; returns its SHA-256."""
+    sample = load_dataset("mnist", source="sample")
+    np.savez(path, **{split: getattr(sample, split) for split in SPLITS})
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.mark.parametrize("name", ["mnist", "fashion_mnist"])
+def test_bundled_sample_is_real_checked_and_read_only(name: str) -> None:
+    dataset = load_dataset(name, source="sample")
+    assert dataset.x_train.shape == (6000, 28, 28) and dataset.x_train.dtype == np.uint8
+    assert dataset.y_train.shape == (6000,) and dataset.x_test.shape == (1000, 28, 28)
+    assert set(np.unique(dataset.y_train)) == set(range(10))
+    assert dataset.is_sample and "bundled sample" in dataset.source
+    assert dataset.num_classes == 10
+    with pytest.raises(ValueError):
+        dataset.x_train[0, 0, 0] = 1
+
+
+def test_first_sample_image_is_mnist_five() -> None:
+    # MNIST's first training label is 5 (as the seed notebooks print).
+    assert load_dataset("mnist", source="sample").y_train[0] == 5
+
+
+def test_falls_back_to_the_sample_with_a_visible_warning() -> None:
+    with pytest.warns(SampleDataWarning, match="not comparable to full MNIST"):
+        dataset = load_dataset("mnist")
+    assert dataset.is_sample and "NBMNIST_DOWNLOAD=0" in dataset.source
+
+
+@pytest.mark.parametrize("gz", [True, False])
+def test_nbmnist_data_folder_comes_first(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, gz: bool
+) -> None:
+    folder = copy_sample(tmp_path, gz=gz)
+    monkeypatch.setenv("NBMNIST_DATA", str(tmp_path))
+    with pytest.warns(SampleDataWarning):
+        dataset = load_dataset("mnist")
+    assert dataset.source == str(folder)
+    # The bytes are the sample's, and nbmnist says so whatever folder they sit in.
+    assert dataset.is_sample
+
+
+def test_missing_nbmnist_data_folder_is_an_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NBMNIST_DATA", "/no/such/folder")
+    with pytest.raises(DataError, match="no such folder"):
+        load_dataset("mnist")
+
+
+def test_keras_cache_npz_is_used(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cache = tmp_path / "keras" / "datasets"
+    cache.mkdir(parents=True)
+    digest = sample_npz(cache / "mnist.npz")
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
+    info = DATASETS["mnist"]
+    monkeypatch.setitem(DATASETS, "mnist", _with(info, npz=("mnist.npz", digest)))
+    dataset = load_dataset("mnist")
+    assert dataset.source == str(cache / "mnist.npz")
+    assert dataset.x_train.shape == (6000, 28, 28)
+
+
+def test_corrupt_keras_npz_is_rejected(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cache = tmp_path / "keras" / "datasets"
+    cache.mkdir(parents=True)
+    sample_npz(cache / "mnist.npz")  # not Keras' official file: checksum differs
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
+    with pytest.raises(DataError, match=r"mnist\.npz: SHA-256 .* delete it"):
+        load_dataset("mnist")
+
+
+def _with(info, **changes):  # type: ignore[no-untyped-def]
+    import dataclasses
+
+    return dataclasses.replace(info, **changes)
+
+
+def test_download_goes_through_keras_get_file_into_the_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    digest = sample_npz(mirror / "mnist.npz")
+    home = tmp_path / "keras"
+    monkeypatch.setenv("KERAS_HOME", str(home))
+    monkeypatch.setenv("NBMNIST_DOWNLOAD", "1")
+    info = _with(
+        DATASETS["mnist"],
+        downloads=(("mnist.npz", (mirror / "mnist.npz").as_uri(), digest),),
+        npz=("mnist.npz", digest),
+    )
+    monkeypatch.setitem(DATASETS, "mnist", info)
+    dataset = load_dataset("mnist")
+    cached = home / "datasets" / "mnist.npz"
+    assert cached.is_file() and dataset.source == str(cached)
+    assert np.array_equal(dataset.x_test, load_dataset("mnist", source="sample").x_test)
+
+
+def test_failed_download_falls_back_to_the_sample(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
+    monkeypatch.setenv("NBMNIST_DOWNLOAD", "1")
+    missing = (tmp_path / "nowhere" / "mnist.npz").as_uri()
+    info = _with(DATASETS["mnist"], downloads=(("mnist.npz", missing, None),))
+    monkeypatch.setitem(DATASETS, "mnist", info)
+    with pytest.warns(SampleDataWarning):
+        dataset = load_dataset("mnist")
+    assert dataset.is_sample and "download failed" in dataset.source
+
+
+def test_truncated_gzip_names_the_file(tmp_path: Path) -> None:
+    folder = copy_sample(tmp_path)
+    path = folder / "train-images-idx3-ubyte.gz"
+    path.write_bytes(path.read_bytes()[:5000])
+    with pytest.raises(DataError, match=r"train-images-idx3-ubyte\.gz: cannot be read.*truncated"):
+        load_dataset("mnist", source=tmp_path)
+
+
+def test_truncated_idx_is_caught_by_its_header(tmp_path: Path) -> None:
+    folder = copy_sample(tmp_path, gz=False)
+    path = folder / "t10k-labels-idx1-ubyte"
+    path.write_bytes(path.read_bytes()[:-10])
+    with pytest.raises(DataError, match=r"t10k-labels-idx1-ubyte: header says \(1000,\)"):
+        load_dataset("mnist", source=tmp_path)
+
+
+def test_modified_file_fails_its_checksum(tmp_path: Path) -> None:
+    folder = copy_sample(tmp_path, gz=False)
+    path = folder / "train-labels-idx1-ubyte"
+    data = bytearray(path.read_bytes())
+    data[100] = (data[100] + 1) % 10
+    path.write_bytes(bytes(data))
+    with pytest.raises(DataError, match=r"train-labels-idx1-ubyte: SHA-256 .* matches no known"):
+        load_dataset("mnist", source=tmp_path)
+
+
+def test_wrong_magic_number(tmp_path: Path) -> None:
+    folder = copy_sample(tmp_path, gz=False)
+    path = folder / "t10k-images-idx3-ubyte"
+    path.write_bytes(b"PK\x03\x04" + path.read_bytes()[4:])
+    with pytest.raises(DataError, match="not an IDX file"):
+        load_dataset("mnist", source=tmp_path)
+
+
+def test_missing_file_is_named(tmp_path: Path) -> None:
+    folder = copy_sample(tmp_path)
+    (folder / "t10k-labels-idx1-ubyte.gz").unlink()
+    with pytest.raises(DataError, match="but not t10k-labels-idx1-ubyte"):
+        load_dataset("mnist", source=tmp_path)
+
+
+def test_labels_out_of_range_are_rejected(tmp_path: Path) -> None:
+    path = tmp_path / "labels"
+    write_idx(path, np.array([1, 2, 11], dtype=np.uint8))
+    assert list(read_idx(path)) == [1, 2, 11]  # the reader alone accepts any bytes ...
+    from nbmnist.data import _check_arrays
+
+    x = np.zeros((3, 28, 28), np.uint8)
+    with pytest.raises(DataError, match="label 11 is outside 0-9"):  # ... the dataset does not
+        _check_arrays(
+            {"x_train": x, "y_train": read_idx(path), "x_test": x, "y_test": x[:, 0, 0]}, "t"
+        )
+
+
+def test_unknown_dataset_name() -> None:
+    with pytest.raises(DataError, match="unknown dataset 'cifar10'"):
+        load_dataset("cifar10")
+
+
+def test_datasets_are_cached_in_memory() -> None:
+    assert load_dataset("mnist", source="sample") is load_dataset("mnist", source="sample")

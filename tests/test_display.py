@@ -1,0 +1,148 @@
+"""The live dashboard, driven through its three calls with a recording display()."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from nbmnist.display import curves, notebook
+from nbmnist.display.notebook import LiveDashboard
+from nbmnist.metric_log import MetricLog
+from nbmnist.runs import Run
+from nbmnist.training import TrainingInfo
+
+INFO = TrainingInfo(
+    name="demo",
+    kind="mlp",
+    num_params=1234,
+    epochs=3,
+    data_title="MNIST (sample)",
+    data_source="bundled sample of MNIST (6,000 train / 1,000 test images): requested",
+    is_sample=True,
+    device="CPU (2 cores)",
+    summary="  dense 10 softmax  (None, 10)  7,850",
+    num_train=5000,
+    validation="split",
+)
+
+
+@pytest.fixture
+def shown(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """Everything the dashboard hands to IPython's display()."""
+    import IPython.display
+
+    outputs: list[Any] = []
+    monkeypatch.setattr(IPython.display, "display", lambda obj, **kw: outputs.append(obj))
+    return outputs
+
+
+def epoch(log: MetricLog, loss: float, accuracy: float) -> None:
+    log.append(
+        {
+            "loss": loss,
+            "accuracy": accuracy,
+            "val_loss": loss + 0.1,
+            "val_accuracy": accuracy - 0.05,
+        },
+        seconds=0.5,
+    )
+
+
+def make_run(log: MetricLog, status: str = "completed") -> Run:
+    return Run(
+        name="demo",
+        kind="mlp",
+        declaration="dense 10",
+        options={},
+        history=log.history,
+        test_loss=0.3 if status == "completed" else None,
+        test_accuracy=0.9 if status == "completed" else None,
+        num_params=1234,
+        wall_time_s=1.5,
+        data_source=INFO.data_source,
+        status=status,  # type: ignore[arg-type]
+        epoch_seconds=log.epoch_seconds,
+    )
+
+
+def test_dashboard_updates_in_place(
+    shown: list[Any], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(notebook, "MAX_REDRAWS_PER_SECOND", 1e9)  # draw every epoch here
+    dashboard = LiveDashboard()
+    print("before training")
+    dashboard.on_train_begin(INFO)
+    assert shown == [dashboard.widget]  # one display slot, shown once
+    assert "demo" in dashboard.header.value and "1,234 params" in dashboard.header.value
+    assert "bundled sample" in dashboard.header.value
+    log = MetricLog()
+    images = []
+    for n, (loss, accuracy) in enumerate([(1.0, 0.6), (0.5, 0.8), (0.3, 0.9)], 1):
+        epoch(log, loss, accuracy)
+        dashboard.on_epoch_end(log)
+        assert dashboard.progress.value == n
+        assert dashboard.status.value.startswith(f"{n}/3 · ")
+        images.append(dashboard.image.value)
+    assert len(set(images)) == 3 and all(img[:4] == b"\x89PNG" for img in images)
+    assert "val_accuracy 0.8500" in dashboard.metrics.value
+    dashboard.on_train_end(make_run(log))
+    # the final state is also emitted once as a static PNG, with a text line
+    assert len(shown) == 2 and shown[1].format == "png"
+    assert dashboard.progress.bar_style == "success"
+    out = capsys.readouterr().out
+    assert out.startswith("before training\n")  # the user's output is never cleared
+    assert "demo: test_loss 0.3000 · test_accuracy 0.9000" in out
+
+
+def test_redraws_are_throttled_but_the_last_epoch_is_drawn(shown: list[Any]) -> None:
+    dashboard = LiveDashboard()
+    dashboard.on_train_begin(INFO)
+    dashboard.progress.max = 50
+    dashboard._epochs = 50
+    log = MetricLog()
+    for n in range(50):
+        epoch(log, 1.0 / (n + 1), n / 50)
+        dashboard.on_epoch_end(log)
+    assert 1 <= dashboard.redraws < 50
+    assert dashboard._drawn_epochs == 50
+
+
+def test_interrupted_run_is_drawn_and_labelled(
+    shown: list[Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    dashboard = LiveDashboard()
+    dashboard.on_train_begin(INFO)
+    log = MetricLog()
+    epoch(log, 1.0, 0.5)
+    dashboard.on_epoch_end(log)
+    epoch(log, 0.9, 0.6)
+    dashboard.on_epoch_end(log)  # likely throttled
+    dashboard.on_train_end(make_run(log, "interrupted"))
+    assert dashboard._drawn_epochs == 2
+    assert dashboard.progress.bar_style == "warning"
+    assert "interrupted at epoch 3; 2 epochs kept" in capsys.readouterr().out
+
+
+def test_curve_plot_draws_the_history() -> None:
+    plot = curves.CurvePlot("t")
+    log = MetricLog()
+    epoch(log, 1.0, 0.6)
+    epoch(log, 0.5, 0.8)
+    plot.update(log)
+    assert list(plot._lines["loss"].get_ydata()) == [1.0, 0.5]
+    assert list(plot._lines["val_accuracy"].get_ydata()) == pytest.approx([0.55, 0.75])
+    assert plot._lines["val_loss"].get_linestyle() == "--"
+    assert plot._lines["loss"].get_linestyle() == "-"
+    assert list(plot._best[0].get_xdata()) == [2, 2]
+
+
+def test_metric_log_best_and_divergence() -> None:
+    log = MetricLog()
+    epoch(log, 0.5, 0.9)
+    epoch(log, 0.4, 0.8)
+    assert log.best("val_accuracy") == (1, pytest.approx(0.85))
+    assert log.best("val_loss") == (2, pytest.approx(0.5))
+    assert not log.diverged()
+    log.append({"loss": float("nan")}, 0.1)
+    assert log.diverged() and len(log.history["accuracy"]) == 3

@@ -1,0 +1,125 @@
+"""%%mlp and %%cnn in a real IPython shell, end to end on the sample."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+from IPython.core.error import UsageError
+
+import nbmnist
+from nbmnist.runs import Run
+from tests.conftest import Shell
+
+KERAS_EXAMPLE = (
+    "conv 32 3x3 relu\nconv 64 3x3 relu\nmaxpool 2\ndropout 0.25\nflatten\n"
+    "dense 128 relu\ndropout 0.5"
+)
+
+
+def test_mlp_cell_trains_and_binds_the_run(
+    shell: Shell, capsys: pytest.CaptureFixture[str]
+) -> None:
+    shell.run(
+        "%%mlp relu_2h --epochs 1 --batch-size 128 --validation test\n"
+        "430 322 relu he_normal bn dropout=0.5"
+    )
+    run = shell.ns["relu_2h"]
+    assert isinstance(run, Run) and run.status == "completed"
+    assert run.num_params == 482_570 and run.num_non_trainable_params == 1_504
+    assert run.options["batch_size"] == 128 and run.options["validation"] == "test"
+    assert nbmnist.runs() == [run]
+    out = capsys.readouterr().out
+    assert "relu_2h: mlp, 482,570 params, MNIST (sample), 1 epoch on CPU" in out
+    assert "dense 10 softmax" in out and "appended by nbmnist" in out
+    assert "relu_2h epoch 1/1" in out and "relu_2h: test_loss" in out
+
+
+def test_cnn_keras_example_for_one_epoch(shell: Shell) -> None:
+    shell.run(
+        f"%%cnn keras_example --epochs 1 --optimizer adadelta --learning-rate 1.0\n{KERAS_EXAMPLE}"
+    )
+    run = shell.ns["keras_example"]
+    assert run.kind == "cnn" and run.num_params == 1_199_882
+    assert run.options["optimizer"] == "adadelta" and run.options["learning_rate"] == 1.0
+    assert run.test_accuracy > 0.5
+
+
+def test_default_names_and_python_api_agree(shell: Shell) -> None:
+    shell.run("%%mlp --epochs 1\ndense 16 relu")
+    shell.run("%%mlp --epochs 1 --no-live --train-size 1000\ndense 16 relu")
+    assert [run.name for run in nbmnist.runs()] == ["mlp_1", "mlp_2"]
+    assert shell.ns["mlp_2"].options["train_size"] == 1000
+
+
+def test_fashion_mnist_and_config_seed(shell: Shell) -> None:
+    shell.run("%config NbmnistMagics.seed = 3")
+    shell.run("%%mlp a --epochs 1 --data fashion_mnist\ndense 16 relu")
+    shell.run("%%mlp b --epochs 1 --data fashion_mnist\ndense 16 relu")
+    a, b = shell.ns["a"], shell.ns["b"]
+    assert a.options["seed"] == 3 and a.history == b.history
+    assert "Fashion-MNIST" in a.data_source
+
+
+def test_config_fast_mode(shell: Shell) -> None:
+    shell.run("%config NbmnistMagics.fast = True")
+    shell.run("%%mlp --epochs 30\ndense 16 relu")
+    assert shell.ns["mlp_1"].epochs == 2
+
+
+def test_declaration_error_is_one_line_and_trains_nothing(
+    shell: Shell, capsys: pytest.CaptureFixture[str]
+) -> None:
+    shell.ns["keep_me"] = 42
+    error = shell.run_expecting_error("%%mlp --epochs 1\ndense 128\ndence 64")
+    assert isinstance(error, nbmnist.DeclarationError)
+    err = capsys.readouterr()
+    text = err.out + err.err
+    assert "DeclarationError: line 2, col 1: unknown layer 'dence'" in text
+    assert "Did you mean 'dense'?" in text
+    assert "Traceback" not in text
+    assert nbmnist.runs() == [] and shell.ns["keep_me"] == 42
+
+
+@pytest.mark.parametrize(
+    ("line", "fragment"),
+    [
+        ("--epochs -1", "epochs must be a whole number > 0, got -1"),
+        ("--epochs abc", "argument --epochs: invalid int value: 'abc'"),
+        ("--optimizer adamm", "Did you mean 'adam'?"),
+        ("--loss hinge", "unknown loss 'hinge'"),
+        ("--validation-split 2", "validation_split must be a fraction"),
+        ("--bogus 3", "unrecognized arguments: --bogus"),
+        ("2fast", "run name '2fast' is not a Python name"),
+        ("class", "is not a Python name"),
+        ("a b", "unrecognized arguments: b"),
+    ],
+)
+def test_bad_magic_line_is_a_usage_error(shell: Shell, line: str, fragment: str) -> None:
+    error = shell.run_expecting_error(f"%%mlp {line}\ndense 16 relu")
+    assert isinstance(error, UsageError)
+    assert fragment in str(error)
+    assert nbmnist.runs() == []
+
+
+def test_load_ext_binds_nbmnist_and_imports_no_tensorflow() -> None:
+    code = (
+        "import sys\n"
+        "from IPython.testing.globalipapp import start_ipython\n"
+        "ip = start_ipython()\n"
+        "before = set(sys.modules)\n"
+        "ip.run_line_magic('load_ext', 'nbmnist')\n"
+        "assert ip.user_ns['nbmnist'].__name__ == 'nbmnist'\n"
+        "assert 'mlp' in ip.magics_manager.magics['cell']\n"
+        "assert 'cnn' in ip.magics_manager.magics['cell']\n"
+        "new = set(sys.modules) - before\n"
+        "heavy = [m for m in ('keras', 'tensorflow', 'matplotlib', 'seaborn') if m in new]\n"
+        "assert not heavy, heavy\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_magic_help_shows_an_example(shell: Shell) -> None:
+    doc = shell.ip.find_cell_magic("mlp").__doc__
+    assert "430 322 relu he_normal bn dropout=0.5" in doc and "--batch-size" in doc

@@ -1,0 +1,171 @@
+"""train(): options checked first, a real fit on the sample, a recorded Run."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pytest
+
+import nbmnist
+from nbmnist import OptionError, train
+from nbmnist.display.console import ConsoleDisplay
+from tests.conftest import TINY_CNN, TINY_MLP
+
+
+class Recorder:
+    """A display that records what it is told; optionally raises at an epoch."""
+
+    def __init__(self, interrupt_at: int | None = None) -> None:
+        self.calls: list[tuple[str, Any]] = []
+        self.interrupt_at = interrupt_at
+
+    def on_train_begin(self, info: Any) -> None:
+        self.calls.append(("begin", info))
+
+    def on_epoch_end(self, log: Any) -> None:
+        self.calls.append(("epoch", log.epochs))
+        if log.epochs == self.interrupt_at:
+            raise KeyboardInterrupt
+
+    def on_train_end(self, run: Any) -> None:
+        self.calls.append(("end", run))
+
+
+def test_mlp_trains_on_the_sample_and_is_recorded() -> None:
+    recorder = Recorder()
+    run = train(TINY_MLP, "mlp", "tiny", display=recorder, epochs=2, validation="test")
+    assert run.status == "completed" and run.epochs == 2
+    assert set(run.history) == {"loss", "accuracy", "val_loss", "val_accuracy"}
+    assert all(len(values) == 2 for values in run.history.values())
+    assert 0.5 < run.test_accuracy <= 1.0  # a 32-unit MLP learns the sample well past chance
+    # validating on the test set: the last val_* entries are the test evaluation
+    assert run.test_accuracy == pytest.approx(run.history["val_accuracy"][-1], abs=1e-6)
+    assert run.num_params == 784 * 32 + 32 + 32 * 10 + 10
+    assert run.head_appended and run.architecture == "dense 32-10"
+    assert "bundled sample" in run.data_source
+    assert nbmnist.runs() == [run]
+    assert [call[0] for call in recorder.calls] == ["begin", "epoch", "epoch", "end"]
+    assert recorder.calls[0][1].num_params == run.num_params
+    assert run.model.count_params() == run.num_params
+
+
+def test_cnn_trains() -> None:
+    run = train(TINY_CNN, "cnn", display=Recorder(), epochs=1, train_size=2000)
+    assert run.name == "cnn_1" and run.status == "completed"
+    assert run.options["train_size"] == 2000
+
+
+def test_validation_split_holds_out_the_last_fraction() -> None:
+    recorder = Recorder()
+    run = train(TINY_MLP, display=recorder, epochs=1, validation_split=0.25)
+    info = recorder.calls[0][1]
+    assert info.num_train == 6000 and info.validation == "split"
+    assert "val_accuracy" in run.history
+
+
+def test_no_validation() -> None:
+    run = train(TINY_MLP, display=Recorder(), epochs=1, validation="none")
+    assert set(run.history) == {"loss", "accuracy"}
+    assert run.best_epoch() is None
+
+
+def test_default_names_count_up() -> None:
+    first = train(TINY_MLP, display=Recorder(), epochs=1)
+    second = train(TINY_MLP, display=Recorder(), epochs=1)
+    assert (first.name, second.name) == ("mlp_1", "mlp_2")
+
+
+def test_same_seed_same_history() -> None:
+    a = train(TINY_MLP, display=Recorder(), epochs=2, seed=7, validation="test")
+    b = train(TINY_MLP, display=Recorder(), epochs=2, seed=7, validation="test")
+    c = train(TINY_MLP, display=Recorder(), epochs=2, seed=8, validation="test")
+    assert a.history == b.history
+    assert a.history != c.history
+
+
+def test_ctrl_c_records_an_interrupted_run_then_reraises() -> None:
+    with pytest.raises(KeyboardInterrupt):
+        train(TINY_MLP, "mlp", "stopped", display=Recorder(interrupt_at=2), epochs=5)
+    (run,) = nbmnist.runs()
+    assert run.name == "stopped" and run.status == "interrupted"
+    assert run.epochs == 2 and run.test_accuracy is None
+
+
+def test_nan_loss_stops_the_run_as_diverged() -> None:
+    run = train(TINY_MLP, display=Recorder(), epochs=3, optimizer="sgd", learning_rate=1e12)
+    assert run.status == "diverged"
+    assert not math.isfinite(run.history["loss"][-1])
+    assert run.epochs < 3 or run.test_accuracy is None
+
+
+def test_linear_output_trains_from_logits() -> None:
+    run = train("dense 32 relu\ndense 10", display=Recorder(), epochs=2)
+    assert not run.head_appended
+    assert run.test_accuracy > 0.5
+
+
+def test_mse_loss_on_one_hot_labels() -> None:
+    run = train(TINY_MLP, display=Recorder(), epochs=1, loss="mean_squared_error")
+    assert run.options["loss"] == "mse" and run.test_loss < 0.1
+
+
+def test_fast_mode_caps_epochs_and_uses_the_sample(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NBMNIST_FAST", "1")
+    run = train(TINY_MLP, display=Recorder(), epochs=50)
+    assert run.epochs == 2 and "fast mode" in run.data_source
+
+
+@pytest.mark.parametrize(
+    ("options", "fragment"),
+    [
+        ({"epochs": 0}, "epochs must be a whole number > 0, got 0"),
+        ({"epochs": -3}, "got -3"),
+        ({"epochs": 2.5}, "got 2.5"),
+        ({"batch_size": 0}, "batch_size must be"),
+        ({"optimizer": "adamm"}, "unknown optimizer 'adamm'; expected one of adam"),
+        ({"loss": "hinge"}, "unknown loss 'hinge'"),
+        ({"validation": "tset"}, "Did you mean 'test'?"),
+        ({"validation_split": 1.5}, "validation_split must be a fraction"),
+        ({"learning_rate": -0.1}, "learning_rate must be a number > 0"),
+        ({"learning_rate": float("nan")}, "learning_rate"),
+        ({"data": "cifar10"}, "unknown data 'cifar10'"),
+        ({"seed": -1}, "seed must be"),
+        ({"lr": 0.1}, "unknown training option 'lr'"),
+        ({"epoch": 3}, "Did you mean 'epochs'?"),
+    ],
+)
+def test_bad_options_fail_before_anything_is_built(options: dict, fragment: str) -> None:
+    recorder = Recorder()
+    with pytest.raises(OptionError) as caught:
+        train(TINY_MLP, display=recorder, **options)
+    assert fragment in str(caught.value)
+    assert recorder.calls == [] and nbmnist.runs() == []
+
+
+def test_bad_declaration_fails_before_anything_is_built() -> None:
+    recorder = Recorder()
+    with pytest.raises(nbmnist.DeclarationError, match="dence"):
+        train("dence 12", display=recorder)
+    assert recorder.calls == [] and nbmnist.runs() == []
+
+
+def test_corrupt_data_fails_before_training(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "mnist").mkdir()
+    (tmp_path / "mnist" / "train-images-idx3-ubyte.gz").write_bytes(b"\x1f\x8b broken")
+    monkeypatch.setenv("NBMNIST_DATA", str(tmp_path))
+    recorder = Recorder()
+    with pytest.raises(nbmnist.DataError):
+        train(TINY_MLP, display=recorder)
+    assert recorder.calls == [] and nbmnist.runs() == []
+
+
+def test_console_display_prints_one_line_per_epoch(capsys: pytest.CaptureFixture[str]) -> None:
+    run = train(TINY_MLP, "mlp", "console", display=ConsoleDisplay(), epochs=2, validation="test")
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("console: mlp, 25,450 params, MNIST (sample), 2 epochs on CPU")
+    epoch_lines = [line for line in out if line.startswith("console epoch ")]
+    assert len(epoch_lines) == 2
+    assert epoch_lines[1].startswith("console epoch 2/2 - ")
+    assert f"val_accuracy {run.history['val_accuracy'][1]:.4f}" in epoch_lines[1]
+    assert out[-1].startswith(f"console: test_loss {run.test_loss:.4f} · test_accuracy ")
