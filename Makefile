@@ -1,0 +1,38 @@
+# nbmnist: two commands on a fresh machine.
+#   make demo   create .venv, install nbmnist, execute notebooks/01_mlp_mnist.ipynb -> build/
+#   make test   create .venv, install with test extras, run ruff, mypy and pytest
+# NBMNIST_DATA=/path/to/data make demo   trains on the full data found there.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+STRICT := nbmnist/declaration nbmnist/errors.py nbmnist/metric_log.py nbmnist/runs.py
+
+.PHONY: venv demo test lint bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[test]"
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+venv: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/python -m nbmnist run notebooks/01_mlp_mnist.ipynb --output-dir build
+
+lint: $(STAMP)
+	$(BIN)/ruff check nbmnist tests tools bench
+	$(BIN)/ruff format --check nbmnist tests tools bench
+	$(BIN)/mypy nbmnist
+	$(BIN)/mypy --strict --follow-imports=silent $(STRICT)
+
+test: lint
+	$(BIN)/python -m pytest
+
+bench: $(STAMP)
+	NBMNIST_DATA=$${NBMNIST_DATA:-../shared/data} $(BIN)/python bench/full_mnist_mlp.py
+
+clean:
+	rm -rf build .pytest_cache .mypy_cache .ruff_cache
