@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from nbmnist.declaration import (
@@ -23,6 +26,30 @@ if TYPE_CHECKING:
     import keras
 
 
+@contextlib.contextmanager
+def native_stderr_muted() -> Iterator[None]:
+    """Mute what C++ code writes to file descriptor 2 (TensorFlow's absl start-up lines:
+    oneDNN notices, "Could not find cuda drivers", cuInit errors) unless the user asked for
+    TensorFlow's logs with ``TF_CPP_MIN_LOG_LEVEL=0``. Python exceptions are unaffected.
+    The device in use is shown in every run's header instead."""
+    if os.environ.get("TF_CPP_MIN_LOG_LEVEL") == "0":
+        yield
+        return
+    try:
+        saved = os.dup(2)
+    except OSError:  # no stderr at all: nothing to mute
+        yield
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
 def import_keras() -> Any:
     """Import Keras on the TensorFlow backend, with TensorFlow's C++ start-up chatter muted.
 
@@ -30,8 +57,16 @@ def import_keras() -> Any:
     fast. A backend or log level the user chose (``KERAS_BACKEND``, ``TF_CPP_MIN_LOG_LEVEL``)
     is left as it is.
     """
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+    if "keras" not in sys.modules:
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+        with native_stderr_muted():
+            import keras
+
+            if keras.backend.backend() == "tensorflow":
+                import tensorflow as tf
+
+                tf.config.list_logical_devices()  # device start-up prints cuInit errors
     import keras
 
     return keras

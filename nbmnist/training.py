@@ -7,6 +7,7 @@ imported or data is read, so a mistake costs milliseconds and never a half-train
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import os
 import time
@@ -195,8 +196,10 @@ def _loss(options: TrainingOptions, declaration: Declaration) -> Any:
     return keras.losses.CategoricalCrossentropy(from_logits=from_logits)
 
 
+@functools.cache
 def device_name() -> str:
     """``GPU (name)`` if TensorFlow sees a GPU, else ``CPU (N cores)``."""
+    import_keras()  # starts TensorFlow's devices with its C++ messages muted
     import tensorflow as tf
 
     gpus = tf.config.list_logical_devices("GPU")

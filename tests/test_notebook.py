@@ -39,6 +39,8 @@ def test_every_model_cell_trains_and_shows_static_curves(executed) -> None:  # t
         assert "image/png" in kinds  # the curves, readable without a kernel
         assert "application/vnd.jupyter.widget-view+json" in kinds  # the live dashboard
         assert not any(o.output_type == "error" for o in cell.outputs)
+        stderr = "".join(o.text for o in cell.outputs if o.get("name") == "stderr")
+        assert "I0000" not in stderr and "E0000" not in stderr  # TensorFlow's C++ chatter
         assert len(text.splitlines()) < 100
 
 
