@@ -197,3 +197,15 @@ def test_unknown_dataset_name() -> None:
 
 def test_datasets_are_cached_in_memory() -> None:
     assert load_dataset("mnist", source="sample") is load_dataset("mnist", source="sample")
+
+
+def test_debian_folder_is_searched_after_keras_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import nbmnist.data
+
+    copy_sample(tmp_path / "datasets", folder="fashion-mnist")
+    monkeypatch.setattr(nbmnist.data, "DEBIAN_DIR", tmp_path / "datasets")
+    with pytest.warns(SampleDataWarning):  # the files there are the sample's bytes
+        dataset = load_dataset("fashion_mnist")
+    assert dataset.source == str(tmp_path / "datasets" / "fashion-mnist")
