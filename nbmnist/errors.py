@@ -9,6 +9,15 @@ their full traceback.
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
+
+
+def did_you_mean(word: str, candidates: Iterable[str]) -> str:
+    """`` Did you mean 'dense'?`` for the closest candidate (difflib), or ``""``."""
+    close = difflib.get_close_matches(word.lower(), list(candidates), n=1, cutoff=0.6)
+    return f" Did you mean '{close[0]}'?" if close else ""
+
 
 class NbmnistError(Exception):
     """Base class of every error a user can act on; renders as one line in IPython."""

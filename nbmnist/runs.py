@@ -26,6 +26,7 @@ class Run:
         num_params: total parameters; ``num_non_trainable_params`` the BatchNorm statistics.
         wall_time_s: seconds from the start of ``fit`` to the end of the test evaluation.
         data_source: where the data came from; names the bundled sample when it was used.
+        uses_sample: trained on the bundled sample, not the full dataset.
         status: ``completed``, ``interrupted`` (Ctrl-C) or ``diverged`` (loss became NaN).
         architecture: short description, e.g. ``dense 430-322-10``.
         uses_batchnorm: the model has BatchNormalization layers.
@@ -45,6 +46,7 @@ class Run:
     wall_time_s: float
     data_source: str
     status: Status
+    uses_sample: bool = False
     architecture: str = ""
     uses_batchnorm: bool = False
     dropout_rates: tuple[float, ...] = ()

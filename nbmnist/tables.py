@@ -15,7 +15,7 @@ _LOSS_NAMES = {"categorical_crossentropy": "crossentropy", "mse": "mse"}
 
 def _data(run: Run) -> str:
     name = {"mnist": "MNIST", "fashion_mnist": "Fashion-MNIST"}.get(run.options.get("data", ""), "")
-    return name + (" (sample)" if "bundled sample" in run.data_source else "")
+    return name + (" (sample)" if run.uses_sample else "")
 
 
 def _number(value: float | None, digits: int) -> str:

@@ -18,7 +18,7 @@ import numpy as np
 
 from nbmnist.data import Dataset, load_dataset
 from nbmnist.declaration import Declaration, Kind
-from nbmnist.errors import OptionError
+from nbmnist.errors import OptionError, did_you_mean
 from nbmnist.metric_log import MetricLog
 from nbmnist.model import as_declaration, build_model, import_keras
 from nbmnist.runs import Run, Status, next_name, record
@@ -124,11 +124,10 @@ def _positive_int(name: str, value: Any) -> None:
 
 def _choice(name: str, value: str, choices: tuple[str, ...]) -> None:
     if value not in choices:
-        import difflib
-
-        close = difflib.get_close_matches(value, choices, n=1)
-        hint = f" Did you mean '{close[0]}'?" if close else ""
-        raise OptionError(f"unknown {name} '{value}'; expected one of {', '.join(choices)}.{hint}")
+        raise OptionError(
+            f"unknown {name} '{value}'; expected one of {', '.join(choices)}."
+            + did_you_mean(value, choices)
+        )
 
 
 def make_options(**options: Any) -> TrainingOptions:
@@ -136,11 +135,9 @@ def make_options(**options: Any) -> TrainingOptions:
     fields = {f.name for f in dataclasses.fields(TrainingOptions)}
     unknown = sorted(set(options) - fields)
     if unknown:
-        import difflib
-
-        close = difflib.get_close_matches(unknown[0], fields, n=1)
-        hint = f" Did you mean '{close[0]}'?" if close else ""
-        raise OptionError(f"unknown training option '{unknown[0]}'.{hint}")
+        raise OptionError(
+            f"unknown training option '{unknown[0]}'." + did_you_mean(unknown[0], fields)
+        )
     return TrainingOptions(**options)
 
 
@@ -353,6 +350,7 @@ def train(
         num_params=num_params,
         wall_time_s=time.perf_counter() - started,
         data_source=data_source,
+        uses_sample=dataset.is_sample,
         status=status,
         architecture=declaration.architecture,
         uses_batchnorm=declaration.uses_batchnorm,

@@ -91,7 +91,7 @@ def make_run(name: str, accuracy: float, **extra: object) -> Run:
 
 def test_summary_table_cells_come_from_the_runs() -> None:
     record(make_run("relu_2h", 0.9856))
-    record(make_run("relu_3h", 0.982, test_loss=0.0602, data_source="bundled sample of MNIST"))
+    record(make_run("relu_3h", 0.982, test_loss=0.0602, uses_sample=True))
     table = summary_table()
     assert table.field_names[:3] == ["name", "architecture", "optimizer"]
     rows = [dict(zip(table.field_names, row, strict=True)) for row in table.rows]

@@ -43,7 +43,7 @@ def test_mlp_trains_on_the_sample_and_is_recorded() -> None:
     assert run.test_accuracy == pytest.approx(run.history["val_accuracy"][-1], abs=1e-6)
     assert run.num_params == 784 * 32 + 32 + 32 * 10 + 10
     assert run.head_appended and run.architecture == "dense 32-10"
-    assert "bundled sample" in run.data_source
+    assert "bundled sample" in run.data_source and run.uses_sample
     assert nbmnist.runs() == [run]
     assert [call[0] for call in recorder.calls] == ["begin", "epoch", "epoch", "end"]
     assert recorder.calls[0][1].num_params == run.num_params

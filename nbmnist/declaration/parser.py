@@ -13,7 +13,6 @@ Grammar (one layer per line; ``docs/declarations.md`` is the full reference)::
 
 from __future__ import annotations
 
-import difflib
 import math
 import re
 from collections.abc import Callable, Iterator
@@ -41,7 +40,7 @@ from nbmnist.declaration.vocabulary import (
     MAX_REPEAT,
     PADDINGS,
 )
-from nbmnist.errors import DeclarationError
+from nbmnist.errors import DeclarationError, did_you_mean
 
 _TOKEN = re.compile(r"\||[^\s|]+")
 _WHOLE = re.compile(r"\d+")
@@ -59,11 +58,6 @@ class Token:
 
     def error(self, reason: str) -> DeclarationError:
         return DeclarationError(reason, line=self.line, column=self.column, token=self.text)
-
-
-def _did_you_mean(word: str, candidates: tuple[str, ...] | list[str]) -> str:
-    close = difflib.get_close_matches(word.lower(), candidates, n=1, cutoff=0.6)
-    return f" Did you mean '{close[0]}'?" if close else ""
 
 
 def _expected(candidates: list[str] | tuple[str, ...], limit: int = 8) -> str:
@@ -130,7 +124,7 @@ def _name_option(token: Token, allowed: dict[str, tuple[str, ...]], taken: set[s
     kinds = words[0] if len(words) == 1 else ", ".join(words[:-1]) + " or " + words[-1]
     raise token.error(
         f"unknown {kinds} '{token.text}'; expected one of {_expected(candidates)}."
-        + _did_you_mean(word, candidates)
+        + did_you_mean(word, candidates)
     )
 
 
@@ -269,8 +263,7 @@ def _statement(tokens: list[Token], kind: Kind) -> list[LayerSpec]:
     keywords = [w.keyword for w in LAYER_WORDS]
     raise head.error(
         f"unknown layer '{head.text}'; expected one of {', '.join(keywords)} "
-        "or an activation (relu, softmax, …)."
-        + _did_you_mean(word, [*LAYER_KEYWORDS, *ACTIVATIONS])
+        "or an activation (relu, softmax, …)." + did_you_mean(word, [*LAYER_KEYWORDS, *ACTIVATIONS])
     )
 
 
