@@ -16,6 +16,7 @@ from nbmnist.declaration import (
     DenseSpec,
     DropoutSpec,
     FlattenSpec,
+    GlobalPoolSpec,
     Kind,
     LayerSpec,
     PoolSpec,
@@ -75,19 +76,23 @@ def import_keras() -> Any:
 def _keras_layer(spec: LayerSpec) -> keras.layers.Layer:
     keras = import_keras()
     layers = keras.layers
-    if isinstance(spec, DenseSpec):
+    if isinstance(spec, (DenseSpec, ConvSpec)):
         kwargs: dict[str, Any] = {"activation": spec.activation}
         if spec.kernel_initializer:
             kwargs["kernel_initializer"] = spec.kernel_initializer
-        return layers.Dense(spec.units, **kwargs)
-    if isinstance(spec, ConvSpec):
-        kwargs = {"strides": spec.strides, "padding": spec.padding, "activation": spec.activation}
-        if spec.kernel_initializer:
-            kwargs["kernel_initializer"] = spec.kernel_initializer
+        if spec.l2 is not None:
+            kwargs["kernel_regularizer"] = keras.regularizers.L2(spec.l2)
+        if isinstance(spec, DenseSpec):
+            return layers.Dense(spec.units, **kwargs)
+        kwargs.update(strides=spec.strides, padding=spec.padding, dilation_rate=spec.dilation)
         return layers.Conv2D(spec.filters, spec.kernel_size, **kwargs)
     if isinstance(spec, PoolSpec):
         pool = layers.MaxPooling2D if spec.mode == "max" else layers.AveragePooling2D
         return pool(spec.pool_size, strides=spec.strides, padding=spec.padding)
+    if isinstance(spec, GlobalPoolSpec):
+        if spec.mode == "max":
+            return layers.GlobalMaxPooling2D()
+        return layers.GlobalAveragePooling2D()
     if isinstance(spec, DropoutSpec):
         return layers.Dropout(spec.rate)
     if isinstance(spec, BatchNormSpec):

@@ -141,6 +141,16 @@ def test_summary_properties() -> None:
         ("dense 12 | | relu", "mlp", "empty layer", 1, 12),
         ("dense 12 x0", "mlp", "repeat count", 1, 10),
         ("128 64", "cnn", "units shorthand", 1, 1),
+        ("dense 12 l2=-1", "mlp", "l2 factor must be a number > 0", 1, 10),
+        ("dense 12 l2", "mlp", "write the L2 factor as 'l2=0.001'", 1, 10),
+        ("conv 8 3 dilaton 2", "cnn", "Did you mean 'dilation'?", 1, 10),
+        ("conv 8 3 stride 2 dilation 2", "cnn", "both stride > 1 and dilation > 1", 1, 1),
+        ("conv 8 3 stride", "cnn", "missing its stride", 1, 1),
+        ("maxpool 2 stride 0", "cnn", "expected a stride like 3 or 3x3, got '0'", 1, 18),
+        ("dropout {rate}", "mlp", "undefined name 'rate' in '{rate}'", 1, 9),
+        ("dropout {1+2}", "mlp", "'{1+2}' is not a variable", 1, 9),
+        ("dropout {rate", "mlp", "unmatched brace", 1, 9),
+        ("globalavgpool 2", "cnn", "takes no arguments", 1, 15),
     ],
 )
 def test_errors_name_line_column_and_token(
@@ -156,23 +166,32 @@ def test_errors_name_line_column_and_token(
 
 
 @pytest.mark.parametrize(
-    ("text", "kind", "fragment", "line"),
+    ("text", "kind", "fragment", "line", "column"),
     [
-        ("conv 8 3 relu", "mlp", "needs image input; declare convolutional models in a %%cnn", 1),
-        ("conv 8 3\nflatten\nconv 8 3", "cnn", "'conv' after 'flatten' (line 2)", 3),
-        ("conv 8 3\ndense 10", "cnn", "add 'flatten' before it", 2),
-        ("conv 8 29x29", "cnn", "kernel 29x29 is larger than the 28x28 feature map", 1),
-        ("conv 8 7 x5", "cnn", "kernel 7x7 is larger than the 4x4 feature map", 1),
-        ("maxpool 2 x5", "cnn", "pool 2x2 is larger than the 1x1 feature map", 1),
+        (
+            "conv 8 3 relu",
+            "mlp",
+            "needs image input; declare convolutional models in a %%cnn",
+            1,
+            1,
+        ),
+        ("conv 8 3\nflatten\nconv 8 3", "cnn", "'conv' after 'flatten' (line 2)", 3, 1),
+        ("conv 8 3 | flatten | conv 8 3", "cnn", "'conv' after 'flatten' (line 1)", 1, 22),
+        ("conv 8 3\ndense 10", "cnn", "add 'flatten' before it", 2, 1),
+        ("flatten | globalavgpool", "cnn", "'globalavgpool' needs a 2-D feature map", 1, 11),
+        ("conv 8 29x29", "cnn", "kernel 29x29 is larger than the 28x28 feature map", 1, 1),
+        ("conv 8 7 x5", "cnn", "kernel 7x7 is larger than the 4x4 feature map", 1, 1),
+        ("  maxpool 2 x5", "cnn", "pool 2x2 is larger than the 1x1 feature map", 1, 3),
+        ("conv 8 9 dilation 4", "cnn", "dilated kernel 33x33 is larger than the 28x28", 1, 1),
     ],
 )
 def test_structural_errors_are_caught_before_keras(
-    text: str, kind: str, fragment: str, line: int
+    text: str, kind: str, fragment: str, line: int, column: int
 ) -> None:
-    with pytest.raises(DeclarationError, match=None) as caught:
+    with pytest.raises(DeclarationError) as caught:
         parse_declaration(text, kind)  # type: ignore[arg-type]
     assert fragment in str(caught.value)
-    assert caught.value.line == line
+    assert (caught.value.line, caught.value.column) == (line, column)
 
 
 @pytest.mark.parametrize("text", ["", "   \n# only a comment\n"])
@@ -204,3 +223,32 @@ def test_parsing_imports_neither_keras_nor_tensorflow() -> None:
         "assert not heavy, heavy\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_variables_are_looked_up_never_evaluated() -> None:
+    declaration = parse_declaration(
+        "dense {units} {act}\n128 relu dropout={rate}",
+        variables={"units": 64, "act": "tanh", "rate": 0.3},
+    )
+    assert declaration.layers == (
+        DenseSpec(64, "tanh"),
+        DenseSpec(128, "relu"),
+        DropoutSpec(0.3),
+    )
+
+
+@pytest.mark.parametrize("value", ["0.3 | dense 5", "", "relu relu", "{x}"])
+def test_a_variable_cannot_change_the_line_structure(value: str) -> None:
+    with pytest.raises(DeclarationError, match="must hold one word or number"):
+        parse_declaration("dropout {rate}", variables={"rate": value})
+
+
+def test_new_layers_dilation_l2_and_global_pooling() -> None:
+    declaration = parse_declaration(
+        "conv 8 3 dilation 2 same l2=0.001 | globalavgpool\ndense 16 relu l2=1e-4", "cnn"
+    )
+    conv, pool, dense = declaration.layers
+    assert conv == ConvSpec(8, (3, 3), padding="same", dilation=(2, 2), l2=0.001)
+    assert pool.describe() == "globalavgpool" and dense.l2 == 1e-4
+    assert declaration.output_shapes()[1:] == [(28, 28, 8), (8,), (16,)]
+    assert conv.describe() == "conv 8 3x3 dilation 2 same l2=0.001"

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from nbmnist.declaration.spec import (
     ActivationSpec,
@@ -26,6 +27,7 @@ from nbmnist.declaration.spec import (
     DenseSpec,
     DropoutSpec,
     FlattenSpec,
+    GlobalPoolSpec,
     Kind,
     LayerSpec,
     PoolSpec,
@@ -110,7 +112,12 @@ def _rate(token: Token, text: str | None = None) -> float:
     return rate
 
 
-def _name_option(token: Token, allowed: dict[str, tuple[str, ...]], taken: set[str]) -> str:
+def _name_option(
+    token: Token,
+    allowed: dict[str, tuple[str, ...]],
+    taken: set[str],
+    extra: list[str] | None = None,
+) -> str:
     """Which option (``activation``, ``kernel_initializer``, ``padding``) ``token`` names."""
     word = token.text.lower()
     for option, names in allowed.items():
@@ -122,9 +129,12 @@ def _name_option(token: Token, allowed: dict[str, tuple[str, ...]], taken: set[s
     candidates = [name for names in allowed.values() for name in names]
     words = [option.replace("kernel_", "") for option in allowed]
     kinds = words[0] if len(words) == 1 else ", ".join(words[:-1]) + " or " + words[-1]
+    keyed = f" (or {', '.join(extra)})" if extra else ""
     raise token.error(
-        f"unknown {kinds} '{token.text}'; expected one of {_expected(candidates)}."
-        + did_you_mean(word, candidates)
+        f"unknown {kinds} '{token.text}'; expected one of {_expected(candidates)}{keyed}."
+        + did_you_mean(
+            word.partition("=")[0], [*candidates, *(e.split()[0].rstrip("=…") for e in extra or [])]
+        )
     )
 
 
@@ -133,56 +143,90 @@ _CONV_OPTIONS = {**_DENSE_OPTIONS, "padding": PADDINGS}
 _POOL_OPTIONS = {"padding": PADDINGS}
 
 
-def _stride(token: Token, tokens: _Tokens, taken: set[str]) -> tuple[int, int] | None:
-    """``stride N`` / ``strides N`` / ``stride=N``; None if ``token`` is not a stride."""
+def _keyed_size(
+    token: Token, tokens: _Tokens, taken: set[str], words: tuple[str, ...], option: str
+) -> tuple[int, int] | None:
+    """``stride N`` / ``stride=N`` (or ``dilation``); None if ``token`` is not one of ``words``."""
     word, _, value = token.text.lower().partition("=")
-    if word not in ("stride", "strides"):
+    if word not in words:
         return None
-    if "strides" in taken:
-        raise token.error("stride given twice")
-    taken.add("strides")
+    if option in taken:
+        raise token.error(f"{words[0]} given twice")
+    taken.add(option)
+    what = f"a {words[0]}"
     if value:
-        return _size(Token(value, token.line, token.column + len(word) + 1), "a stride")
-    return _size(tokens.take("its stride (e.g. 'stride 2')"), "a stride")
+        return _size(Token(value, token.line, token.column + len(word) + 1), what)
+    return _size(tokens.take(f"its {words[0]} (e.g. '{words[0]} 2')"), what)
+
+
+def _l2(token: Token, taken: set[str]) -> float | None:
+    """``l2=FACTOR`` (an L2 kernel regularizer); None if ``token`` is not one."""
+    word, eq, value = token.text.lower().partition("=")
+    if word != "l2":
+        return None
+    if not eq:
+        raise token.error("write the L2 factor as 'l2=0.001'")
+    if "l2" in taken:
+        raise token.error("l2 given twice")
+    taken.add("l2")
+    try:
+        factor = float(value)
+    except ValueError:
+        factor = math.nan
+    if not (math.isfinite(factor) and factor > 0):
+        raise token.error(f"l2 factor must be a number > 0, e.g. l2=0.001; got '{value}'")
+    return factor
+
+
+_KEYED = {"stride": ("stride", "strides"), "dilation": ("dilation", "dilation_rate")}
+
+
+def _options(
+    tokens: _Tokens, allowed: dict[str, tuple[str, ...]], keyed: tuple[str, ...]
+) -> dict[str, Any]:
+    """Parse a layer's optional tokens in any order: names (activation, initializer,
+    padding) and the keyed options in ``keyed`` (``stride``, ``dilation``, ``l2``)."""
+    options: dict[str, Any] = {}
+    taken: set[str] = set()
+    for token in tokens:
+        value: Any = None
+        for key in keyed:
+            if key == "l2":
+                value = _l2(token, taken)
+            else:
+                value = _keyed_size(token, tokens, taken, _KEYED[key], _KEYED[key][1])
+            if value is not None:
+                options["strides" if key == "stride" else key] = value
+                break
+        if value is None:
+            extra = [f"{key}=…" if key == "l2" else f"{key} N" for key in keyed]
+            options[_name_option(token, allowed, taken, extra)] = token.text.lower()
+    return options
 
 
 def _dense(head: Token, tokens: _Tokens) -> DenseSpec:
     units = _whole(tokens.take("its number of units (e.g. 'dense 128 relu')"), "units")
-    options: dict[str, str] = {}
-    taken: set[str] = set()
-    for token in tokens:
-        options[_name_option(token, _DENSE_OPTIONS, taken)] = token.text.lower()
-    return DenseSpec(units, line=head.line, **options)
+    return DenseSpec(
+        units, line=head.line, column=head.column, **_options(tokens, _DENSE_OPTIONS, ("l2",))
+    )
 
 
 def _conv(head: Token, tokens: _Tokens) -> ConvSpec:
     filters = _whole(tokens.take("its number of filters (e.g. 'conv 32 3x3 relu')"), "filters")
     kernel = _size(tokens.take("its kernel size (e.g. 'conv 32 3x3')"), "a kernel size")
-    options: dict[str, str] = {}
-    taken: set[str] = set()
-    strides = (1, 1)
-    for token in tokens:
-        stride = _stride(token, tokens, taken)
-        if stride is not None:
-            strides = stride
-        else:
-            options[_name_option(token, _CONV_OPTIONS, taken)] = token.text.lower()
-    return ConvSpec(filters, kernel, strides, line=head.line, **options)
+    options = _options(tokens, _CONV_OPTIONS, ("stride", "dilation", "l2"))
+    spec = ConvSpec(filters, kernel, line=head.line, column=head.column, **options)
+    if spec.strides != (1, 1) and spec.dilation != (1, 1):
+        raise head.error("a conv layer cannot have both stride > 1 and dilation > 1 (Keras)")
+    return spec
 
 
 def _pool(head: Token, tokens: _Tokens, mode: str) -> PoolSpec:
     pool_size = _size(tokens.take(f"its pool size (e.g. '{mode}pool 2')"), "a pool size")
-    taken: set[str] = set()
-    strides = None
-    padding = "valid"
-    for token in tokens:
-        stride = _stride(token, tokens, taken)
-        if stride is not None:
-            strides = stride
-        else:
-            _name_option(token, _POOL_OPTIONS, taken)
-            padding = token.text.lower()
-    return PoolSpec("max" if mode == "max" else "avg", pool_size, strides, padding, line=head.line)
+    options = _options(tokens, _POOL_OPTIONS, ("stride",))
+    return PoolSpec(
+        "max" if mode == "max" else "avg", pool_size, line=head.line, column=head.column, **options
+    )
 
 
 def _no_arguments(head: Token, tokens: _Tokens, spec: LayerSpec) -> LayerSpec:
@@ -192,7 +236,9 @@ def _no_arguments(head: Token, tokens: _Tokens, spec: LayerSpec) -> LayerSpec:
 
 
 def _dropout(head: Token, tokens: _Tokens) -> DropoutSpec:
-    spec = DropoutSpec(_rate(tokens.take("its rate (e.g. 'dropout 0.25')")), line=head.line)
+    spec = DropoutSpec(
+        _rate(tokens.take("its rate (e.g. 'dropout 0.25')")), line=head.line, column=head.column
+    )
     _no_arguments(head, tokens, spec)
     return spec
 
@@ -200,7 +246,7 @@ def _dropout(head: Token, tokens: _Tokens) -> DropoutSpec:
 def _shorthand(tokens: list[Token]) -> list[LayerSpec]:
     """``430 322 relu he_normal bn dropout=0.5`` -> dense, bn, dropout for each width."""
     widths: list[int] = []
-    options: dict[str, str] = {}
+    options: dict[str, Any] = {}
     taken: set[str] = set()
     batchnorm = False
     rate: float | None = None
@@ -220,16 +266,18 @@ def _shorthand(tokens: list[Token]) -> list[LayerSpec]:
             if not eq:
                 raise token.error("in the units shorthand write dropout as 'dropout=RATE'")
             rate = _rate(token, value)
+        elif (factor := _l2(token, taken)) is not None:
+            options["l2"] = factor
         else:
-            options[_name_option(token, _DENSE_OPTIONS, taken)] = word
-    line = tokens[0].line
+            options[_name_option(token, _DENSE_OPTIONS, taken, ["bn", "dropout=…", "l2=…"])] = word
+    where = {"line": tokens[0].line, "column": tokens[0].column}
     layers: list[LayerSpec] = []
     for units in widths:
-        layers.append(DenseSpec(units, line=line, **options))
+        layers.append(DenseSpec(units, **where, **options))
         if batchnorm:
-            layers.append(BatchNormSpec(line=line))
+            layers.append(BatchNormSpec(**where))
         if rate is not None:
-            layers.append(DropoutSpec(rate, line=line))
+            layers.append(DropoutSpec(rate, **where))
     return layers
 
 
@@ -240,8 +288,18 @@ _LAYER_PARSERS: dict[str, _ParseLayer] = {
     "maxpool": lambda head, tokens: _pool(head, tokens, "max"),
     "avgpool": lambda head, tokens: _pool(head, tokens, "avg"),
     "dropout": _dropout,
-    "bn": lambda head, tokens: _no_arguments(head, tokens, BatchNormSpec(line=head.line)),
-    "flatten": lambda head, tokens: _no_arguments(head, tokens, FlattenSpec(line=head.line)),
+    "bn": lambda head, tokens: _no_arguments(
+        head, tokens, BatchNormSpec(line=head.line, column=head.column)
+    ),
+    "flatten": lambda head, tokens: _no_arguments(
+        head, tokens, FlattenSpec(line=head.line, column=head.column)
+    ),
+    "globalavgpool": lambda head, tokens: _no_arguments(
+        head, tokens, GlobalPoolSpec("avg", line=head.line, column=head.column)
+    ),
+    "globalmaxpool": lambda head, tokens: _no_arguments(
+        head, tokens, GlobalPoolSpec("max", line=head.line, column=head.column)
+    ),
 }
 
 
@@ -259,7 +317,7 @@ def _statement(tokens: list[Token], kind: Kind) -> list[LayerSpec]:
     if word in LAYER_KEYWORDS:
         return [_LAYER_PARSERS[LAYER_KEYWORDS[word]](head, rest)]
     if word in ACTIVATIONS:
-        return [_no_arguments(head, rest, ActivationSpec(word, line=head.line))]
+        return [_no_arguments(head, rest, ActivationSpec(word, line=head.line, column=head.column))]
     keywords = [w.keyword for w in LAYER_WORDS]
     raise head.error(
         f"unknown layer '{head.text}'; expected one of {', '.join(keywords)} "
@@ -276,9 +334,40 @@ def _check_stub(raw: str, line: int) -> None:
         )
 
 
-def _tokens(raw: str, line: int) -> list[Token]:
+def _substitute(token: Token, variables: Mapping[str, object] | None) -> Token:
+    """Replace each ``{name}`` in ``token`` with the value of ``name`` in ``variables``.
+
+    Only plain names are looked up; nothing is evaluated. The value must read as one word
+    (a number, an activation, ...), so it cannot change the line's structure.
+    """
+    if "{" not in token.text and "}" not in token.text:
+        return token
+
+    def value_of(match: re.Match[str]) -> str:
+        name = match[1]
+        if not name.isidentifier():
+            raise token.error(f"'{{{name}}}' is not a variable: write {{name}} with a plain name")
+        if variables is None or name not in variables:
+            raise token.error(
+                f"undefined name '{name}' in '{token.text}'; define it in a cell above "
+                f"(e.g. {name} = 0.25) or write the value"
+            )
+        text = str(variables[name])
+        if not text or any(ch.isspace() or ch in "|#{}" for ch in text):
+            raise token.error(f"{{{name}}} is {text!r}: a variable must hold one word or number")
+        return text
+
+    text = re.sub(r"\{([^{}]*)\}", value_of, token.text)
+    if "{" in text or "}" in text:
+        raise token.error(f"unmatched brace in '{token.text}'; write {{name}}")
+    return Token(text, token.line, token.column)
+
+
+def _tokens(raw: str, line: int, variables: Mapping[str, object] | None = None) -> list[Token]:
     code = raw.split("#", 1)[0]
-    return [Token(m.group(), line, m.start() + 1) for m in _TOKEN.finditer(code)]
+    return [
+        _substitute(Token(m.group(), line, m.start() + 1), variables) for m in _TOKEN.finditer(code)
+    ]
 
 
 def _repeat(tokens: list[Token]) -> tuple[list[Token], int]:
@@ -305,20 +394,24 @@ def _check_order(layers: list[LayerSpec], kind: Kind) -> None:
                 f"'{spec.describe()}' needs image input; declare convolutional models in a "
                 "%%cnn cell",
                 line=spec.line,
+                column=spec.column,
             )
         if isinstance(spec, (ConvSpec, PoolSpec)) and flatten_line is not None:
             raise DeclarationError(
                 f"'{spec.describe().split()[0]}' after 'flatten' (line {flatten_line}): "
                 "the feature map is already flat; move 'flatten' after the last conv/pool",
                 line=spec.line,
+                column=spec.column,
             )
         try:
             shape = output_shape(spec, shape)
         except ValueError as err:
-            raise DeclarationError(str(err), line=spec.line) from err
+            raise DeclarationError(str(err), line=spec.line, column=spec.column) from err
 
 
-def parse_declaration(text: str, kind: Kind = "mlp") -> Declaration:
+def parse_declaration(
+    text: str, kind: Kind = "mlp", variables: Mapping[str, object] | None = None
+) -> Declaration:
     """Parse a ``%%mlp`` / ``%%cnn`` cell body into a ``Declaration``.
 
     Nothing in ``text`` is evaluated; no Keras is imported. The output head is not added
@@ -328,6 +421,8 @@ def parse_declaration(text: str, kind: Kind = "mlp") -> Declaration:
         text: the cell body, one layer statement per line.
         kind: ``"mlp"`` (input 784 values; enables the units shorthand) or ``"cnn"``
             (input 28x28x1 images).
+        variables: values for ``{name}`` placeholders (a magic passes the notebook's
+            namespace); looked up by name, never evaluated.
 
     Returns:
         The declaration, with one ``LayerSpec`` per layer.
@@ -341,7 +436,7 @@ def parse_declaration(text: str, kind: Kind = "mlp") -> Declaration:
     layers: list[LayerSpec] = []
     for number, raw in enumerate(text.splitlines(), start=1):
         _check_stub(raw, number)
-        tokens = _tokens(raw, number)
+        tokens = _tokens(raw, number, variables)
         if not tokens:
             continue
         tokens, count = _repeat(tokens)

@@ -14,9 +14,11 @@ INPUT_SHAPES: dict[str, tuple[int, ...]] = {"mlp": (784,), "cnn": (28, 28, 1)}
 
 @dataclass(frozen=True)
 class LayerSpec:
-    """Base of every layer spec. ``line`` is the 1-based body line it came from (0: added)."""
+    """Base of every layer spec. ``line`` and ``column`` (1-based) locate the token that
+    declared it in the cell body (0: added by nbmnist)."""
 
     line: int = field(default=0, compare=False, kw_only=True)
+    column: int = field(default=0, compare=False, kw_only=True)
 
     def describe(self) -> str:
         """The layer in the declaration language, e.g. ``dense 430 relu he_normal``."""
@@ -31,21 +33,30 @@ def _optional(*words: str | None) -> str:
     return "".join(f" {w}" for w in words if w)
 
 
+def _l2(factor: float | None) -> str | None:
+    return f"l2={factor:g}" if factor is not None else None
+
+
 @dataclass(frozen=True)
 class DenseSpec(LayerSpec):
-    """``keras.layers.Dense(units, activation, kernel_initializer)``."""
+    """``keras.layers.Dense(units, activation, kernel_initializer, kernel_regularizer)``;
+    ``l2`` is the factor of an L2 kernel regularizer (``keras.regularizers.L2``)."""
 
     units: int
     activation: str | None = None
     kernel_initializer: str | None = None
+    l2: float | None = None
 
     def describe(self) -> str:
-        return f"dense {self.units}" + _optional(self.activation, self.kernel_initializer)
+        return f"dense {self.units}" + _optional(
+            self.activation, self.kernel_initializer, _l2(self.l2)
+        )
 
 
 @dataclass(frozen=True)
 class ConvSpec(LayerSpec):
-    """``keras.layers.Conv2D(filters, kernel_size, strides, padding, activation, ...)``."""
+    """``keras.layers.Conv2D(filters, kernel_size, strides, padding, activation, ...)``;
+    ``dilation`` is Keras' ``dilation_rate``, ``l2`` an L2 kernel regularizer factor."""
 
     filters: int
     kernel_size: tuple[int, int]
@@ -53,13 +64,22 @@ class ConvSpec(LayerSpec):
     padding: str = "valid"
     activation: str | None = None
     kernel_initializer: str | None = None
+    dilation: tuple[int, int] = (1, 1)
+    l2: float | None = None
+
+    @property
+    def effective_kernel(self) -> tuple[int, int]:
+        """The window the kernel covers once dilated: ``(k - 1) * d + 1`` per axis."""
+        k, d = self.kernel_size, self.dilation
+        return ((k[0] - 1) * d[0] + 1, (k[1] - 1) * d[1] + 1)
 
     def describe(self) -> str:
         k = self.kernel_size
         stride = f"stride {_size(self.strides)}" if self.strides != (1, 1) else None
+        dilation = f"dilation {_size(self.dilation)}" if self.dilation != (1, 1) else None
         padding = self.padding if self.padding != "valid" else None
         return f"conv {self.filters} {k[0]}x{k[1]}" + _optional(
-            stride, padding, self.activation, self.kernel_initializer
+            stride, dilation, padding, self.activation, self.kernel_initializer, _l2(self.l2)
         )
 
 
@@ -76,6 +96,16 @@ class PoolSpec(LayerSpec):
         stride = f"stride {_size(self.strides)}" if self.strides is not None else None
         padding = self.padding if self.padding != "valid" else None
         return f"{self.mode}pool {_size(self.pool_size)}" + _optional(stride, padding)
+
+
+@dataclass(frozen=True)
+class GlobalPoolSpec(LayerSpec):
+    """``GlobalAveragePooling2D`` (``mode="avg"``) or ``GlobalMaxPooling2D`` (``"max"``)."""
+
+    mode: Literal["max", "avg"]
+
+    def describe(self) -> str:
+        return f"global{self.mode}pool"
 
 
 @dataclass(frozen=True)
@@ -127,15 +157,17 @@ def output_shape(spec: LayerSpec, shape: tuple[int, ...]) -> tuple[int, ...]:
                 "add 'flatten' before it"
             )
         return (spec.units,)
-    if isinstance(spec, (ConvSpec, PoolSpec)):
-        word = "conv" if isinstance(spec, ConvSpec) else f"{spec.mode}pool"
+    if isinstance(spec, (ConvSpec, PoolSpec, GlobalPoolSpec)):
+        word = "conv" if isinstance(spec, ConvSpec) else spec.describe().split()[0]
         if len(shape) != 3:
             raise ValueError(
                 f"'{word}' needs a 2-D feature map but meets a flat vector of shape {shape}; "
                 "put convolution and pooling layers before 'flatten' (in a %%cnn cell)"
             )
+        if isinstance(spec, GlobalPoolSpec):
+            return (shape[2],)
         if isinstance(spec, ConvSpec):
-            window, strides, channels = spec.kernel_size, spec.strides, spec.filters
+            window, strides, channels = spec.effective_kernel, spec.strides, spec.filters
         else:
             window, strides, channels = spec.pool_size, spec.strides or spec.pool_size, shape[2]
         sizes = []
@@ -145,9 +177,11 @@ def output_shape(spec: LayerSpec, shape: tuple[int, ...]) -> tuple[int, ...]:
                 sizes.append(-(-size // s))
                 continue
             if k > size:
+                what = "pool"
+                if isinstance(spec, ConvSpec):
+                    what = "dilated kernel" if spec.dilation != (1, 1) else "kernel"
                 raise ValueError(
-                    f"{'kernel' if isinstance(spec, ConvSpec) else 'pool'} "
-                    f"{window[0]}x{window[1]} is larger than the {shape[0]}x{shape[1]} "
+                    f"{what} {window[0]}x{window[1]} is larger than the {shape[0]}x{shape[1]} "
                     "feature map it meets; use a smaller size, 'same' padding, or fewer "
                     "layers before it"
                 )

@@ -21,11 +21,12 @@ class LayerWord:
 
 
 LAYER_WORDS: tuple[LayerWord, ...] = (
-    LayerWord("dense", "Dense", "dense UNITS [ACTIVATION] [INITIALIZER]"),
+    LayerWord("dense", "Dense", "dense UNITS [ACTIVATION] [INITIALIZER] [l2=FACTOR]"),
     LayerWord(
         "conv",
         "Conv2D",
-        "conv FILTERS KxK [stride N] [same|valid] [ACTIVATION] [INITIALIZER]",
+        "conv FILTERS KxK [stride N] [dilation N] [same|valid] [ACTIVATION] [INITIALIZER] "
+        "[l2=FACTOR]",
         aliases=("conv2d",),
     ),
     LayerWord(
@@ -39,6 +40,18 @@ LAYER_WORDS: tuple[LayerWord, ...] = (
         "AveragePooling2D",
         "avgpool K|KxK [stride N] [same|valid]",
         aliases=("avgpool2d", "averagepooling", "averagepooling2d"),
+    ),
+    LayerWord(
+        "globalavgpool",
+        "GlobalAveragePooling2D",
+        "globalavgpool",
+        aliases=("globalaveragepooling", "globalaveragepooling2d"),
+    ),
+    LayerWord(
+        "globalmaxpool",
+        "GlobalMaxPooling2D",
+        "globalmaxpool",
+        aliases=("globalmaxpooling", "globalmaxpooling2d"),
     ),
     LayerWord("dropout", "Dropout", "dropout RATE"),
     LayerWord("bn", "BatchNormalization", "bn", aliases=("batchnorm", "batchnormalization")),
