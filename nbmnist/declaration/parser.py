@@ -270,7 +270,7 @@ def _shorthand(tokens: list[Token]) -> list[LayerSpec]:
             options["l2"] = factor
         else:
             options[_name_option(token, _DENSE_OPTIONS, taken, ["bn", "dropout=…", "l2=…"])] = word
-    where = {"line": tokens[0].line, "column": tokens[0].column}
+    where: dict[str, Any] = {"line": tokens[0].line, "column": tokens[0].column}
     layers: list[LayerSpec] = []
     for units in widths:
         layers.append(DenseSpec(units, **where, **options))
