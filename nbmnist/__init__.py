@@ -10,12 +10,19 @@ from typing import TYPE_CHECKING, Any
 
 from nbmnist.data import Dataset, SampleDataWarning, load_dataset
 from nbmnist.declaration import Declaration, parse_declaration
-from nbmnist.errors import DataError, DeclarationError, NbmnistError, OptionError
+from nbmnist.errors import (
+    DataError,
+    DeclarationError,
+    NbmnistError,
+    OptionError,
+    PlaceholderError,
+)
 from nbmnist.runs import Run, runs
 
 if TYPE_CHECKING:
     from IPython.core.interactiveshell import InteractiveShell
 
+    from nbmnist.keras_code import to_keras_code
     from nbmnist.model import build_model
     from nbmnist.plots import plot_weight_violins
     from nbmnist.tables import summary_table
@@ -25,6 +32,7 @@ __version__ = "0.1.0"
 
 _LAZY = {
     "build_model": "nbmnist.model",
+    "to_keras_code": "nbmnist.keras_code",
     "train": "nbmnist.training",
     "plot_weight_violins": "nbmnist.plots",
     "summary_table": "nbmnist.tables",
@@ -37,6 +45,7 @@ __all__ = [
     "DeclarationError",
     "NbmnistError",
     "OptionError",
+    "PlaceholderError",
     "Run",
     "SampleDataWarning",
     "build_model",
@@ -46,6 +55,7 @@ __all__ = [
     "plot_weight_violins",
     "runs",
     "summary_table",
+    "to_keras_code",
     "train",
 ]
 

@@ -54,6 +54,10 @@ class DeclarationError(NbmnistError):
         super().__init__(where + reason)
 
 
+class PlaceholderError(NbmnistError, NotImplementedError):
+    """A cell body line is a grader's placeholder (``...``, ``# YOUR CODE HERE``) to fill in."""
+
+
 class DataError(NbmnistError):
     """A dataset file is missing, truncated, corrupt or not the file it claims to be."""
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import keyword
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -11,7 +12,10 @@ from IPython.core.magic import Magics, cell_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 from traitlets import Bool, Integer
 
+from nbmnist.declaration import parse_declaration
+from nbmnist.declaration.vocabulary import LAYER_WORDS
 from nbmnist.errors import OptionError
+from nbmnist.keras_code import to_keras_code
 from nbmnist.training import fast_mode_from_env, train
 
 _FLAGS = (
@@ -32,6 +36,11 @@ _FLAGS = (
     argument("--seed", type=int, help="seed Python, NumPy and Keras for a repeatable run"),
     argument("--no-live", action="store_true", help="no dashboard: one text line per epoch"),
     argument("--fast", action="store_true", help="bundled sample, at most 2 epochs"),
+    argument(
+        "--show-code",
+        action="store_true",
+        help="print the plain Keras code this cell means, instead of training",
+    ),
 )
 
 
@@ -56,24 +65,40 @@ class NbmnistMagics(Magics):
     )
 
     def _train(self, kind: str, line: str, cell: str, magic: Callable[..., Any]) -> None:
+        namespace = self.shell.user_ns if self.shell is not None else {}
+        # IPython has already replaced {name} in the magic line; one left means the name
+        # was not defined, and IPython kept the line as typed.
+        leftovers = re.findall(r"\{([^{}]*)\}", line)
+        undefined = [name for name in leftovers if name.isidentifier() and name not in namespace]
+        if undefined:
+            raise UsageError(f"%%{kind}: undefined name '{undefined[0]}' in the magic line")
+        if leftovers:
+            raise UsageError(
+                f"%%{kind}: cannot read {{{leftovers[0]}}} in the magic line; "
+                "write {name} with a defined name"
+            )
         args = parse_argstring(magic, line)
         name = args.name
         if name is not None and (not name.isidentifier() or keyword.iskeyword(name)):
             raise UsageError(
                 f"run name {name!r} is not a Python name; use letters, digits and _ (e.g. relu_2h)"
             )
-        skip = {"name", "no_live", "fast"}
+        skip = {"name", "no_live", "fast", "show_code"}
         options = {k: v for k, v in vars(args).items() if v is not None and k not in skip}
         options["live"] = self.live and not args.no_live
         options["fast"] = self.fast or args.fast
         if self.seed is not None:
             options.setdefault("seed", self.seed)
         try:
-            run = train(cell, kind, name, **options)  # type: ignore[arg-type]
+            if args.show_code:
+                options.pop("live")
+                declaration = parse_declaration(cell, kind, namespace)  # type: ignore[arg-type]
+                print(to_keras_code(declaration, name=name, **options), end="")
+                return
+            run = train(cell, kind, name, variables=namespace, **options)  # type: ignore[arg-type]
         except OptionError as err:
             raise UsageError(f"%%{kind}: {err}") from err
-        if self.shell is not None:
-            self.shell.user_ns[run.name] = run
+        namespace[run.name] = run
 
     @_training_flags
     @cell_magic
@@ -84,6 +109,14 @@ class NbmnistMagics(Magics):
 
             %%mlp relu_2h --epochs 22 --validation test
             430 322 relu he_normal bn dropout=0.5
+
+        The same model written out, one layer per line::
+
+            %%mlp relu_2h --epochs 22 --validation test
+            dense 430 relu he_normal | bn | dropout 0.5
+            dense 322 relu he_normal | bn | dropout 0.5
+
+        GRAMMAR
         """
         self._train("mlp", line, cell, self.mlp)
 
@@ -102,5 +135,27 @@ class NbmnistMagics(Magics):
             flatten
             dense 128 relu
             dropout 0.5
+
+        GRAMMAR
         """
         self._train("cnn", line, cell, self.cnn)
+
+
+GRAMMAR = "\n        ".join(
+    [
+        "Declaration language (one layer per line; full reference: docs/declarations.md)::",
+        "",
+        *(f"    {word.syntax}" for word in LAYER_WORDS),
+        "    ACTIVATION                   (relu, softmax, tanh, ...: an Activation layer)",
+        "    A | B | C                    several layers on one line",
+        "    LINE xN                      the line repeated N times",
+        "    UNITS UNITS ... [ACTIVATION] [INITIALIZER] [bn] [dropout=RATE]   (%%mlp only)",
+        "    {name}                       the value of a notebook variable",
+        "    # comment",
+        "",
+        "If the last layer is not 'dense 10' (optionally followed by its activation),",
+        "nbmnist appends 'dense 10 softmax'.",
+    ]
+)
+for _magic in (NbmnistMagics.mlp, NbmnistMagics.cnn):
+    _magic.__doc__ = (_magic.__doc__ or "").replace("GRAMMAR", GRAMMAR)

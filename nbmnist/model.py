@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from nbmnist.declaration import (
@@ -104,11 +104,15 @@ def _keras_layer(spec: LayerSpec) -> keras.layers.Layer:
     raise TypeError(f"no Keras layer for {spec!r}")  # a bug: every spec type is covered above
 
 
-def as_declaration(text_or_declaration: str | Declaration, kind: Kind = "mlp") -> Declaration:
+def as_declaration(
+    text_or_declaration: str | Declaration,
+    kind: Kind = "mlp",
+    variables: Mapping[str, object] | None = None,
+) -> Declaration:
     """Parse ``text_or_declaration`` if it is text; return it unchanged if already parsed."""
     if isinstance(text_or_declaration, Declaration):
         return text_or_declaration
-    return parse_declaration(text_or_declaration, kind)
+    return parse_declaration(text_or_declaration, kind, variables)
 
 
 def build_model(

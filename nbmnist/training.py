@@ -11,6 +11,7 @@ import functools
 import math
 import os
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -243,6 +244,7 @@ def train(
     kind: Kind = "mlp",
     name: str | None = None,
     *,
+    variables: Mapping[str, object] | None = None,
     display: Display | None = None,
     **options: Any,
 ) -> Run:
@@ -252,6 +254,7 @@ def train(
         text: a cell body (or a parsed ``Declaration``).
         kind: ``"mlp"`` or ``"cnn"``.
         name: the run's name; default ``mlp_1``, ``cnn_1``, ... (first unused).
+        variables: values for ``{name}`` placeholders in ``text`` (see ``parse_declaration``).
         display: where progress goes; default the live dashboard in a notebook (``live``),
             else one text line per epoch on stdout.
         **options: ``TrainingOptions`` fields: ``data``, ``epochs``, ``batch_size``,
@@ -270,7 +273,7 @@ def train(
     if "fast" not in options:
         options["fast"] = fast_mode_from_env()
     opts = make_options(**options)
-    declaration = as_declaration(text, kind)
+    declaration = as_declaration(text, kind, variables)
     run_name = name or next_name(declaration.kind)
     dataset = load_dataset(opts.data, source="sample" if opts.fast else None, warn=False)
     data_source = dataset.source

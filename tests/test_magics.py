@@ -123,3 +123,59 @@ def test_load_ext_binds_nbmnist_and_imports_no_tensorflow() -> None:
 def test_magic_help_shows_an_example(shell: Shell) -> None:
     doc = shell.ip.find_cell_magic("mlp").__doc__
     assert "430 322 relu he_normal bn dropout=0.5" in doc and "--batch-size" in doc
+
+
+def test_variables_in_body_and_magic_line(shell: Shell) -> None:
+    shell.run("rate = 0.3\nn = 1\nwidth = 24")
+    shell.run("%%mlp swept --epochs {n}\ndense {width} relu\ndropout {rate}")
+    run = shell.ns["swept"]
+    assert run.epochs == 1 and run.dropout_rates == (0.3,)
+    assert run.num_params == 784 * 24 + 24 + 24 * 10 + 10
+
+
+@pytest.mark.parametrize(
+    ("cell", "error_type", "fragment"),
+    [
+        (
+            "%%mlp\ndropout {undefined_rate}",
+            nbmnist.DeclarationError,
+            "undefined name 'undefined_rate'",
+        ),
+        ("%%mlp --epochs {undefined_n}\ndense 8", UsageError, "undefined name 'undefined_n'"),
+        (
+            "%%mlp\ndense 8 $width",
+            nbmnist.DeclarationError,
+            "unknown activation or initializer '$width'",
+        ),
+        ("%%mlp\ndense 8\n# YOUR CODE HERE", NotImplementedError, "fill in line 2"),
+    ],
+)
+def test_variable_and_stub_errors(shell: Shell, cell: str, error_type: type, fragment: str) -> None:
+    error = shell.run_expecting_error(cell)
+    assert isinstance(error, error_type) and fragment in str(error)
+    if not isinstance(error, UsageError):  # IPython prints UsageError as one line itself
+        assert len(error._render_traceback_()) == 1  # one short line in the notebook
+    assert nbmnist.runs() == []
+
+
+def test_show_code_prints_keras_instead_of_training(
+    shell: Shell, capsys: pytest.CaptureFixture[str]
+) -> None:
+    line = "%%mlp shown_only --epochs 22 --validation test --show-code"
+    shell.run(f"{line}\n430 322 relu he_normal bn dropout=0.5")
+    out = capsys.readouterr().out
+    assert nbmnist.runs() == [] and "shown_only" not in shell.ns
+    assert 'name="shown_only"' in out
+    assert 'layers.Dense(430, activation="relu", kernel_initializer="he_normal"),' in out
+    assert "epochs=22" in out and "validation_data=(x_test, y_test)" in out
+    compile(out, "<shown>", "exec")  # it is valid Python
+
+
+def test_help_shows_the_grammar(shell: Shell) -> None:
+    from nbmnist.declaration.vocabulary import LAYER_WORDS
+
+    for magic in ("mlp", "cnn"):
+        doc = shell.ip.find_cell_magic(magic).__doc__
+        for word in LAYER_WORDS:
+            assert word.syntax in doc
+        assert "{name}" in doc and "--show-code" in doc

@@ -42,7 +42,7 @@ from nbmnist.declaration.vocabulary import (
     MAX_REPEAT,
     PADDINGS,
 )
-from nbmnist.errors import DeclarationError, did_you_mean
+from nbmnist.errors import DeclarationError, PlaceholderError, did_you_mean
 
 _TOKEN = re.compile(r"\||[^\s|]+")
 _WHOLE = re.compile(r"\d+")
@@ -328,7 +328,7 @@ def _statement(tokens: list[Token], kind: Kind) -> list[LayerSpec]:
 def _check_stub(raw: str, line: int) -> None:
     stripped = raw.strip()
     if any(stub.fullmatch(stripped) for stub in _STUBS):
-        raise NotImplementedError(
+        raise PlaceholderError(
             f"line {line} is a placeholder ({stripped!r}): fill in line {line} with the "
             "layers to build, e.g. 'dense 128 relu'"
         )
@@ -429,7 +429,8 @@ def parse_declaration(
 
     Raises:
         DeclarationError: with line, column and the offending token, for any mistake.
-        NotImplementedError: a line is a grader's placeholder (``...``, ``# YOUR CODE HERE``).
+        PlaceholderError: (a ``NotImplementedError``) a line is a grader's placeholder
+            (``...``, ``# YOUR CODE HERE``, ``raise NotImplementedError()``).
     """
     if kind not in ("mlp", "cnn"):
         raise ValueError(f"kind must be 'mlp' or 'cnn', got {kind!r}")

@@ -1,0 +1,186 @@
+"""Declaration -> plain Keras 3 code: what a cell means, written out for teaching.
+
+The code builds the same model (``build_model``), compiles it as ``train`` does, loads the data
+with ``keras.datasets`` and fits it. It imports nothing from nbmnist and uses no Keras
+internals, so a student can paste it into any notebook.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from nbmnist.declaration import (
+    ActivationSpec,
+    BatchNormSpec,
+    ConvSpec,
+    Declaration,
+    DenseSpec,
+    DropoutSpec,
+    FlattenSpec,
+    GlobalPoolSpec,
+    Kind,
+    LayerSpec,
+    PoolSpec,
+)
+from nbmnist.model import as_declaration
+from nbmnist.training import make_options
+
+_OPTIMIZER_CLASSES = {
+    "adam": "Adam",
+    "sgd": "SGD",
+    "rmsprop": "RMSprop",
+    "adadelta": "Adadelta",
+    "adagrad": "Adagrad",
+    "nadam": "Nadam",
+}
+
+
+def _text(value: str) -> str:
+    return f'"{value}"'
+
+
+def _pair(value: tuple[int, int]) -> str:
+    return f"({value[0]}, {value[1]})"
+
+
+def _arguments(*positional: str, **keywords: Any) -> str:
+    parts = list(positional)
+    parts += [f"{key}={value}" for key, value in keywords.items() if value is not None]
+    return ", ".join(parts)
+
+
+def _common(spec: DenseSpec | ConvSpec) -> dict[str, Any]:
+    return {
+        "activation": _text(spec.activation) if spec.activation else None,
+        "kernel_initializer": _text(spec.kernel_initializer) if spec.kernel_initializer else None,
+        "kernel_regularizer": f"keras.regularizers.L2({spec.l2!r})" if spec.l2 else None,
+    }
+
+
+def layer_code(spec: LayerSpec) -> str:
+    """One Keras layer constructor call, e.g. ``layers.Dense(430, activation='relu')``."""
+    if isinstance(spec, DenseSpec):
+        return f"layers.Dense({_arguments(str(spec.units), **_common(spec))})"
+    if isinstance(spec, ConvSpec):
+        return "layers.Conv2D({})".format(
+            _arguments(
+                str(spec.filters),
+                _pair(spec.kernel_size),
+                strides=_pair(spec.strides) if spec.strides != (1, 1) else None,
+                padding=_text(spec.padding) if spec.padding != "valid" else None,
+                dilation_rate=_pair(spec.dilation) if spec.dilation != (1, 1) else None,
+                **_common(spec),
+            )
+        )
+    if isinstance(spec, PoolSpec):
+        name = "MaxPooling2D" if spec.mode == "max" else "AveragePooling2D"
+        return "layers.{}({})".format(
+            name,
+            _arguments(
+                _pair(spec.pool_size),
+                strides=_pair(spec.strides) if spec.strides else None,
+                padding=_text(spec.padding) if spec.padding != "valid" else None,
+            ),
+        )
+    if isinstance(spec, GlobalPoolSpec):
+        return "layers.Global{}Pooling2D()".format("Max" if spec.mode == "max" else "Average")
+    if isinstance(spec, DropoutSpec):
+        return f"layers.Dropout({spec.rate!r})"
+    if isinstance(spec, BatchNormSpec):
+        return "layers.BatchNormalization()"
+    if isinstance(spec, FlattenSpec):
+        return "layers.Flatten()"
+    if isinstance(spec, ActivationSpec):
+        return f"layers.Activation({_text(spec.activation)})"
+    raise TypeError(f"no Keras code for {spec!r}")  # a bug: every spec type is covered above
+
+
+def model_code(declaration: Declaration, name: str | None = None) -> str:
+    """``model = keras.Sequential([...])`` for a declaration (output head included)."""
+    lines = [
+        "model = keras.Sequential(",
+        "    [",
+        f"        keras.Input(shape={declaration.input_shape}),",
+    ]
+    first_head = len(declaration.layers) - declaration.head_layers
+    for index, spec in enumerate(declaration.layers):
+        note = "  # output layer added by nbmnist" if index >= first_head else ""
+        lines.append(f"        {layer_code(spec)},{note}")
+    lines.append("    ],")
+    if name:
+        lines.append(f"    name={_text(name)},")
+    lines.append(")")
+    return "\n".join(lines)
+
+
+def to_keras_code(
+    text_or_declaration: str | Declaration,
+    kind: Kind = "mlp",
+    name: str | None = None,
+    **options: Any,
+) -> str:
+    """Plain, idiomatic Keras 3 code equivalent to a ``%%mlp`` / ``%%cnn`` cell.
+
+    Args:
+        text_or_declaration: the cell body, or a parsed ``Declaration``.
+        kind: ``"mlp"`` or ``"cnn"`` (ignored for a ``Declaration``).
+        name: the model's name in the code (a run name such as ``relu_2h``).
+        **options: the training options, as ``nbmnist.train`` takes them (``epochs``,
+            ``batch_size``, ``optimizer``, ``learning_rate``, ``loss``, ``validation``, ...).
+
+    Returns:
+        Python source: imports, ``keras.Sequential``, ``compile``, data loading with
+        ``keras.datasets`` (pixels scaled to float32 in [0, 1], one-hot labels), ``fit`` and
+        ``evaluate``.
+
+    Raises:
+        DeclarationError: the declaration is invalid.
+        OptionError: an option is unknown or out of range.
+    """
+    opts = make_options(**options)
+    declaration = as_declaration(text_or_declaration, kind).with_head(10)
+    optimizer = _OPTIMIZER_CLASSES[opts.optimizer]
+    lr = f"learning_rate={opts.learning_rate!r}" if opts.learning_rate is not None else ""
+    if opts.loss == "mse":
+        loss = '"mean_squared_error"'
+    elif declaration.output_activation == "linear":
+        loss = "keras.losses.CategoricalCrossentropy(from_logits=True)"
+    else:
+        loss = '"categorical_crossentropy"'
+    shape = "(-1, 784)" if declaration.kind == "mlp" else "(-1, 28, 28, 1)"
+    fit = [f"batch_size={opts.batch_size}", f"epochs={opts.epochs}"]
+    if opts.validation == "split":
+        split = (
+            "1 / 6" if abs(opts.validation_split - 1 / 6) < 1e-12 else repr(opts.validation_split)
+        )
+        fit.append(f"validation_split={split}")
+    elif opts.validation == "test":
+        fit.append("validation_data=(x_test, y_test)")
+    lines = ["import keras", "from keras import layers", ""]
+    if opts.seed is not None:
+        lines += [f"keras.utils.set_random_seed({opts.seed})", ""]
+    lines += [
+        f"(x_train, y_train), (x_test, y_test) = keras.datasets.{opts.data}.load_data()",
+        f'x_train = x_train.reshape{shape}.astype("float32") / 255',
+        f'x_test = x_test.reshape{shape}.astype("float32") / 255',
+        "y_train = keras.utils.to_categorical(y_train, 10)",
+        "y_test = keras.utils.to_categorical(y_test, 10)",
+    ]
+    if opts.train_size is not None:
+        lines.append(
+            f"x_train, y_train = x_train[: {opts.train_size}], y_train[: {opts.train_size}]"
+        )
+    lines += [
+        "",
+        model_code(declaration, name),
+        "model.summary()",
+        "",
+        "model.compile(",
+        f"    optimizer=keras.optimizers.{optimizer}({lr}),",
+        f"    loss={loss},",
+        '    metrics=["accuracy"],',
+        ")",
+        f"history = model.fit(x_train, y_train, {', '.join(fit)})",
+        "test_loss, test_accuracy = model.evaluate(x_test, y_test)",
+    ]
+    return "\n".join(lines) + "\n"
