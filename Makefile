@@ -9,7 +9,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 STRICT := nbmnist/declaration nbmnist/errors.py nbmnist/metric_log.py nbmnist/runs.py
 
-.PHONY: venv demo test lint bench clean
+.PHONY: venv demo test lint bench fuzz clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -32,7 +32,13 @@ test: lint
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)
+	$(BIN)/python bench/parse_declarations.py
 	NBMNIST_DATA=$${NBMNIST_DATA:-../shared/data} $(BIN)/python bench/full_mnist_mlp.py
+
+# 10,000 examples per property of the declaration fuzz test (the default run uses 300)
+fuzz: $(STAMP)
+	NBMNIST_FUZZ_EXAMPLES=10000 $(BIN)/python -m pytest -q tests/test_declaration_fuzz.py \
+		--hypothesis-show-statistics
 
 clean:
 	rm -rf build .pytest_cache .mypy_cache .ruff_cache

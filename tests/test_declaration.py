@@ -252,3 +252,26 @@ def test_new_layers_dilation_l2_and_global_pooling() -> None:
     assert pool.describe() == "globalavgpool" and dense.l2 == 1e-4
     assert declaration.output_shapes()[1:] == [(28, 28, 8), (8,), (16,)]
     assert conv.describe() == "conv 8 3x3 dilation 2 same l2=0.001"
+
+
+def test_docs_list_exactly_the_parser_vocabulary() -> None:
+    """docs/declarations.md and the parser's vocabulary cannot drift apart."""
+    import re
+
+    from nbmnist.declaration.vocabulary import ACTIVATIONS, INITIALIZERS, LAYER_WORDS
+    from tests.conftest import REPO
+
+    docs = (REPO / "docs" / "declarations.md").read_text()
+    table = docs.split("## Layers", 1)[1].split("\n\n", 2)[2].split("\n\n", 1)[0]
+    rows = [row for row in table.splitlines() if row.startswith("| `")]
+    documented = {re.match(r"\| `(\w+)`", row)[1] for row in rows}  # type: ignore[index]
+    assert documented == {word.keyword for word in LAYER_WORDS}
+    for word in LAYER_WORDS:
+        row = next(row for row in rows if row.startswith(f"| `{word.keyword}`"))
+        assert all(f"`{alias}`" in row for alias in word.aliases)
+        assert f"keras.layers.{word.keras_class}" in row
+        example = re.findall(r"`([^`]+)`", row)[-1]  # the example column parses
+        kind = "mlp" if word.keyword in ("dense", "dropout", "bn") else "cnn"
+        parse_declaration(example if kind == "mlp" else f"conv 4 3 | {example}", kind)  # type: ignore[arg-type]
+    for name in (*ACTIVATIONS, *INITIALIZERS):
+        assert f"`{name}`" in docs
