@@ -10,6 +10,22 @@ import argparse
 import os
 import sys
 from pathlib import Path
+from typing import Any
+
+
+def kernel_manager() -> Any:
+    """A Jupyter kernel manager whose kernel runs this Python interpreter (the one nbmnist is
+    installed in), whatever other "python3" kernel the machine has registered."""
+    from jupyter_client.manager import KernelManager
+
+    manager = KernelManager(kernel_name="python3")
+    spec = manager.kernel_spec
+    if spec is None:
+        raise RuntimeError(
+            "no python3 kernel spec: install ipykernel (pip install nbmnist[notebook])"
+        )
+    spec.argv = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
+    return manager
 
 
 def execute_notebook(
@@ -31,27 +47,12 @@ def execute_notebook(
             is still written, so the error can be read in it.
     """
     import nbformat
-    from jupyter_client.manager import KernelManager
     from nbclient import NotebookClient
     from nbconvert import HTMLExporter
 
     notebook = nbformat.read(path, as_version=4)
     env = {**os.environ, **({"NBMNIST_FAST": "1"} if fast else {})}  # the kernel's, not ours
-    manager = KernelManager(kernel_name="python3")
-    # The kernel must be this interpreter (the one nbmnist is installed in), whatever other
-    # "python3" kernel the machine has registered.
-    spec = manager.kernel_spec
-    if spec is None:
-        raise RuntimeError(
-            "no python3 kernel spec: install ipykernel (pip install nbmnist[notebook])"
-        )
-    spec.argv = [
-        sys.executable,
-        "-m",
-        "ipykernel_launcher",
-        "-f",
-        "{connection_file}",
-    ]
+    manager = kernel_manager()
     client = NotebookClient(
         notebook, km=manager, timeout=timeout, resources={"metadata": {"path": str(path.parent)}}
     )

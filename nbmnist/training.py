@@ -11,7 +11,7 @@ import functools
 import math
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -221,22 +221,8 @@ class TrainingInfo:
     summary: str
     num_train: int
     validation: str
-
-
-def _keras_callback(log: MetricLog, display: Display) -> Any:
-    keras = import_keras()
-
-    class MetricCallback(keras.callbacks.Callback):  # type: ignore[name-defined,misc]
-        """Feeds each epoch's metrics to the metric log and the display."""
-
-        def on_epoch_begin(self, epoch: int, logs: dict[str, float] | None = None) -> None:
-            self._started = time.perf_counter()
-
-        def on_epoch_end(self, epoch: int, logs: dict[str, float] | None = None) -> None:
-            log.append(logs or {}, time.perf_counter() - self._started)
-            display.on_epoch_end(log)
-
-    return MetricCallback()
+    #: returns (batches done in the current epoch, batches per epoch); callable from any thread
+    batch_progress: Callable[[], tuple[int, int]] | None = None
 
 
 def train(
@@ -295,10 +281,14 @@ def train(
         keras.utils.set_random_seed(opts.seed)
     model = build_model(declaration)
     model.compile(optimizer=_optimizer(opts), loss=_loss(opts, declaration), metrics=["accuracy"])
+    from nbmnist.callbacks import Interrupt, TrainingCallback
     from nbmnist.display import choose_display
     from nbmnist.model import summary_text
 
     display = display or choose_display(opts.live)
+    log = MetricLog()
+    interrupt = Interrupt()
+    callback = TrainingCallback(log, display, interrupt)
     num_params = int(model.count_params())
     display.on_train_begin(
         TrainingInfo(
@@ -313,6 +303,7 @@ def train(
             summary=summary_text(declaration, model),
             num_train=len(x_train),
             validation=opts.validation,
+            batch_progress=callback.batch_progress,
         )
     )
     validation: dict[str, Any] = {}
@@ -321,20 +312,25 @@ def train(
     elif opts.validation == "test":
         validation["validation_data"] = (x_test, y_test)
 
-    log = MetricLog()
     status: Status = "completed"
     started = time.perf_counter()
     try:
-        model.fit(
-            x_train,
-            y_train,
-            batch_size=opts.batch_size,
-            epochs=opts.effective_epochs,
-            verbose=0,
-            callbacks=[_keras_callback(log, display), keras.callbacks.TerminateOnNaN()],
-            **validation,
-        )
+        with interrupt.watch(model):
+            model.fit(
+                x_train,
+                y_train,
+                batch_size=opts.batch_size,
+                epochs=opts.effective_epochs,
+                verbose=0,
+                callbacks=[callback],
+                **validation,
+            )
     except KeyboardInterrupt:
+        status = "interrupted"
+    except BaseException:
+        getattr(display, "close", lambda: None)()  # stop any progress thread, then re-raise
+        raise
+    if interrupt.requested:
         status = "interrupted"
     test_loss = test_accuracy = None
     if log.diverged():

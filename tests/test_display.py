@@ -146,3 +146,41 @@ def test_metric_log_best_and_divergence() -> None:
     assert not log.diverged()
     log.append({"loss": float("nan")}, 0.1)
     assert log.diverged() and len(log.history["accuracy"]) == 3
+
+
+def test_batch_progress_is_polled_and_the_poller_stops(shown: list[Any]) -> None:
+    from dataclasses import replace
+
+    progress = [(0, 0)]
+    dashboard = LiveDashboard()
+    dashboard.on_train_begin(replace(INFO, batch_progress=lambda: progress[-1]))
+    assert dashboard._poller is not None and dashboard._poller.is_alive()
+    progress.append((120, 469))
+    dashboard.poll_batches()
+    assert (dashboard.batch.value, dashboard.batch.max) == (120, 469)
+    assert dashboard.batch_label.value == "120/469"
+    dashboard.on_train_end(make_run(MetricLog(), "interrupted"))
+    assert dashboard._poller is None  # joined
+    assert "interrupted at epoch 1" in dashboard.status.value
+
+
+def test_static_part_is_redrawn_rarely() -> None:
+    plot = curves.CurvePlot("t", epochs=100)
+    log = MetricLog()
+    for n in range(100):
+        epoch(log, 2.0 / (n + 1), 0.5 + n / 250)
+        plot.update(log)
+    assert plot.full_draws <= 3  # limits settle early; every other redraw is a blit
+    assert plot.to_png()[:4] == b"\x89PNG"
+
+
+def test_nice_ceiling() -> None:
+    assert [curves._nice_ceiling(v) for v in (0.9, 1.0, 1.2, 2.6, 4, 0.031, 68)] == [
+        1.0,
+        1.0,
+        1.5,
+        3.0,
+        5.0,
+        0.05,
+        70.0,
+    ]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import os
+import signal
 from typing import Any
 
 import pytest
@@ -169,3 +171,56 @@ def test_console_display_prints_one_line_per_epoch(capsys: pytest.CaptureFixture
     assert epoch_lines[1].startswith("console epoch 2/2 - ")
     assert f"val_accuracy {run.history['val_accuracy'][1]:.4f}" in epoch_lines[1]
     assert out[-1].startswith(f"console: test_loss {run.test_loss:.4f} · test_accuracy ")
+
+
+class SigintAt(Recorder):
+    """Presses Ctrl-C (sends SIGINT to this process) at the end of an epoch."""
+
+    def on_epoch_end(self, log: Any) -> None:
+        super().on_epoch_end(log)
+        if log.epochs == 2:
+            os.kill(os.getpid(), signal.SIGINT)
+
+
+@pytest.mark.parametrize("validation", ["split", "none"])
+def test_sigint_stops_after_the_current_batch_and_keeps_whole_epochs(validation: str) -> None:
+    recorder = SigintAt()
+    before = signal.getsignal(signal.SIGINT)
+    with pytest.raises(KeyboardInterrupt):
+        train(TINY_MLP, "mlp", "ctrl_c", display=recorder, epochs=6, validation=validation)
+    (run,) = nbmnist.runs()
+    assert run.status == "interrupted" and run.epochs == 2  # the partial 3rd is not kept
+    assert all(len(values) == 2 for values in run.history.values())
+    assert recorder.calls[-1][0] == "end"
+    assert signal.getsignal(signal.SIGINT) is before  # the handler is restored
+
+
+def test_training_callbacks_add_nothing_per_batch() -> None:
+    """No batch hook is overridden, so nbmnist adds no Python work to any training step."""
+    from keras.src.utils.python_utils import is_default
+
+    from nbmnist.callbacks import Interrupt, TrainingCallback
+    from nbmnist.metric_log import MetricLog
+
+    callback = TrainingCallback(MetricLog(), Recorder(), Interrupt())
+    for hook in ("on_batch_begin", "on_batch_end", "on_train_batch_begin", "on_train_batch_end"):
+        assert is_default(getattr(callback, hook)), hook
+    assert not is_default(callback.on_epoch_end)
+
+
+def test_batch_progress_reads_the_step_counter() -> None:
+    seen: list[tuple[int, int]] = []
+
+    class Polling(Recorder):
+        def on_train_begin(self, info: Any) -> None:
+            super().on_train_begin(info)
+            self.progress = info.batch_progress
+            seen.append(self.progress())
+
+        def on_epoch_end(self, log: Any) -> None:
+            super().on_epoch_end(log)
+            seen.append(self.progress())
+
+    train(TINY_MLP, display=Polling(), epochs=2, batch_size=100, validation="none")
+    assert seen[0] == (0, 0)  # before fit starts
+    assert seen[1:] == [(60, 60), (60, 60)]  # 6,000 images / 100 per batch, all done

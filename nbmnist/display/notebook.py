@@ -10,7 +10,9 @@ a grader see them without a running kernel.
 from __future__ import annotations
 
 import html
+import threading
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from nbmnist.display.curves import CurvePlot
@@ -23,10 +25,13 @@ if TYPE_CHECKING:
 
 #: At most this many redraws of the curves per second; the last epoch is always drawn.
 MAX_REDRAWS_PER_SECOND = 4.0
+#: How often the batch progress within an epoch is read (seconds).
+BATCH_POLL_SECONDS = 0.25
 
 
 class LiveDashboard:
-    """Header, epoch progress bar with elapsed time and ETA, curves, latest metrics."""
+    """Header, epoch progress bar with elapsed time and ETA, batch progress within the
+    epoch, curves, latest metrics."""
 
     def __init__(self) -> None:
         import ipywidgets as widgets
@@ -34,11 +39,24 @@ class LiveDashboard:
         self.header = widgets.HTML()
         self.progress = widgets.IntProgress(value=0, min=0, max=1, description="epoch")
         self.status = widgets.HTML()
+        self.batch = widgets.IntProgress(
+            value=0, min=0, max=1, description="batch", layout=widgets.Layout(width="auto")
+        )
+        self.batch_label = widgets.HTML()
         self.image = widgets.Image(format="png")
         self.metrics = widgets.HTML()
         self.widget = widgets.VBox(
-            [self.header, widgets.HBox([self.progress, self.status]), self.image, self.metrics]
+            [
+                self.header,
+                widgets.HBox([self.progress, self.status]),
+                widgets.HBox([self.batch, self.batch_label]),
+                self.image,
+                self.metrics,
+            ]
         )
+        self._batch_progress: Callable[[], tuple[int, int]] | None = None
+        self._stop = threading.Event()
+        self._poller: threading.Thread | None = None
         self.redraws = 0
         self._plot: CurvePlot | None = None
         self._started = 0.0
@@ -52,7 +70,7 @@ class LiveDashboard:
         self._epochs = info.epochs
         self.progress.max = info.epochs
         self._started = time.perf_counter()
-        self._plot = CurvePlot(f"{info.name} · {info.data_title}")
+        self._plot = CurvePlot(f"{info.name} · {info.data_title}", epochs=info.epochs)
         sample = ""
         if info.is_sample:
             sample = (
@@ -66,12 +84,41 @@ class LiveDashboard:
             f"{info.validation} · {html.escape(info.device)}{sample}"
         )
         self.status.value = f"0/{info.epochs} · starting"
+        self._batch_progress = info.batch_progress
+        if info.batch_progress is not None:
+            self._poller = threading.Thread(target=self._poll, name="nbmnist-batches", daemon=True)
+            self._poller.start()
         # Text too, so a saved notebook shows what ran even where widgets do not render.
         print(header_line(info))
         print(info.summary)
         if info.is_sample:
             print(f"NOTE: training on the {info.data_source}")
         display(self.widget)
+
+    def poll_batches(self) -> None:
+        """Show how far the current epoch is (read from the training loop's step counter)."""
+        if self._batch_progress is None:
+            return
+        done, total = self._batch_progress()
+        if total:
+            self.batch.max = total
+            self.batch.value = done
+            self.batch_label.value = f"{done}/{total}"
+
+    def _poll(self) -> None:
+        # Widget updates from this thread go out on the kernel's thread-safe IOPub channel.
+        while not self._stop.wait(BATCH_POLL_SECONDS):
+            try:
+                self.poll_batches()
+            except Exception:  # the model may be half torn down at the end: stop quietly
+                return
+
+    def close(self) -> None:
+        """Stop the batch poller (training ended, or failed)."""
+        self._stop.set()
+        if self._poller is not None:
+            self._poller.join(timeout=2)
+            self._poller = None
 
     def on_epoch_end(self, log: MetricLog) -> None:
         elapsed = time.perf_counter() - self._started
@@ -99,6 +146,7 @@ class LiveDashboard:
 
         from nbmnist.metric_log import MetricLog
 
+        self.close()
         log = MetricLog(run.history, run.epoch_seconds)
         if self._plot is not None and self._drawn_epochs != log.epochs:
             self._redraw(log)  # the guaranteed final redraw
@@ -106,7 +154,14 @@ class LiveDashboard:
         self.progress.bar_style = {"completed": "success", "interrupted": "warning"}.get(
             run.status, "danger"
         )
-        self.status.value = f"{log.epochs}/{self._epochs} · {run.status}"
+        if run.status == "completed":
+            self.batch.value = self.batch.max
+            state = "completed"
+        elif run.status == "interrupted":
+            state = f"interrupted at epoch {log.epochs + 1}"
+        else:
+            state = f"diverged (loss is NaN) at epoch {log.epochs}"
+        self.status.value = f"{log.epochs}/{self._epochs} · {state}"
         # The static copy below replaces the live image in the saved notebook.
         self.image.layout.display = "none"
         if self._plot is not None:

@@ -1,0 +1,107 @@
+"""The Keras callbacks of a training run: epoch metrics to the display, Ctrl-C, NaN.
+
+Only epoch-level hooks are used, so nbmnist adds no Python work to a training step (the
+issue's budget for the whole dashboard is 2% of training time). Batch progress is read by
+polling the optimizer's step counter from another thread (``batch_progress``); Ctrl-C is
+caught by a SIGINT handler that sets ``model.stop_training``, which Keras checks after every
+batch; a NaN loss is checked once per epoch (Keras' ``TerminateOnNaN`` checks every batch).
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from types import FrameType
+from typing import TYPE_CHECKING, Any
+
+from nbmnist.model import import_keras
+
+if TYPE_CHECKING:
+    from nbmnist.display import Display
+    from nbmnist.metric_log import MetricLog
+
+import_keras()  # sets the backend and mutes TensorFlow's start-up before the first import
+import keras  # noqa: E402
+
+
+class Interrupt:
+    """While active, Ctrl-C (SIGINT) asks training to stop after the current batch.
+
+    A second Ctrl-C raises ``KeyboardInterrupt`` at once, as usual. Outside the main thread
+    (where Python cannot install signal handlers) it does nothing.
+
+    Attributes:
+        requested: Ctrl-C was pressed while active.
+    """
+
+    def __init__(self) -> None:
+        self.requested = False
+        self.model: Any = None
+        self._previous: Any = None
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+        if self.model is not None:
+            self.model.stop_training = True
+
+    def watch(self, model: Any) -> Interrupt:
+        self.model = model
+        return self
+
+    def __enter__(self) -> Interrupt:
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+            self._previous = None
+
+
+class TrainingCallback(keras.callbacks.Callback):
+    """Records each completed epoch in the metric log and hands it to the display.
+
+    A partly trained epoch (stopped by Ctrl-C) is not recorded, and its validation is
+    skipped by raising ``KeyboardInterrupt`` when Keras starts it. A NaN or infinite
+    training loss stops training after that epoch.
+    """
+
+    def __init__(self, log: MetricLog, display: Display, interrupt: Interrupt) -> None:
+        super().__init__()
+        self.log = log
+        self.display = display
+        self.interrupt = interrupt
+        self._started = 0.0
+        self._first_step = 0
+
+    def _steps_done(self) -> int:
+        return int(self.model.optimizer.iterations.numpy())
+
+    def batch_progress(self) -> tuple[int, int]:
+        """(batches done in the current epoch, batches per epoch); (0, 0) before training.
+
+        Safe to call from another thread while training runs."""
+        steps = int(self.params.get("steps") or 0) if self.params else 0
+        if not steps or self.model is None:
+            return 0, 0
+        return min(self._steps_done() - self._first_step, steps), steps
+
+    def on_epoch_begin(self, epoch: int, logs: dict[str, float] | None = None) -> None:
+        self._started = time.perf_counter()
+        self._first_step = self._steps_done()
+
+    def on_test_begin(self, logs: dict[str, float] | None = None) -> None:
+        if self.interrupt.requested:
+            raise KeyboardInterrupt  # do not validate a partial epoch
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, float] | None = None) -> None:
+        if self.interrupt.requested:
+            return
+        self.log.append(logs or {}, time.perf_counter() - self._started)
+        self.display.on_epoch_end(self.log)
+        if self.log.diverged():
+            self.model.stop_training = True

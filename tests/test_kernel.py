@@ -1,0 +1,64 @@
+"""Ctrl-C in a real Jupyter kernel: the run is kept as interrupted and the kernel carries on."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from nbmnist.__main__ import kernel_manager
+
+
+@pytest.fixture(scope="module")
+def kernel() -> Iterator[tuple[Any, Any]]:
+    manager = kernel_manager()
+    manager.start_kernel(env={**os.environ, "NBMNIST_DOWNLOAD": "0"})
+    client = manager.client()
+    client.start_channels()
+    client.wait_for_ready(timeout=60)
+    yield manager, client
+    client.stop_channels()
+    manager.shutdown_kernel(now=True)
+
+
+def run(client: Any, code: str, timeout: float = 120) -> tuple[str, str]:
+    """Execute ``code``; return (status, everything printed to stdout)."""
+    reply_id = client.execute(code)
+    out = []
+    while True:
+        message = client.get_iopub_msg(timeout=timeout)
+        if message["parent_header"].get("msg_id") != reply_id:
+            continue
+        if message["msg_type"] == "stream":
+            out.append(message["content"]["text"])
+        if message["msg_type"] == "status" and message["content"]["execution_state"] == "idle":
+            break
+    reply = client.get_shell_msg(timeout=timeout)
+    return reply["content"]["status"], "".join(out)
+
+
+def test_interrupt_keeps_completed_epochs_and_the_next_cell_runs(kernel: tuple[Any, Any]) -> None:
+    manager, client = kernel
+    status, _ = run(client, "%load_ext nbmnist")
+    assert status == "ok"
+    reply_id = client.execute("%%mlp long --epochs 200 --no-live\ndense 64 relu")
+    seen = ""
+    deadline = time.monotonic() + 120
+    while "long epoch 2/200" not in seen and time.monotonic() < deadline:
+        message = client.get_iopub_msg(timeout=120)
+        if message["parent_header"].get("msg_id") == reply_id and message["msg_type"] == "stream":
+            seen += message["content"]["text"]
+    assert "long epoch 2/200" in seen
+    manager.interrupt_kernel()  # what the notebook's stop button does: SIGINT
+    reply = client.get_shell_msg(timeout=120)
+    assert reply["content"]["status"] == "error"
+    assert reply["content"]["ename"] == "KeyboardInterrupt"
+    status, out = run(client, "r = nbmnist.runs()[-1]\nprint(r.name, r.status, r.epochs)")
+    assert status == "ok"
+    name, state, epochs = out.split()
+    assert (name, state) == ("long", "interrupted") and 2 <= int(epochs) < 200
+    status, out = run(client, "%%mlp after --epochs 1 --no-live\ndense 8")
+    assert status == "ok" and "after: test_loss" in out
