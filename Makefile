@@ -8,12 +8,15 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 STRICT := nbmnist/declaration nbmnist/errors.py nbmnist/metric_log.py nbmnist/runs.py
+# Debian's Chromium for the JupyterLab end-to-end test (Playwright's own download is not used)
+CHROMIUM := /usr/bin/chromium
+SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: venv demo test lint bench fuzz clean
+.PHONY: venv demo test test-browser lint bench fuzz clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[test]"
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[test,bench]"
 	rm -f $(VENV)/.installed-*
 	touch $@
 
@@ -28,11 +31,21 @@ lint: $(STAMP)
 	$(BIN)/mypy nbmnist
 	$(BIN)/mypy --strict --follow-imports=silent $(STRICT)
 
-test: lint
+$(CHROMIUM):
+	$(SUDO) apt-get update -qq
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
+
+test: lint $(CHROMIUM)
 	$(BIN)/python -m pytest
+
+# the JupyterLab + Chromium end-to-end test alone (screenshots in build/e2e/)
+test-browser: $(STAMP) $(CHROMIUM)
+	$(BIN)/python -m pytest tests/test_jupyterlab.py -v
 
 bench: $(STAMP)
 	$(BIN)/python bench/parse_declarations.py
+	$(BIN)/python bench/redraw.py
+	NBMNIST_DATA=$${NBMNIST_DATA:-../shared/data} $(BIN)/python bench/dashboard_overhead.py
 	NBMNIST_DATA=$${NBMNIST_DATA:-../shared/data} $(BIN)/python bench/full_mnist_mlp.py
 
 # 10,000 examples per property of the declaration fuzz test (the default run uses 300)

@@ -39,9 +39,7 @@ class LiveDashboard:
         self.header = widgets.HTML()
         self.progress = widgets.IntProgress(value=0, min=0, max=1, description="epoch")
         self.status = widgets.HTML()
-        self.batch = widgets.IntProgress(
-            value=0, min=0, max=1, description="batch", layout=widgets.Layout(width="auto")
-        )
+        self.batch = widgets.IntProgress(value=0, min=0, max=1, description="batch")
         self.batch_label = widgets.HTML()
         self.image = widgets.Image(format="png")
         self.metrics = widgets.HTML()
@@ -156,6 +154,7 @@ class LiveDashboard:
         )
         if run.status == "completed":
             self.batch.value = self.batch.max
+            self.batch_label.value = f"{self.batch.max}/{self.batch.max}"
             state = "completed"
         elif run.status == "interrupted":
             state = f"interrupted at epoch {log.epochs + 1}"

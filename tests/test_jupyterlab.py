@@ -1,0 +1,165 @@
+"""The dashboard as a user sees it: JupyterLab in headless Chromium, driven by Playwright.
+
+Starts JupyterLab on localhost with a notebook that prints, loads nbmnist and trains a small
+MLP on the bundled sample for 3 epochs; watches the page while it trains and asserts that
+the epoch progress bar advanced and the curve image changed between epochs, and that the
+print() before training is still visible afterwards. Screenshots go to build/e2e/.
+
+Needs Debian's chromium (/usr/bin/chromium) and the playwright and jupyterlab Python
+packages; ``make test`` installs them. Alone: ``make test-browser``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.conftest import REPO
+
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = REPO / "build" / "e2e"
+# As this machine's notes advise for a closed network: no background connections.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+CELLS = [
+    'print("before training: this line must survive")',
+    "%load_ext nbmnist",
+    "%%mlp e2e --epochs 3 --batch-size 16\ndense 512 relu\ndense 256 relu",
+    'print("after training")',
+]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    root = tmp_path_factory.mktemp("lab")
+    notebook = {
+        "cells": [
+            {
+                "cell_type": "code",
+                "metadata": {},
+                "source": s,
+                "outputs": [],
+                "execution_count": None,
+            }
+            for s in CELLS
+        ],
+        "metadata": {
+            "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}
+        },
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
+    (root / "e2e.ipynb").write_text(json.dumps(notebook))
+    port, token = free_port(), secrets.token_hex(16)
+    env = {**os.environ, "NBMNIST_DOWNLOAD": "0", "JUPYTER_CONFIG_DIR": str(root / ".jupyter")}
+    env.pop("MPLBACKEND", None)
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "jupyterlab",
+            "--no-browser",
+            f"--port={port}",
+            "--ip=127.0.0.1",
+            f"--ServerApp.token={token}",
+            f"--ServerApp.root_dir={root}",
+            "--ServerApp.allow_root=True",
+            "--LabApp.news_url=",
+            "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            time.sleep(0.3)
+    try:
+        yield f"http://127.0.0.1:{port}/lab/tree/e2e.ipynb?token={token}"
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def run_all_cells(page: Any) -> None:
+    """Run > Run All Cells; again if the kernel was not ready to take it (no output yet)."""
+    first_output = page.get_by_text("before training: this line must survive", exact=True)
+    for _ in range(6):
+        page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
+        page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
+        try:
+            first_output.wait_for(timeout=20_000)
+            return
+        except Exception:  # the kernel was still starting: ask again
+            page.keyboard.press("Escape")
+    raise AssertionError("the notebook's cells never ran")
+
+
+def test_dashboard_updates_live_in_jupyterlab(lab: str) -> None:
+    from playwright.sync_api import sync_playwright
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 1400})
+        try:
+            page.goto(lab)
+            page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
+            page.wait_for_selector(
+                ".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=60_000
+            )
+            run_all_cells(page)
+            # Watch the dashboard while it trains.
+            progress = page.locator(".widget-hprogress .progress-bar").first
+            image = page.locator(".jupyter-widgets img").first
+            image.wait_for(timeout=120_000)
+            widths, sources = [], []
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline:
+                widths.append(progress.evaluate("el => el.style.width"))
+                sources.append(image.get_attribute("src"))
+                if len(set(sources)) == 2 and not (ARTIFACTS / "epoch.png").exists():
+                    page.screenshot(path=str(ARTIFACTS / "epoch.png"), full_page=True)
+                if page.get_by_text("after training", exact=True).count():
+                    break
+                time.sleep(0.1)
+            page.screenshot(path=str(ARTIFACTS / "final.png"), full_page=True)
+            html = page.content()
+        except Exception:
+            page.screenshot(path=str(ARTIFACTS / "failure.png"), full_page=True)
+            raise
+        finally:
+            browser.close()
+    percents = [float(w.rstrip("%")) for w in widths if w]
+    assert len(set(percents)) >= 3, widths  # the epoch bar advanced step by step ...
+    assert percents == sorted(percents) and percents[-1] == 100.0
+    assert len({s for s in sources if s}) >= 3, "the curve image did not change between epochs"
+    assert "before training: this line must survive" in html
+    assert "e2e: test_loss" in html  # the closing line, and the static image below it
+    assert (ARTIFACTS / "final.png").stat().st_size > 10_000
