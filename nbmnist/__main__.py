@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
 from pathlib import Path
 from typing import Any
@@ -35,7 +36,8 @@ def execute_notebook(
 
     Args:
         path: the ``.ipynb`` to run; it runs with its own folder as working directory.
-        output_dir: where the executed ``.ipynb`` and ``.html`` go (created if missing).
+        output_dir: where the executed ``.ipynb`` and ``.html`` go (created if missing), and,
+            unless ``NBMNIST_RUNS`` is set, the run store ``<notebook name>-runs`` (replaced).
         fast: set ``NBMNIST_FAST=1`` for the kernel (bundled sample, at most 2 epochs).
         timeout: seconds one cell may take before the run fails.
 
@@ -52,6 +54,12 @@ def execute_notebook(
 
     notebook = nbformat.read(path, as_version=4)
     env = {**os.environ, **({"NBMNIST_FAST": "1"} if fast else {})}  # the kernel's, not ours
+    if "NBMNIST_RUNS" not in os.environ:
+        # Runs go beside the executed copy, fresh each time like it, so a second run of the
+        # notebook does not find the first one's names taken.
+        runs = output_dir / f"{path.stem}-runs"
+        shutil.rmtree(runs, ignore_errors=True)
+        env["NBMNIST_RUNS"] = str(runs.resolve())
     manager = kernel_manager()
     client = NotebookClient(
         notebook, km=manager, timeout=timeout, resources={"metadata": {"path": str(path.parent)}}

@@ -1,13 +1,40 @@
-"""The record of a training run, and the session's registry of runs."""
+"""The record of a training run, the session's registry, and the run store on disk.
+
+A store is a folder (default ``./nbmnist-runs``, or ``NBMNIST_RUNS``) with one subfolder per
+run: ``run.json`` (declaration, options, environment, per-epoch history, final metrics,
+status, wall time) and, once training ends, ``model.keras``. ``run.json`` is rewritten after
+every epoch by an atomic replace (temporary file, fsync, rename, fsync of the folder), so a
+kernel killed at any moment leaves the last completed epoch readable and never a torn file.
+Nothing is pickled: the record is JSON and the model is Keras' own format, loaded with
+``safe_mode=True`` on first access.
+"""
 
 from __future__ import annotations
 
+import json
+import math
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, Literal
 
+from nbmnist.errors import NbmnistError
 from nbmnist.metric_log import MetricLog
 
-Status = Literal["completed", "interrupted", "diverged"]
+Status = Literal["running", "completed", "interrupted", "diverged"]
+SCHEMA_VERSION = 1
+RECORD = "run.json"
+MODEL = "model.keras"
+DEFAULT_STORE = "nbmnist-runs"
+
+
+class RunStoreError(NbmnistError):
+    """A run store or a record in it cannot be read or written."""
 
 
 @dataclass
@@ -15,7 +42,7 @@ class Run:
     """One trained model and everything needed to report on it.
 
     Attributes:
-        name: unique name in the session (also the variable a magic binds it to).
+        name: unique name in the session and the store.
         kind: ``"mlp"`` or ``"cnn"``.
         declaration: the cell body as written.
         options: the training options used (snake_case names, as ``nbmnist.train`` takes).
@@ -27,12 +54,17 @@ class Run:
         wall_time_s: seconds from the start of ``fit`` to the end of the test evaluation.
         data_source: where the data came from; names the bundled sample when it was used.
         uses_sample: trained on the bundled sample, not the full dataset.
-        status: ``completed``, ``interrupted`` (Ctrl-C) or ``diverged`` (loss became NaN).
+        status: ``running`` (still training, or its process died), ``completed``,
+            ``interrupted`` (Ctrl-C) or ``diverged`` (loss became NaN).
         architecture: short description, e.g. ``dense 430-322-10``.
         uses_batchnorm: the model has BatchNormalization layers.
         dropout_rates: distinct dropout rates, in order of use.
         head_appended: nbmnist appended the output layer ``dense 10 softmax``.
-        model: the trained ``keras.Model``.
+        epoch_seconds: wall time of each completed epoch, in seconds.
+        created: when training started (ISO 8601, UTC).
+        environment: versions (Python, TensorFlow, Keras, nbmnist) and the device.
+        model_path: the saved ``model.keras``, if the run is in a store.
+        model: the trained ``keras.Model``; loaded from ``model_path`` on first access.
     """
 
     name: str
@@ -53,7 +85,24 @@ class Run:
     head_appended: bool = False
     num_non_trainable_params: int = 0
     epoch_seconds: list[float] = field(default_factory=list)
-    model: Any = field(default=None, repr=False, compare=False)
+    created: str = ""
+    environment: dict[str, str] = field(default_factory=dict)
+    model_path: str | None = None
+    _model: Any = field(default=None, init=False, repr=False, compare=False)
+
+    @property
+    def model(self) -> Any:
+        """The trained ``keras.Model`` (loaded from ``model_path`` with Keras' safe mode)."""
+        if self._model is None and self.model_path and Path(self.model_path).is_file():
+            from nbmnist.model import import_keras
+
+            keras = import_keras()
+            self._model = keras.saving.load_model(self.model_path, safe_mode=True)
+        return self._model
+
+    @model.setter
+    def model(self, value: Any) -> None:
+        self._model = value
 
     @property
     def epochs(self) -> int:
@@ -64,12 +113,209 @@ class Run:
         """(1-based epoch, value) of the best ``metric`` (highest accuracy, lowest loss)."""
         return MetricLog(self.history, self.epoch_seconds).best(metric)
 
+    def to_record(self) -> dict[str, Any]:
+        """The JSON-ready record written to ``run.json`` (NaN and infinities as null)."""
+        record: dict[str, Any] = {"schema": SCHEMA_VERSION}
+        for name in RECORD_FIELDS:
+            record[name] = getattr(self, name)
+        record["dropout_rates"] = list(self.dropout_rates)
+        record["model_path"] = MODEL if self.model_path else None
+        safe: dict[str, Any] = _json_safe(record)
+        return safe
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any], folder: Path) -> Run:
+        """A ``Run`` from a ``run.json`` record found in ``folder``."""
+        if record.get("schema") != SCHEMA_VERSION:
+            raise RunStoreError(
+                f"{folder / RECORD}: schema {record.get('schema')!r} is not {SCHEMA_VERSION}; "
+                "it was written by another nbmnist version"
+            )
+        values = {name: record[name] for name in RECORD_FIELDS if name in record}
+        values["history"] = {
+            key: [math.nan if v is None else float(v) for v in series]
+            for key, series in values.get("history", {}).items()
+        }
+        values["dropout_rates"] = tuple(values.get("dropout_rates", ()))
+        model = folder / MODEL
+        values["model_path"] = str(model) if model.is_file() else None
+        return cls(**values)
+
     def __repr__(self) -> str:
         accuracy = "n/a" if self.test_accuracy is None else f"{self.test_accuracy:.4f}"
         return (
             f"Run({self.name!r}, {self.kind}, {self.architecture}, {self.num_params:,} params, "
             f"{self.epochs} epochs, test_accuracy={accuracy}, status={self.status!r})"
         )
+
+
+RECORD_FIELDS = (
+    "name",
+    "kind",
+    "declaration",
+    "options",
+    "history",
+    "test_loss",
+    "test_accuracy",
+    "num_params",
+    "wall_time_s",
+    "data_source",
+    "status",
+    "uses_sample",
+    "architecture",
+    "uses_batchnorm",
+    "dropout_rates",
+    "head_appended",
+    "num_non_trainable_params",
+    "epoch_seconds",
+    "created",
+    "environment",
+)
+
+
+def _json_safe(value: Any) -> Any:
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    return value
+
+
+def now() -> str:
+    """The current time, ISO 8601 in UTC, to the second."""
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Replace ``path`` with ``data`` so that a crash at any moment leaves the old or the
+    new content, never a mix: write a temporary file beside it, fsync, rename, fsync the
+    folder."""
+    descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(descriptor, "wb") as file:
+            file.write(data)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    folder = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(folder)
+    finally:
+        os.close(folder)
+
+
+_NAME = re.compile(r"[^\x00-\x1f/\\:*?\"<>|]+")
+
+
+class RunStore:
+    """A folder of runs, one subfolder each (``run.json`` and ``model.keras``).
+
+    Args:
+        root: the folder; created on the first write.
+    """
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.root = Path(root).expanduser()
+
+    @classmethod
+    def default(cls, root: str | None = None) -> RunStore:
+        """``root``, else ``$NBMNIST_RUNS``, else ``./nbmnist-runs`` (beside the notebook)."""
+        return cls(root or os.environ.get("NBMNIST_RUNS") or DEFAULT_STORE)
+
+    def folder(self, name: str) -> Path:
+        if not _NAME.fullmatch(name) or name in (".", ".."):
+            raise RunStoreError(
+                f"run name {name!r} cannot be a folder name; use letters, digits, _ . - [ ] ="
+            )
+        return self.root / name
+
+    def names(self) -> list[str]:
+        """Names of the runs in the store, oldest first."""
+        if not self.root.is_dir():
+            return []
+        found = []
+        for folder in self.root.iterdir():
+            record = folder / RECORD
+            if record.is_file():
+                found.append((record.stat().st_mtime, folder.name))
+        return [name for _, name in sorted(found)]
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and (self.root / name / RECORD).is_file()
+
+    def write(self, run: Run) -> None:
+        """Write (or rewrite) ``run``'s record atomically."""
+        folder = self.folder(run.name)
+        folder.mkdir(parents=True, exist_ok=True)
+        data = json.dumps(run.to_record(), indent=1, allow_nan=False).encode()
+        atomic_write(folder / RECORD, data)
+
+    def save_model(self, run: Run, model: Any) -> None:
+        """Save ``model`` as the run's ``model.keras`` (atomically) and point the run at it."""
+        folder = self.folder(run.name)
+        folder.mkdir(parents=True, exist_ok=True)
+        temporary = folder / f".{MODEL}.partial.keras"
+        model.save(temporary)
+        with open(temporary, "rb") as file:
+            os.fsync(file.fileno())
+        os.replace(temporary, folder / MODEL)
+        run.model_path = str(folder / MODEL)
+
+    def remove(self, name: str) -> None:
+        """Delete a run's folder (``--overwrite``)."""
+        folder = self.folder(name)
+        if folder.is_dir():
+            shutil.rmtree(folder)
+
+    def load(self, name: str) -> Run:
+        """The run ``name``.
+
+        Raises:
+            RunStoreError: no such run, or its record is unreadable.
+        """
+        folder = self.folder(name)
+        try:
+            record = json.loads((folder / RECORD).read_text())
+        except FileNotFoundError as err:
+            raise RunStoreError(f"{folder}: no run named {name!r} in {self.root}") from err
+        except (OSError, ValueError) as err:
+            raise RunStoreError(f"{folder / RECORD}: unreadable ({err})") from err
+        return Run.from_record(record, folder)
+
+    def __iter__(self) -> Iterator[Run]:
+        return (self.load(name) for name in self.names())
+
+    def unique_name(self, name: str, taken: set[str] | frozenset[str] = frozenset()) -> str:
+        """``name`` if neither the store nor ``taken`` has it, else ``name_2``, ``name_3``…"""
+        if name not in self and name not in taken:
+            return name
+        number = 2
+        while f"{name}_{number}" in self or f"{name}_{number}" in taken:
+            number += 1
+        return f"{name}_{number}"
+
+
+def load_runs(path: str | os.PathLike[str] | None = None) -> list[Run]:
+    """The runs saved in a store, oldest first, also added to the session's runs.
+
+    Models are not loaded until a run's ``model`` is first used (Keras safe mode).
+
+    Args:
+        path: the store folder; None: ``$NBMNIST_RUNS`` or ``./nbmnist-runs``.
+
+    Raises:
+        RunStoreError: a record is unreadable or of another schema version.
+    """
+    store = RunStore(path) if path is not None else RunStore.default()
+    loaded = list(store)
+    for run in loaded:
+        record(run)
+    return loaded
 
 
 _RUNS: dict[str, Run] = {}
@@ -86,10 +332,15 @@ def runs() -> list[Run]:
     return list(_RUNS.values())
 
 
-def next_name(prefix: str) -> str:
-    """The first of ``prefix_1``, ``prefix_2``, ... not yet used in this session."""
+def session_names() -> set[str]:
+    """Names of the session's runs."""
+    return set(_RUNS)
+
+
+def next_name(prefix: str, store: RunStore | None = None) -> str:
+    """The first of ``prefix_1``, ``prefix_2``, ... used neither in the session nor the store."""
     number = 1
-    while f"{prefix}_{number}" in _RUNS:
+    while f"{prefix}_{number}" in _RUNS or (store is not None and f"{prefix}_{number}" in store):
         number += 1
     return f"{prefix}_{number}"
 

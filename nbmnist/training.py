@@ -22,7 +22,7 @@ from nbmnist.declaration import Declaration, Kind
 from nbmnist.errors import OptionError, did_you_mean
 from nbmnist.metric_log import MetricLog
 from nbmnist.model import as_declaration, build_model, import_keras
-from nbmnist.runs import Run, Status, next_name, record
+from nbmnist.runs import Run, RunStore, Status, next_name, now, record, session_names
 
 if TYPE_CHECKING:
     from nbmnist.display import Display
@@ -63,6 +63,8 @@ class TrainingOptions:
         seed: seeds Python, NumPy and Keras (``keras.utils.set_random_seed``); None: random.
         live: show the live dashboard in a notebook (else one text line per epoch).
         fast: use the bundled sample and at most ``FAST_EPOCHS`` epochs.
+        runs_dir: the run store folder; None: ``$NBMNIST_RUNS`` or ``./nbmnist-runs``.
+        overwrite: replace a stored run of the same name instead of renaming the new one.
     """
 
     data: str = "mnist"
@@ -77,6 +79,8 @@ class TrainingOptions:
     seed: int | None = None
     live: bool = True
     fast: bool = False
+    runs_dir: str | None = None
+    overwrite: bool = False
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__  # normalise spellings on a frozen dataclass
@@ -225,6 +229,75 @@ class TrainingInfo:
     batch_progress: Callable[[], tuple[int, int]] | None = None
 
 
+class StoreWriter:
+    """Keeps a run's record on disk current: written when training starts and after every
+    epoch (atomically; see ``RunStore``)."""
+
+    def __init__(self, store: RunStore, run: Run) -> None:
+        self.store, self.run = store, run
+
+    def on_train_begin(self, info: TrainingInfo) -> None:
+        self.store.write(self.run)
+
+    def on_epoch_end(self, log: MetricLog) -> None:
+        self.store.write(self.run)  # run.history is log.history: the new epoch is in it
+
+    def on_train_end(self, run: Run) -> None:
+        self.store.write(run)
+
+
+def environment() -> dict[str, str]:
+    """Versions and device, recorded with every run."""
+    import platform
+
+    import tensorflow as tf
+
+    from nbmnist import __version__
+
+    keras = import_keras()
+    return {
+        "python": platform.python_version(),
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "numpy": np.__version__,
+        "nbmnist": __version__,
+        "platform": platform.platform(),
+        "device": device_name(),
+    }
+
+
+def _run_name(name: str | None, kind: str, store: RunStore, overwrite: bool) -> str:
+    requested = name or next_name(kind, store)
+    store.folder(requested)  # a name that cannot be a folder fails here, before training
+    if overwrite:
+        return requested
+    unique = store.unique_name(requested, session_names())
+    if unique != requested:
+        print(
+            f"nbmnist: a run named {requested!r} exists (in {store.root} or this session); "
+            f"this one is {unique!r}. Use --overwrite (overwrite=True) to replace it."
+        )
+    return unique
+
+
+def _training_data(
+    opts: TrainingOptions, kind: Kind
+) -> tuple[Dataset, str, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
+    dataset = load_dataset(opts.data, source="sample" if opts.fast else None, warn=False)
+    source = dataset.source
+    if opts.fast:
+        source = source.replace(": requested", ": fast mode (NBMNIST_FAST)")
+    train_size = opts.train_size
+    if train_size is not None and train_size > len(dataset.y_train):
+        if not (opts.fast or dataset.is_sample):
+            raise OptionError(
+                f"train_size {train_size:,} exceeds the {len(dataset.y_train):,} training "
+                f"images of {dataset.title}"
+            )
+        train_size = None  # the sample is smaller than a full-data train_size: use it all
+    return dataset, source, prepare_arrays(dataset, kind, train_size)
+
+
 def train(
     text: str | Declaration,
     kind: Kind = "mlp",
@@ -236,16 +309,20 @@ def train(
 ) -> Run:
     """Build, train and evaluate the model a declaration describes; record and return the run.
 
+    The run is saved in the run store (``runs_dir``, ``$NBMNIST_RUNS`` or ``./nbmnist-runs``)
+    from its first epoch on, and its model as ``model.keras`` at the end.
+
     Args:
         text: a cell body (or a parsed ``Declaration``).
         kind: ``"mlp"`` or ``"cnn"``.
-        name: the run's name; default ``mlp_1``, ``cnn_1``, ... (first unused).
+        name: the run's name; default ``mlp_1``, ``cnn_1``, ... (first unused). A name the
+            store or session already has gets ``_2``, ``_3``... unless ``overwrite=True``.
         variables: values for ``{name}`` placeholders in ``text`` (see ``parse_declaration``).
         display: where progress goes; default the live dashboard in a notebook (``live``),
             else one text line per epoch on stdout.
         **options: ``TrainingOptions`` fields: ``data``, ``epochs``, ``batch_size``,
             ``optimizer``, ``learning_rate``, ``loss``, ``validation``, ``validation_split``,
-            ``train_size``, ``seed``, ``live``, ``fast``.
+            ``train_size``, ``seed``, ``live``, ``fast``, ``runs_dir``, ``overwrite``.
 
     Returns:
         The recorded ``Run`` (also in ``nbmnist.runs()``).
@@ -260,21 +337,11 @@ def train(
         options["fast"] = fast_mode_from_env()
     opts = make_options(**options)
     declaration = as_declaration(text, kind, variables)
-    run_name = name or next_name(declaration.kind)
-    dataset = load_dataset(opts.data, source="sample" if opts.fast else None, warn=False)
-    data_source = dataset.source
-    if opts.fast:
-        data_source = data_source.replace(": requested", ": fast mode (NBMNIST_FAST)")
+    store = RunStore.default(opts.runs_dir)
+    run_name = _run_name(name, declaration.kind, store, opts.overwrite)
+    dataset, data_source, arrays = _training_data(opts, declaration.kind)
+    x_train, y_train, x_test, y_test = arrays
     declaration = declaration.with_head(dataset.num_classes)
-    train_size = opts.train_size
-    if train_size is not None and train_size > len(dataset.y_train):
-        if not (opts.fast or dataset.is_sample):
-            raise OptionError(
-                f"train_size {train_size:,} exceeds the {len(dataset.y_train):,} training "
-                f"images of {dataset.title}"
-            )
-        train_size = None  # the sample is smaller than a full-data train_size: use it all
-    x_train, y_train, x_test, y_test = prepare_arrays(dataset, declaration.kind, train_size)
 
     keras = import_keras()
     if opts.seed is not None:
@@ -282,24 +349,47 @@ def train(
     model = build_model(declaration)
     model.compile(optimizer=_optimizer(opts), loss=_loss(opts, declaration), metrics=["accuracy"])
     from nbmnist.callbacks import Interrupt, TrainingCallback
-    from nbmnist.display import choose_display
+    from nbmnist.display import Broadcast, choose_display
     from nbmnist.model import summary_text
 
-    display = display or choose_display(opts.live)
     log = MetricLog()
+    run = Run(
+        name=run_name,
+        kind=declaration.kind,
+        declaration=declaration.text,
+        options={**dataclasses.asdict(opts), "epochs": opts.effective_epochs},
+        history=log.history,
+        test_loss=None,
+        test_accuracy=None,
+        num_params=int(model.count_params()),
+        wall_time_s=0.0,
+        data_source=data_source,
+        status="running",
+        uses_sample=dataset.is_sample,
+        architecture=declaration.architecture,
+        uses_batchnorm=declaration.uses_batchnorm,
+        dropout_rates=declaration.dropout_rates,
+        head_appended=declaration.head_appended,
+        num_non_trainable_params=sum(int(np.prod(w.shape)) for w in model.non_trainable_weights),
+        epoch_seconds=log.epoch_seconds,
+        created=now(),
+        environment=environment(),
+    )
+    if opts.overwrite:
+        store.remove(run_name)
+    display = Broadcast(display or choose_display(opts.live), StoreWriter(store, run))
     interrupt = Interrupt()
     callback = TrainingCallback(log, display, interrupt)
-    num_params = int(model.count_params())
     display.on_train_begin(
         TrainingInfo(
             name=run_name,
             kind=declaration.kind,
-            num_params=num_params,
+            num_params=run.num_params,
             epochs=opts.effective_epochs,
             data_title=dataset.title,
             data_source=data_source,
             is_sample=dataset.is_sample,
-            device=device_name(),
+            device=run.environment["device"],
             summary=summary_text(declaration, model),
             num_train=len(x_train),
             validation=opts.validation,
@@ -328,37 +418,19 @@ def train(
     except KeyboardInterrupt:
         status = "interrupted"
     except BaseException:
-        getattr(display, "close", lambda: None)()  # stop any progress thread, then re-raise
+        display.close()  # stop any progress thread, then re-raise
         raise
     if interrupt.requested:
         status = "interrupted"
-    test_loss = test_accuracy = None
     if log.diverged():
         status = "diverged"
     elif status == "completed":
         scores = model.evaluate(x_test, y_test, batch_size=1024, verbose=0, return_dict=True)
-        test_loss, test_accuracy = float(scores["loss"]), float(scores["accuracy"])
-    run = Run(
-        name=run_name,
-        kind=declaration.kind,
-        declaration=declaration.text,
-        options={**dataclasses.asdict(opts), "epochs": opts.effective_epochs},
-        history=log.history,
-        test_loss=test_loss,
-        test_accuracy=test_accuracy,
-        num_params=num_params,
-        wall_time_s=time.perf_counter() - started,
-        data_source=data_source,
-        uses_sample=dataset.is_sample,
-        status=status,
-        architecture=declaration.architecture,
-        uses_batchnorm=declaration.uses_batchnorm,
-        dropout_rates=declaration.dropout_rates,
-        head_appended=declaration.head_appended,
-        num_non_trainable_params=sum(int(np.prod(w.shape)) for w in model.non_trainable_weights),
-        epoch_seconds=log.epoch_seconds,
-        model=model,
-    )
+        run.test_loss, run.test_accuracy = float(scores["loss"]), float(scores["accuracy"])
+    run.status = status
+    run.wall_time_s = time.perf_counter() - started
+    run.model = model
+    store.save_model(run, model)
     record(run)
     display.on_train_end(run)
     if status == "interrupted":

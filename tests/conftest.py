@@ -16,6 +16,7 @@ import pytest
 _KERAS_HOME = tempfile.mkdtemp(prefix="nbmnist-keras-home-")
 os.environ["KERAS_HOME"] = _KERAS_HOME
 os.environ["NBMNIST_DOWNLOAD"] = "0"
+os.environ["NBMNIST_RUNS"] = tempfile.mkdtemp(prefix="nbmnist-runs-")  # kernels, subprocesses
 os.environ.pop("NBMNIST_DATA", None)
 os.environ.pop("NBMNIST_FAST", None)
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -29,14 +30,15 @@ TINY_CNN = "conv 8 3x3 relu\nmaxpool 2\nflatten"
 
 
 @pytest.fixture(autouse=True)
-def _fresh_session(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Every test starts with no recorded runs and no datasets held in memory."""
+def _fresh_session(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
+    """Every test starts with no recorded runs, an empty run store and no datasets in memory."""
     from nbmnist.data import clear_cache
     from nbmnist.runs import clear
 
     clear()
     clear_cache()
     monkeypatch.setenv("KERAS_HOME", _KERAS_HOME)
+    monkeypatch.setenv("NBMNIST_RUNS", str(tmp_path / "runs"))
     yield
     clear()
     clear_cache()

@@ -25,6 +25,30 @@ class Display(Protocol):
     def on_train_end(self, run: Run) -> None: ...
 
 
+class Broadcast:
+    """Hands every call to several displays, in order (e.g. the dashboard and the store)."""
+
+    def __init__(self, *displays: Display) -> None:
+        self.displays = displays
+
+    def on_train_begin(self, info: TrainingInfo) -> None:
+        for display in self.displays:
+            display.on_train_begin(info)
+
+    def on_epoch_end(self, log: MetricLog) -> None:
+        for display in self.displays:
+            display.on_epoch_end(log)
+
+    def on_train_end(self, run: Run) -> None:
+        for display in self.displays:
+            display.on_train_end(run)
+
+    def close(self) -> None:
+        """Stop whatever the displays run in the background (after a failed training)."""
+        for display in self.displays:
+            getattr(display, "close", lambda: None)()
+
+
 def in_notebook() -> bool:
     """True inside a Jupyter kernel (JupyterLab, Notebook, VS Code, Colab) that shows widgets."""
     try:
