@@ -17,14 +17,15 @@ from nbmnist.errors import (
     OptionError,
     PlaceholderError,
 )
-from nbmnist.runs import Run, runs
+from nbmnist.runs import Run, RunStore, load_runs, runs
 
 if TYPE_CHECKING:
     from IPython.core.interactiveshell import InteractiveShell
 
     from nbmnist.keras_code import to_keras_code
     from nbmnist.model import build_model
-    from nbmnist.plots import plot_weight_violins
+    from nbmnist.plots import plot_history, plot_weight_violins
+    from nbmnist.sweep import sweep
     from nbmnist.tables import summary_table
     from nbmnist.training import train
 
@@ -35,6 +36,8 @@ _LAZY = {
     "to_keras_code": "nbmnist.keras_code",
     "train": "nbmnist.training",
     "plot_weight_violins": "nbmnist.plots",
+    "plot_history": "nbmnist.plots",
+    "sweep": "nbmnist.sweep",
     "summary_table": "nbmnist.tables",
 }
 
@@ -47,14 +50,18 @@ __all__ = [
     "OptionError",
     "PlaceholderError",
     "Run",
+    "RunStore",
     "SampleDataWarning",
     "build_model",
     "load_dataset",
     "load_ipython_extension",
+    "load_runs",
     "parse_declaration",
+    "plot_history",
     "plot_weight_violins",
     "runs",
     "summary_table",
+    "sweep",
     "to_keras_code",
     "train",
 ]

@@ -8,15 +8,33 @@ from collections.abc import Callable
 from typing import Any
 
 from IPython.core.error import UsageError
-from IPython.core.magic import Magics, cell_magic, magics_class
+from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
-from traitlets import Bool, Integer
+from traitlets import Bool, Integer, Unicode
 
-from nbmnist.declaration import parse_declaration
+from nbmnist.declaration import Kind, parse_declaration
 from nbmnist.declaration.vocabulary import LAYER_WORDS
 from nbmnist.errors import OptionError
 from nbmnist.keras_code import to_keras_code
+from nbmnist.runs import RunStore
+from nbmnist.sweep import parse_grid, sweep
+from nbmnist.tables import summary_table
 from nbmnist.training import fast_mode_from_env, train
+
+
+def _check_expanded(kind: str, line: str, namespace: dict[str, Any]) -> None:
+    """IPython has already replaced {name} in the magic line; one left means the name was not
+    defined (IPython then keeps the whole line as typed)."""
+    leftovers = re.findall(r"\{([^{}]*)\}", line)
+    undefined = [name for name in leftovers if name.isidentifier() and name not in namespace]
+    if undefined:
+        raise UsageError(f"%%{kind}: undefined name '{undefined[0]}' in the magic line")
+    if leftovers:
+        raise UsageError(
+            f"%%{kind}: cannot read {{{leftovers[0]}}} in the magic line; "
+            "write {name} with a defined name"
+        )
+
 
 _FLAGS = (
     argument("name", nargs="?", help="the run's name and variable (default: mlp_1, cnn_1, ...)"),
@@ -36,6 +54,17 @@ _FLAGS = (
     argument("--seed", type=int, help="seed Python, NumPy and Keras for a repeatable run"),
     argument("--no-live", action="store_true", help="no dashboard: one text line per epoch"),
     argument("--fast", action="store_true", help="bundled sample, at most 2 epochs"),
+    argument(
+        "--grid",
+        action="append",
+        metavar="NAME=V1,V2,...",
+        help="train one model per value of {NAME} in the body (repeat for a product grid)",
+    ),
+    argument(
+        "--overwrite",
+        action="store_true",
+        help="replace a stored run of the same name (default: the new run gets _2, _3...)",
+    ),
     argument(
         "--show-code",
         action="store_true",
@@ -63,42 +92,65 @@ class NbmnistMagics(Magics):
     seed = Integer(None, allow_none=True, help="Seed for runs that give no --seed.").tag(
         config=True
     )
+    runs_dir = Unicode(
+        None,
+        allow_none=True,
+        help="Run store folder (default: NBMNIST_RUNS or ./nbmnist-runs); on Colab a "
+        "Google Drive folder keeps runs across sessions.",
+    ).tag(config=True)
 
-    def _train(self, kind: str, line: str, cell: str, magic: Callable[..., Any]) -> None:
+    def _train(self, kind: Kind, line: str, cell: str, magic: Callable[..., Any]) -> None:
         namespace = self.shell.user_ns if self.shell is not None else {}
-        # IPython has already replaced {name} in the magic line; one left means the name
-        # was not defined, and IPython kept the line as typed.
-        leftovers = re.findall(r"\{([^{}]*)\}", line)
-        undefined = [name for name in leftovers if name.isidentifier() and name not in namespace]
-        if undefined:
-            raise UsageError(f"%%{kind}: undefined name '{undefined[0]}' in the magic line")
-        if leftovers:
-            raise UsageError(
-                f"%%{kind}: cannot read {{{leftovers[0]}}} in the magic line; "
-                "write {name} with a defined name"
-            )
+        _check_expanded(kind, line, namespace)
         args = parse_argstring(magic, line)
         name = args.name
         if name is not None and (not name.isidentifier() or keyword.iskeyword(name)):
             raise UsageError(
                 f"run name {name!r} is not a Python name; use letters, digits and _ (e.g. relu_2h)"
             )
-        skip = {"name", "no_live", "fast", "show_code"}
+        skip = {"name", "no_live", "fast", "show_code", "grid"}
         options = {k: v for k, v in vars(args).items() if v is not None and k not in skip}
         options["live"] = self.live and not args.no_live
         options["fast"] = self.fast or args.fast
         if self.seed is not None:
             options.setdefault("seed", self.seed)
+        if self.runs_dir:
+            options.setdefault("runs_dir", self.runs_dir)
         try:
             if args.show_code:
                 options.pop("live")
-                declaration = parse_declaration(cell, kind, namespace)  # type: ignore[arg-type]
+                declaration = parse_declaration(cell, kind, namespace)
                 print(to_keras_code(declaration, name=name, **options), end="")
-                return
-            run = train(cell, kind, name, variables=namespace, **options)  # type: ignore[arg-type]
+            elif args.grid:
+                base = name or f"{kind}_sweep"
+                runs = sweep(
+                    cell, kind, base, parse_grid(args.grid), variables=namespace, **options
+                )
+                namespace[base] = runs
+            else:
+                run = train(cell, kind, name, variables=namespace, **options)
+                namespace[run.name] = run
+                if name is not None:
+                    namespace[name] = (
+                        run  # a renamed re-run (name_2) still answers to its cell's name
+                    )
         except OptionError as err:
             raise UsageError(f"%%{kind}: {err}") from err
-        namespace[run.name] = run
+
+    @line_magic
+    def nbmnist_runs(self, line: str) -> Any:
+        """List the runs saved in the run store: ``%nbmnist_runs [FOLDER]``.
+
+        Without FOLDER: ``%config NbmnistMagics.runs_dir``, ``$NBMNIST_RUNS`` or
+        ``./nbmnist-runs``. Bring them back as objects with ``nbmnist.load_runs(FOLDER)``.
+        """
+        store = RunStore.default(line.strip() or self.runs_dir or None)
+        runs = list(store)
+        if not runs:
+            print(f"no runs in {store.root}")
+            return None
+        columns = ["name", "architecture", "epochs", "data", "test accuracy", "status"]
+        return summary_table(runs, columns=columns, title=f"{len(runs)} runs in {store.root}")
 
     @_training_flags
     @cell_magic

@@ -148,3 +148,66 @@ def plot_weight_violins(
         axis.grid(True, axis="y", alpha=0.3)
     figure.tight_layout()
     return figure
+
+
+def run_colours(runs: Sequence[Run]) -> dict[str, str]:
+    """A colour per run (matplotlib's ``tab10``/``tab20``), stable for a given list of runs:
+    each plot of the same runs uses the same colour for the same run."""
+    palette = [f"tab:{c}" for c in ("blue", "orange", "green", "red", "purple", "brown")]
+    palette += [f"tab:{c}" for c in ("pink", "gray", "olive", "cyan")]
+    if len(runs) > len(palette):
+        import matplotlib
+
+        cmap = matplotlib.colormaps["tab20"]
+        palette = [matplotlib.colors.to_hex(cmap(i % 20)) for i in range(len(runs))]
+    return {run.name: palette[index] for index, run in enumerate(runs)}
+
+
+def plot_history(
+    runs: Run | Sequence[Run],
+    metric: str = "loss",
+    ax: Axes | None = None,
+    test_line: bool = True,
+) -> Figure:
+    """Curves of several runs overlaid: train solid, validation dashed, and each run's test
+    value as a dotted horizontal line, in one colour per run (as seed 004 draws by hand).
+
+    Args:
+        runs: a ``Run`` or a list of them (for example ``nbmnist.runs()``).
+        metric: ``"loss"`` or ``"accuracy"`` (Keras' names; ``val_`` is added for validation).
+        ax: draw into this Axes; None: a new figure.
+        test_line: draw each run's test loss or accuracy as a horizontal line.
+
+    Returns:
+        The matplotlib Figure (a new one, or ``ax``'s); nothing the caller owns is closed.
+
+    Raises:
+        ValueError: an unknown metric, or no runs.
+    """
+    if metric not in ("loss", "accuracy"):
+        raise ValueError(f"metric must be 'loss' or 'accuracy', got {metric!r}")
+    items = [runs] if isinstance(runs, Run) else list(runs)
+    if not items:
+        raise ValueError("no runs to plot")
+    if ax is None:
+        figure, axes = _new_figure(1, width=8.0, height=4.5)
+        ax = axes[0]
+    else:
+        figure = cast("Figure", ax.get_figure(root=True))
+    colours = run_colours(items)
+    for run in items:
+        colour = colours[run.name]
+        for key, style, suffix in ((metric, "-", "train"), (f"val_{metric}", "--", "validation")):
+            values = run.history.get(key, [])
+            if values:
+                epochs = range(1, len(values) + 1)
+                ax.plot(epochs, values, style, color=colour, label=f"{run.name} {suffix}")
+        test_value = run.test_loss if metric == "loss" else run.test_accuracy
+        if test_line and test_value is not None:
+            ax.axhline(test_value, color=colour, linestyle=":", label=f"{run.name} test")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(metric)
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8, loc="best")
+    ax.set_title(f"{metric}: " + ", ".join(run.name for run in items))
+    return figure

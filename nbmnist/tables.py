@@ -2,70 +2,170 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+import prettytable
 from prettytable import PrettyTable
 
 from nbmnist.runs import Run
 from nbmnist.runs import runs as session_runs
 
 _LOSS_NAMES = {"categorical_crossentropy": "crossentropy", "mse": "mse"}
+_DATA_NAMES = {"mnist": "MNIST", "fashion_mnist": "Fashion-MNIST"}
 
 
-def _data(run: Run) -> str:
-    name = {"mnist": "MNIST", "fashion_mnist": "Fashion-MNIST"}.get(run.options.get("data", ""), "")
-    return name + (" (sample)" if run.uses_sample else "")
+@dataclass(frozen=True)
+class Column:
+    """A table column: how to read a run's value, and how to print it."""
+
+    value: Callable[[Run], Any]
+    text: Callable[[Any], str] = str
 
 
-def _number(value: float | None, digits: int) -> str:
-    return "n/a" if value is None else f"{value:.{digits}f}"
+def _fixed(digits: int) -> Callable[[Any], str]:
+    return lambda value: "n/a" if value is None else f"{value:.{digits}f}"
 
 
-def _best(run: Run) -> tuple[str, str]:
+def _best(run: Run, part: int) -> Any:
     best = run.best_epoch("val_accuracy")
-    return ("n/a", "n/a") if best is None else (f"{best[1]:.4f}", str(best[0]))
+    return None if best is None else best[part]
 
 
-#: column title -> how to read it from a run
-COLUMNS: dict[str, Callable[[Run], Any]] = {
-    "name": lambda run: run.name,
-    "architecture": lambda run: run.architecture,
-    "optimizer": lambda run: run.options.get("optimizer", ""),
-    "loss": lambda run: _LOSS_NAMES.get(run.options.get("loss", ""), run.options.get("loss")),
-    "BN": lambda run: "yes" if run.uses_batchnorm else "no",
-    "dropout": lambda run: ", ".join(f"{rate:g}" for rate in run.dropout_rates) or "none",
-    "params": lambda run: f"{run.num_params:,}",
-    "epochs": lambda run: run.epochs,
-    "data": _data,
-    "test loss": lambda run: _number(run.test_loss, 4),
-    "test accuracy": lambda run: _number(run.test_accuracy, 4),
-    "best val accuracy": lambda run: _best(run)[0],
-    "best epoch": lambda run: _best(run)[1],
-    "wall time (s)": lambda run: f"{run.wall_time_s:.1f}",
-    "status": lambda run: run.status,
+#: column title -> Column. Printed precision: losses and accuracies 4 decimals, seconds 1.
+COLUMNS: dict[str, Column] = {
+    "name": Column(lambda run: run.name),
+    "architecture": Column(lambda run: run.architecture),
+    "optimizer": Column(lambda run: run.options.get("optimizer", "")),
+    "loss": Column(
+        lambda run: _LOSS_NAMES.get(run.options.get("loss", ""), run.options.get("loss"))
+    ),
+    "BN": Column(lambda run: run.uses_batchnorm, lambda value: "yes" if value else "no"),
+    "dropout": Column(
+        lambda run: run.dropout_rates,
+        lambda rates: ", ".join(f"{rate:g}" for rate in rates) or "none",
+    ),
+    "params": Column(lambda run: run.num_params, lambda value: f"{value:,}"),
+    "epochs": Column(lambda run: run.epochs),
+    "data": Column(
+        lambda run: (
+            _DATA_NAMES.get(run.options.get("data", ""), "")
+            + (" (sample)" if run.uses_sample else "")
+        )
+    ),
+    "test loss": Column(lambda run: run.test_loss, _fixed(4)),
+    "test accuracy": Column(lambda run: run.test_accuracy, _fixed(4)),
+    "best val accuracy": Column(lambda run: _best(run, 1), _fixed(4)),
+    "best epoch": Column(lambda run: _best(run, 0), lambda v: "n/a" if v is None else str(v)),
+    "wall time (s)": Column(lambda run: run.wall_time_s, _fixed(1)),
+    "status": Column(lambda run: run.status),
 }
 DEFAULT_COLUMNS = tuple(name for name in COLUMNS if name != "status")
+
+#: Style names for ``summary_table(style=...)``, as PrettyTable names them.
+STYLES = (
+    "default",
+    "markdown",
+    "msword_friendly",
+    "plain_columns",
+    "orgmode",
+    "single_border",
+    "double_border",
+    "random",
+)
+
+
+def table_style(name: str) -> Any:
+    """PrettyTable's style constant ``name`` (e.g. ``markdown``).
+
+    PrettyTable >= 3.12 has them in the ``TableStyle`` enum and deprecates the module
+    constants; 3.11 only has the module constants. Both are supported.
+
+    Raises:
+        ValueError: an unknown style.
+    """
+    if name not in STYLES:
+        raise ValueError(f"unknown table style {name!r}; expected one of {', '.join(STYLES)}")
+    enum = getattr(prettytable, "TableStyle", None)
+    if enum is not None:
+        return enum[name.upper()]
+    return getattr(prettytable, name.upper())
+
+
+class SummaryTable(PrettyTable):
+    """A PrettyTable of runs that also exports the unformatted values.
+
+    Shown as HTML in a notebook (``_repr_html_``) and as text by ``print``.
+    """
+
+    def __init__(self, field_names: list[str], records: list[dict[str, Any]]) -> None:
+        super().__init__(field_names)
+        self.records = records  # raw values, one dict per row: numbers stay numbers
+
+    def to_csv(self, path: str | Path | None = None) -> str:
+        """The rows as CSV with full-precision numbers; also written to ``path`` if given."""
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=self.field_names, lineterminator="\n")
+        writer.writeheader()
+        for record in self.records:
+            writer.writerow({k: _csv_value(v) for k, v in record.items()})
+        text = buffer.getvalue()
+        if path is not None:
+            Path(path).write_text(text)
+        return text
+
+    def to_dataframe(self) -> Any:
+        """The rows as a ``pandas.DataFrame`` with numeric columns as numbers.
+
+        Raises:
+            ImportError: pandas is not installed (``pip install pandas``).
+        """
+        try:
+            import pandas as pd
+        except ImportError as err:
+            raise ImportError("to_dataframe() needs pandas: pip install pandas") from err
+        return pd.DataFrame(
+            [{k: _csv_value(v) for k, v in record.items()} for record in self.records],
+            columns=self.field_names,
+        )
+
+
+def _csv_value(value: Any) -> Any:
+    if isinstance(value, tuple):
+        return ", ".join(f"{v:g}" for v in value)
+    return value
 
 
 def summary_table(
     runs: Iterable[Run] | None = None,
     columns: Iterable[str] | None = None,
     sort_by: str | None = None,
-) -> PrettyTable:
+    style: str | None = None,
+    title: str | None = None,
+) -> SummaryTable:
     """A table with one row per run, every cell read from the recorded run.
 
     Args:
         runs: the runs to list; None: the session's runs in order (``nbmnist.runs()``).
-        columns: column titles from ``COLUMNS``; None: ``DEFAULT_COLUMNS``. Test loss and
-            accuracy are printed with 4 decimals, wall time in seconds with 1 decimal.
-        sort_by: a column title to sort by (accuracy columns descending, others ascending).
+        columns: column titles from ``COLUMNS``; None: ``DEFAULT_COLUMNS`` (name,
+            architecture, optimizer, loss, BN, dropout, params, epochs, data, test loss, test
+            accuracy, best val accuracy, best epoch, wall time). Losses and accuracies are
+            printed with 4 decimals, wall time in seconds with 1.
+        sort_by: a column title to sort by (accuracies and ``epochs`` descending, the rest
+            ascending); runs without a value go last.
+        style: a PrettyTable style name from ``STYLES`` (e.g. ``markdown``); None: default.
+        title: a line shown above the table.
 
     Returns:
-        A ``prettytable.PrettyTable``: shown as HTML in a notebook, as text by ``print``.
+        A ``SummaryTable`` (a ``prettytable.PrettyTable``) with ``to_csv()`` and
+        ``to_dataframe()``.
 
     Raises:
-        ValueError: an unknown column or ``sort_by``.
+        ValueError: an unknown column, ``sort_by`` or style.
     """
     chosen = list(DEFAULT_COLUMNS if columns is None else columns)
     for name in [*chosen, *([sort_by] if sort_by else [])]:
@@ -73,9 +173,18 @@ def summary_table(
             raise ValueError(f"unknown column {name!r}; expected one of {', '.join(COLUMNS)}")
     rows = list(session_runs() if runs is None else runs)
     if sort_by:
-        rows.sort(key=lambda run: str(COLUMNS[sort_by](run)), reverse="accuracy" in sort_by)
-    table = PrettyTable(chosen)
-    for run in rows:
-        table.add_row([COLUMNS[name](run) for name in chosen])
+        descending = "accuracy" in sort_by or sort_by == "epochs"
+        present = [run for run in rows if COLUMNS[sort_by].value(run) is not None]
+        missing = [run for run in rows if COLUMNS[sort_by].value(run) is None]
+        present.sort(key=COLUMNS[sort_by].value, reverse=descending)
+        rows = present + missing
+    records = [{name: COLUMNS[name].value(run) for name in chosen} for run in rows]
+    table = SummaryTable(chosen, records)
+    for record in records:
+        table.add_row([COLUMNS[name].text(record[name]) for name in chosen])
     table.align = "l"
+    if style is not None:
+        table.set_style(table_style(style))
+    if title:
+        table.title = title
     return table

@@ -100,7 +100,7 @@ def test_summary_table_cells_come_from_the_runs() -> None:
     assert rows[1]["test loss"] == "0.0602"
     assert rows[0]["params"] == "482,570" and rows[0]["BN"] == "yes"
     assert rows[0]["dropout"] == "0.5" and rows[0]["loss"] == "crossentropy"
-    assert rows[0]["epochs"] == 2 and rows[0]["wall time (s)"] == "79.2"
+    assert rows[0]["epochs"] == "2" and rows[0]["wall time (s)"] == "79.2"
     assert rows[0]["best val accuracy"] == "0.9856" and rows[0]["best epoch"] == "2"
     assert rows[0]["data"] == "MNIST" and rows[1]["data"] == "MNIST (sample)"
     text = table.get_string()
@@ -114,3 +114,113 @@ def test_summary_table_columns_and_sorting() -> None:
     assert [row[0] for row in table.rows] == ["b", "c", "a"]
     with pytest.raises(ValueError, match="unknown column 'acc'"):
         summary_table(runs, columns=["acc"])
+
+
+# Seed 000's nine runs as the seed measured them (its printed "Test score" and "Test
+# accuracy"), and the values the seed then typed into its hand-made table.
+SEED_000 = [
+    ("relu_2h", 0.051465931210145935, 0.9856, "0.99"),
+    ("relu_3h", 0.06025076956005068, 0.982, "0.98"),
+    ("relu_5h", 0.07917401027954184, 0.9828, "0.98"),
+    ("relu_2h_d25", 0.06104755468893745, 0.9838, "0.98"),
+    ("relu_3h_d25", 0.06317311227827886, 0.9823, "0.98"),
+    ("relu_5h_d25", 0.07041437144926749, 0.9838, "0.98"),
+    ("relu_2h_mse", 0.002905523286913556, 0.9819, "0.98"),
+    ("relu_3h_mse", 0.0031677277905113464, 0.98, "0.98"),
+    ("relu_5h_mse", 0.004310477123901086, 0.9756, "0.98"),
+]
+
+
+def test_seed_000_table_is_rebuilt_from_its_runs() -> None:
+    runs = [make_run(name, accuracy, test_loss=loss) for name, loss, accuracy, _ in SEED_000]
+    table = summary_table(runs, columns=["name", "test loss", "test accuracy"])
+    assert len(table.rows) == 9
+    for row, run in zip(table.rows, runs, strict=True):
+        assert row == [run.name, f"{run.test_loss:.4f}", f"{run.test_accuracy:.4f}"]
+    assert table.rows[0][2] == "0.9856" != SEED_000[0][3]  # the seed typed 0.99 here
+    assert table.rows[5][1] == "0.0704"
+
+
+def test_csv_and_dataframe_keep_full_precision() -> None:
+    runs = [make_run(name, accuracy, test_loss=loss) for name, loss, accuracy, _ in SEED_000[:2]]
+    table = summary_table(runs)
+    csv_text = table.to_csv()
+    header, first = csv_text.splitlines()[:2]
+    assert header.split(",")[:2] == ["name", "architecture"]
+    assert "0.051465931210145935" in first and "482570" in first
+    frame = table.to_dataframe()
+    assert list(frame.columns) == list(table.field_names)
+    assert frame["test accuracy"].tolist() == [0.9856, 0.982]
+    assert frame["params"].dtype.kind == "i"
+
+
+def test_csv_written_to_a_file(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "runs.csv"
+    text = summary_table([make_run("a", 0.9)]).to_csv(path)
+    assert path.read_text() == text
+
+
+@pytest.mark.parametrize("api", ["TableStyle (PrettyTable >= 3.12)", "constants (3.11)"])
+def test_markdown_style_on_both_prettytable_apis(api: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    import prettytable
+
+    if api.startswith("constants"):  # what 3.11 has: module constants, no TableStyle enum
+        monkeypatch.setattr(prettytable, "MARKDOWN", prettytable.TableStyle.MARKDOWN, raising=False)
+        monkeypatch.delattr(prettytable, "TableStyle")
+    text = summary_table([make_run("a", 0.9)], columns=["name", "test accuracy"], style="markdown")
+    assert text.get_string().splitlines()[:3] == [
+        "| name | test accuracy |",
+        "| :----| :-------------|",
+        "| a    | 0.9000        |",
+    ]
+    with pytest.raises(ValueError, match="unknown table style 'fancy'"):
+        summary_table([], style="fancy")
+
+
+def test_missing_values_sort_last() -> None:
+    runs = [make_run("a", 0.97), make_run("b", None, status="interrupted"), make_run("c", 0.99)]  # type: ignore[arg-type]
+    table = summary_table(runs, columns=["name", "test accuracy"], sort_by="test accuracy")
+    assert [row[0] for row in table.rows] == ["c", "a", "b"]
+    assert table.rows[2][1] == "n/a"
+
+
+def test_history_plot_overlays_runs_in_stable_colours() -> None:
+    from nbmnist import plot_history
+
+    a = make_run(
+        "a",
+        0.97,
+        history={
+            "loss": [0.5, 0.3],
+            "val_loss": [0.6, 0.4],
+            "accuracy": [0.8, 0.9],
+            "val_accuracy": [0.7, 0.85],
+        },
+    )
+    b = make_run(
+        "b",
+        0.95,
+        history={
+            "loss": [0.7, 0.2],
+            "val_loss": [0.8, 0.5],
+            "accuracy": [0.6, 0.95],
+            "val_accuracy": [0.65, 0.8],
+        },
+    )
+    loss = plot_history([a, b], "loss")
+    accuracy = plot_history([a, b], "accuracy")
+    lines = {line.get_label(): line for line in loss.axes[0].get_lines()}
+    assert set(lines) == {"a train", "a validation", "a test", "b train", "b validation", "b test"}
+    assert lines["a train"].get_linestyle() == "-" and lines["a validation"].get_linestyle() == "--"
+    assert list(lines["b validation"].get_ydata()) == [0.8, 0.5]
+    assert list(lines["a test"].get_ydata()) == [a.test_loss, a.test_loss]
+    colours = {line.get_label(): line.get_color() for line in accuracy.axes[0].get_lines()}
+    assert colours["a train"] == lines["a train"].get_color() != lines["b train"].get_color()
+    assert list(accuracy.axes[0].get_lines()[2].get_ydata()) == [0.97, 0.97]
+    user_figure, user_ax = plt.subplots()
+    assert plot_history(a, "loss", ax=user_ax) is user_figure and plt.fignum_exists(
+        user_figure.number
+    )
+    plt.close(user_figure)
+    with pytest.raises(ValueError, match="metric must be 'loss' or 'accuracy'"):
+        plot_history([a], "val_loss")

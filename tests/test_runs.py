@@ -1,0 +1,157 @@
+"""Runs on disk: written every epoch, reloaded after a restart, never torn by a kill."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import nbmnist
+from nbmnist import RunStore, load_runs, train
+from nbmnist.display.console import ConsoleDisplay
+from nbmnist.runs import RECORD, RunStoreError, clear
+from tests.conftest import REPO, TINY_MLP, Shell
+
+
+def quiet() -> ConsoleDisplay:
+    import io
+
+    return ConsoleDisplay(io.StringIO())
+
+
+def test_a_run_is_saved_with_its_record_and_model(tmp_path: Path) -> None:
+    run = train(TINY_MLP, "mlp", "saved", display=quiet(), epochs=2, runs_dir=str(tmp_path))
+    folder = tmp_path / "saved"
+    record = json.loads((folder / RECORD).read_text())
+    assert record["status"] == "completed" and record["declaration"] == TINY_MLP
+    assert record["history"]["loss"] == run.history["loss"] and len(record["history"]["loss"]) == 2
+    assert record["options"]["epochs"] == 2 and record["test_accuracy"] == run.test_accuracy
+    assert set(record["environment"]) >= {"python", "tensorflow", "keras", "nbmnist", "device"}
+    assert record["wall_time_s"] > 0 and record["created"].endswith("+00:00")
+    assert (folder / "model.keras").is_file() and run.model_path == str(folder / "model.keras")
+    assert not [p for p in folder.iterdir() if p.name.startswith(".")]  # no temporary files left
+
+
+def test_load_runs_after_a_restart_with_lazy_safe_models(tmp_path: Path) -> None:
+    trained = train(TINY_MLP, "mlp", "kept", display=quiet(), epochs=1, runs_dir=str(tmp_path))
+    clear()  # as after a kernel restart
+    (loaded,) = load_runs(tmp_path)
+    assert loaded.name == "kept" and loaded.history == trained.history
+    assert loaded.test_accuracy == trained.test_accuracy and loaded.status == "completed"
+    assert loaded._model is None  # not loaded until used
+    x = np.random.default_rng(0).random((4, 784), dtype=np.float32)
+    assert np.allclose(loaded.model.predict(x, verbose=0), trained.model.predict(x, verbose=0))
+    assert nbmnist.runs() == [loaded]
+
+
+def test_names_stay_unique_unless_overwrite(tmp_path: Path) -> None:
+    store = str(tmp_path)
+    first = train(TINY_MLP, "mlp", "same", display=quiet(), epochs=1, runs_dir=store)
+    second = train(TINY_MLP, "mlp", "same", display=quiet(), epochs=1, runs_dir=store)
+    assert (first.name, second.name) == ("same", "same_2")
+    clear()
+    third = train(TINY_MLP, "mlp", "same", display=quiet(), epochs=1, runs_dir=store)
+    assert third.name == "same_3"  # the store remembers what the session forgot
+    replaced = train(
+        TINY_MLP, "mlp", "same", display=quiet(), epochs=2, runs_dir=store, overwrite=True
+    )
+    assert replaced.name == "same" and RunStore(store).load("same").epochs == 2
+    assert RunStore(store).names() == ["same_2", "same_3", "same"]
+
+
+def test_interrupted_run_is_on_disk_with_its_epochs(tmp_path: Path) -> None:
+    from tests.test_training import Recorder
+
+    with pytest.raises(KeyboardInterrupt):
+        train(
+            TINY_MLP,
+            "mlp",
+            "cut",
+            display=Recorder(interrupt_at=2),
+            epochs=5,
+            runs_dir=str(tmp_path),
+        )
+    run = RunStore(tmp_path).load("cut")
+    assert run.status == "interrupted" and run.epochs == 2
+
+
+def test_bad_names_and_records_are_clear_errors(tmp_path: Path) -> None:
+    with pytest.raises(RunStoreError, match="cannot be a folder name"):
+        train(TINY_MLP, "mlp", "a/b", display=quiet(), runs_dir=str(tmp_path))
+    assert nbmnist.runs() == []
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken" / RECORD).write_text("{not json")
+    with pytest.raises(RunStoreError, match=r"broken/run\.json: unreadable"):
+        load_runs(tmp_path)
+
+
+def test_magic_rerun_gets_a_new_name_and_the_cell_name_follows(shell: Shell) -> None:
+    shell.run("%%mlp twice --epochs 1 --no-live\ndense 8")
+    shell.run("%%mlp twice --epochs 1 --no-live\ndense 16")
+    assert shell.ns["twice"].name == "twice_2" and shell.ns["twice_2"] is shell.ns["twice"]
+    assert [run.name for run in nbmnist.runs()] == ["twice", "twice_2"]
+    shell.run("%%mlp twice --epochs 1 --no-live --overwrite\ndense 4")
+    assert shell.ns["twice"].name == "twice" and shell.ns["twice"].num_params == 784 * 4 + 4 + 50
+
+
+def test_runs_magic_lists_the_store(shell: Shell, capsys: pytest.CaptureFixture[str]) -> None:
+    shell.run("%%mlp listed --epochs 1 --no-live\ndense 8")
+    table = shell.ip.run_line_magic("nbmnist_runs", "")
+    assert [row[0] for row in table.rows] == ["listed"]
+    assert table.title.startswith("1 runs in ")
+    empty = shell.ip.run_line_magic("nbmnist_runs", "/no/such/store")
+    assert empty is None and "no runs in /no/such/store" in capsys.readouterr().out
+
+
+CHILD = textwrap.dedent(
+    """
+    import os, sys
+    import nbmnist
+    from nbmnist.display.console import ConsoleDisplay
+    store = sys.argv[1]
+    quiet = ConsoleDisplay(open(os.devnull, "w"))
+    for n in range(1000):
+        nbmnist.train("dense 16 relu", "mlp", f"k{n}", display=quiet, epochs=4, batch_size=512,
+                      train_size=2000, runs_dir=store, validation="test")
+    """
+)
+
+
+def test_sigkill_at_random_moments_never_leaves_a_torn_record(tmp_path: Path) -> None:
+    """Kill a training process 20 times at random moments; every record stays readable and
+    holds whole epochs."""
+    script = tmp_path / "child.py"
+    script.write_text(CHILD)
+    store = tmp_path / "store"
+    env = {**os.environ, "NBMNIST_DOWNLOAD": "0", "PYTHONPATH": str(REPO)}
+    rng = random.Random(20261120)
+    seen_runs = 0
+    for _ in range(20):
+        child = subprocess.Popen([sys.executable, str(script), str(store)], env=env)
+        deadline = time.monotonic() + 60
+        while not store.exists() and time.monotonic() < deadline:  # wait for the first write
+            time.sleep(0.05)
+        time.sleep(rng.uniform(0.0, 1.5))
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+        runs = list(RunStore(store))  # raises on any torn or half-written record
+        for run in runs:
+            lengths = {len(values) for values in run.history.values()}
+            assert len(lengths) <= 1 and lengths <= {0, 1, 2, 3, 4}
+            assert run.status in ("running", "completed")
+            assert run.status != "completed" or (run.epochs == 4 and run.test_accuracy is not None)
+        seen_runs = max(seen_runs, len(runs))
+        # restart from scratch: the next child starts a fresh store
+        for path in sorted(store.rglob("*"), reverse=True):
+            path.unlink() if path.is_file() else path.rmdir()
+        store.rmdir()
+    assert seen_runs >= 1

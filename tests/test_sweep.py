@@ -1,0 +1,89 @@
+"""Sweeps: one run per grid point, named from the values used, resumable."""
+
+from __future__ import annotations
+
+import pytest
+from IPython.core.error import UsageError
+
+import nbmnist
+from nbmnist.sweep import best_run, parse_grid, point_name, points
+from tests.conftest import Shell
+
+SMALL_CNN = "conv 4 3x3 relu\nmaxpool 2\nflatten\ndense 16 relu\ndropout {rate}"
+
+
+def test_seed_003_sweep_is_one_cell_and_resumes(
+    shell: Shell, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cell = f"%%cnn drop --grid rate=0.0,0.3,0.6 --epochs 1 --train-size 1000 --no-live\n{SMALL_CNN}"
+    shell.run(cell)
+    runs = shell.ns["drop"]
+    assert [run.name for run in runs] == ["drop[rate=0.0]", "drop[rate=0.3]", "drop[rate=0.6]"]
+    assert [run.dropout_rates for run in runs] == [(0.0,), (0.3,), (0.6,)]  # the values used
+    assert all(run.status == "completed" and run.model_path for run in runs)
+    out = capsys.readouterr().out
+    assert "drop: 3 of 3 done" in out and "best on validation accuracy: drop[rate=" in out
+    # run again: every point is already completed in the store, nothing trains
+    shell.run(cell)
+    out = capsys.readouterr().out
+    assert out.count("already completed") == 3 and " epoch 1/1 " not in out
+    assert [run.history for run in shell.ns["drop"]] == [run.history for run in runs]
+
+
+def test_grids_over_two_names_take_the_product(shell: Shell) -> None:
+    shell.run(
+        "%%mlp net --grid rate=0.1,0.2 --grid units=8,16 --epochs 1 --no-live --train-size 500\n"
+        "dense {units} relu | dropout {rate}"
+    )
+    names = [run.name for run in shell.ns["net"]]
+    assert names == [
+        "net[rate=0.1,units=8]",
+        "net[rate=0.1,units=16]",
+        "net[rate=0.2,units=8]",
+        "net[rate=0.2,units=16]",
+    ]
+    assert shell.ns["net"][3].num_params == 784 * 16 + 16 + 16 * 10 + 10
+
+
+def test_an_interrupted_point_is_trained_again(shell: Shell) -> None:
+    from nbmnist.runs import RunStore
+
+    shell.run(
+        "%%mlp part --grid rate=0.1 --epochs 1 --no-live --train-size 500\ndense 8 | dropout {rate}"
+    )
+    store = RunStore.default()
+    run = store.load("part[rate=0.1]")
+    run.status = "interrupted"
+    store.write(run)
+    body = "\ndense 8 | dropout {rate}"
+    shell.run("%%mlp part --grid rate=0.1,0.2 --epochs 1 --no-live --train-size 500" + body)
+    assert [r.status for r in shell.ns["part"]] == ["completed", "completed"]
+    assert store.names().count("part[rate=0.1]") == 1
+
+
+@pytest.mark.parametrize(
+    ("grid", "fragment"),
+    [
+        ("--grid rate", "write NAME=V1,V2,..."),
+        ("--grid 2x=1,2", "write NAME=V1,V2,..."),
+        ("--grid rate=0.1,,0.2", "a value is empty"),
+        ("--grid rate=0.1 --grid rate=0.2", "names 'rate' twice"),
+    ],
+)
+def test_bad_grids_are_usage_errors(shell: Shell, grid: str, fragment: str) -> None:
+    error = shell.run_expecting_error(f"%%mlp g {grid}\ndense 8 | dropout {{rate}}")
+    assert isinstance(error, UsageError) and fragment in str(error)
+    assert nbmnist.runs() == []
+
+
+def test_a_bad_grid_value_fails_before_any_training(shell: Shell) -> None:
+    error = shell.run_expecting_error("%%mlp g --grid rate=0.1,1.5\ndense 8 | dropout {rate}")
+    assert isinstance(error, nbmnist.DeclarationError) and "got '1.5'" in str(error)
+    assert nbmnist.runs() == []  # the valid 0.1 point did not train either
+
+
+def test_grid_helpers() -> None:
+    grid = parse_grid(["a=1,2", "b=x"])
+    assert points(grid) == [{"a": "1", "b": "x"}, {"a": "2", "b": "x"}]
+    assert point_name("s", {"a": "1", "b": "x"}) == "s[a=1,b=x]"
+    assert best_run([]) is None
