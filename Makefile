@@ -45,6 +45,7 @@ test-browser: $(STAMP) $(CHROMIUM)
 bench: $(STAMP)
 	$(BIN)/python bench/parse_declarations.py
 	$(BIN)/python bench/redraw.py
+	$(BIN)/python bench/sweep_memory.py
 	NBMNIST_DATA=$${NBMNIST_DATA:-../shared/data} $(BIN)/python bench/dashboard_overhead.py
 	NBMNIST_DATA=$${NBMNIST_DATA:-../shared/data} $(BIN)/python bench/full_mnist_mlp.py
 
