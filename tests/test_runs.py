@@ -155,3 +155,27 @@ def test_sigkill_at_random_moments_never_leaves_a_torn_record(tmp_path: Path) ->
             path.unlink() if path.is_file() else path.rmdir()
         store.rmdir()
     assert seen_runs >= 1
+
+
+def test_violins_of_a_reloaded_run_are_its_kernels(tmp_path: Path) -> None:
+    from nbmnist.plots import weight_arrays
+
+    trained = train(
+        "64 32 relu bn dropout=0.2",
+        "mlp",
+        "bn_run",
+        display=quiet(),
+        epochs=1,
+        runs_dir=str(tmp_path),
+    )
+    clear()
+    (loaded,) = load_runs(tmp_path)
+    arrays = weight_arrays(loaded)
+    dense = [layer for layer in trained.model.layers if type(layer).__name__ == "Dense"]
+    assert [a.label for a in arrays] == [
+        "Hidden 1 · dense 64",
+        "Hidden 2 · dense 32",
+        "Output · dense 10",
+    ]
+    for array, layer in zip(arrays, dense, strict=True):
+        assert np.array_equal(array.values, layer.kernel.numpy().ravel())
