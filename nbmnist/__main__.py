@@ -1,12 +1,14 @@
 """``python -m nbmnist run NOTEBOOK [--fast] [--output-dir build]``: execute a notebook headless.
 
-Writes the executed notebook and its HTML export (nbconvert) to the output folder. Used by
-``make demo`` and by graders; needs the ``notebook`` extra (nbclient, nbconvert, ipykernel).
+Writes the executed notebook, its HTML export (nbconvert) and a JSON of all its runs'
+metrics to the output folder. Used by ``make demo`` and by graders; needs the ``notebook``
+extra (nbclient, nbconvert, ipykernel).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import sys
@@ -42,7 +44,8 @@ def execute_notebook(
         timeout: seconds one cell may take before the run fails.
 
     Returns:
-        Paths of the executed notebook and of its HTML export.
+        Paths of the executed notebook and of its HTML export. Beside them,
+        ``<name>.runs.json`` holds the record of every run the notebook made.
 
     Raises:
         nbclient.exceptions.CellExecutionError: a cell raised; the partly executed notebook
@@ -54,6 +57,9 @@ def execute_notebook(
 
     notebook = nbformat.read(path, as_version=4)
     env = {**os.environ, **({"NBMNIST_FAST": "1"} if fast else {})}  # the kernel's, not ours
+    from nbmnist.runs import DEFAULT_STORE, RunStore, now
+
+    started = now()
     if "NBMNIST_RUNS" not in os.environ:
         # Runs go beside the executed copy, fresh each time like it, so a second run of the
         # notebook does not find the first one's names taken.
@@ -73,6 +79,13 @@ def execute_notebook(
         nbformat.write(notebook, executed)
         body, _ = HTMLExporter().from_notebook_node(notebook)
         html.write_text(body, encoding="utf-8")
+        # Every run this execution made, as recorded (metrics, history, status; no models).
+        store = RunStore(env.get("NBMNIST_RUNS", DEFAULT_STORE))
+        if not store.root.is_absolute():
+            store = RunStore(path.parent / store.root)
+        records = [run.to_record() for run in store if run.created >= started]
+        runs_json = executed.with_suffix(".runs.json")
+        runs_json.write_text(json.dumps(records, indent=1), encoding="utf-8")
     return executed, html
 
 
@@ -88,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.notebook.is_file():
         parser.error(f"{args.notebook}: no such notebook")
     executed, html = execute_notebook(args.notebook, args.output_dir, args.fast, args.timeout)
-    print(f"executed: {executed}\nhtml:     {html}")
+    print(f"executed: {executed}\nhtml:     {html}\nruns:     {executed.with_suffix('.runs.json')}")
     return 0
 
 

@@ -53,7 +53,9 @@ _FLAGS = (
     argument("--train-size", type=int, help="train on the first N training images"),
     argument("--seed", type=int, help="seed Python, NumPy and Keras for a repeatable run"),
     argument("--no-live", action="store_true", help="no dashboard: one text line per epoch"),
-    argument("--fast", action="store_true", help="bundled sample, at most 2 epochs"),
+    argument(
+        "--fast", action="store_true", help="bundled sample, at most 2 epochs and 2,000 images"
+    ),
     argument(
         "--grid",
         action="append",

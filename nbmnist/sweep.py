@@ -18,7 +18,10 @@ from nbmnist.declaration import Kind
 from nbmnist.errors import OptionError
 from nbmnist.model import as_declaration
 from nbmnist.runs import Run, RunStore, record
-from nbmnist.training import make_options, train
+from nbmnist.training import FAST_TRAIN_SIZE, fast_mode_from_env, make_options, train
+
+#: Fast mode (``NBMNIST_FAST``) trains at most this many grid points of a sweep.
+FAST_SWEEP_POINTS = 3
 
 
 def parse_grid(specs: list[str]) -> dict[str, list[str]]:
@@ -93,10 +96,17 @@ def sweep(
     from nbmnist.model import import_keras
     from nbmnist.tables import summary_table
 
+    options.setdefault("fast", fast_mode_from_env())
     opts = make_options(**options)
     grid_points = points(grid)
     for point in grid_points:  # every point must parse before anything trains
         as_declaration(text, kind, {**(variables or {}), **point})
+    if opts.fast and len(grid_points) > FAST_SWEEP_POINTS:
+        # A smoke test in CI: a few points spread over the grid, each a few seconds.
+        last = len(grid_points) - 1
+        keep = sorted({round(i * last / (FAST_SWEEP_POINTS - 1)) for i in range(FAST_SWEEP_POINTS)})
+        print(f"fast mode: training {len(keep)} of the {len(grid_points)} grid points")
+        grid_points = [grid_points[i] for i in keep]
     store = RunStore.default(opts.runs_dir)
     keras = import_keras()
     done: list[Run] = []
@@ -110,8 +120,16 @@ def sweep(
             record(run)
         else:
             point_options = {**options, "overwrite": True}  # replace an unfinished attempt
+            if opts.fast:  # the whole sweep is one cell: keep it to a few seconds in CI
+                point_options["epochs"] = 1
+                point_options["train_size"] = max(200, FAST_TRAIN_SIZE // len(grid_points))
             run = train(
-                text, kind, run_name, variables={**(variables or {}), **point}, **point_options
+                text,
+                kind,
+                run_name,
+                variables={**(variables or {}), **point},
+                show_summary=index == 1,
+                **point_options,
             )
         done.append(run)
         run.model = None  # saved as model.keras; loaded again on first use

@@ -33,9 +33,10 @@ VALIDATIONS = ("split", "test", "none")
 DATASET_NAMES = ("mnist", "fashion_mnist")
 _LOSS_ALIASES = {"mean_squared_error": "mse", "crossentropy": "categorical_crossentropy"}
 
-#: Fast mode (``NBMNIST_FAST=1``): the bundled sample and at most this many epochs, so a
-#: notebook runs top to bottom in CI in seconds per cell.
+#: Fast mode (``NBMNIST_FAST=1``): the bundled sample, at most this many epochs and training
+#: images, so a notebook runs top to bottom in CI in seconds per cell.
 FAST_EPOCHS = 2
+FAST_TRAIN_SIZE = 2000
 
 
 def fast_mode_from_env() -> bool:
@@ -62,7 +63,8 @@ class TrainingOptions:
         train_size: train on the first N training images; None: all.
         seed: seeds Python, NumPy and Keras (``keras.utils.set_random_seed``); None: random.
         live: show the live dashboard in a notebook (else one text line per epoch).
-        fast: use the bundled sample and at most ``FAST_EPOCHS`` epochs.
+        fast: use the bundled sample, at most ``FAST_EPOCHS`` epochs and ``FAST_TRAIN_SIZE``
+            training images.
         runs_dir: the run store folder; None: ``$NBMNIST_RUNS`` or ``./nbmnist-runs``.
         overwrite: replace a stored run of the same name instead of renaming the new one.
     """
@@ -288,6 +290,8 @@ def _training_data(
     if opts.fast:
         source = source.replace(": requested", ": fast mode (NBMNIST_FAST)")
     train_size = opts.train_size
+    if opts.fast:
+        train_size = min(train_size or FAST_TRAIN_SIZE, FAST_TRAIN_SIZE)
     if train_size is not None and train_size > len(dataset.y_train):
         if not (opts.fast or dataset.is_sample):
             raise OptionError(
@@ -305,6 +309,7 @@ def train(
     *,
     variables: Mapping[str, object] | None = None,
     display: Display | None = None,
+    show_summary: bool = True,
     **options: Any,
 ) -> Run:
     """Build, train and evaluate the model a declaration describes; record and return the run.
@@ -320,6 +325,7 @@ def train(
         variables: values for ``{name}`` placeholders in ``text`` (see ``parse_declaration``).
         display: where progress goes; default the live dashboard in a notebook (``live``),
             else one text line per epoch on stdout.
+        show_summary: print the layer-by-layer model summary first (a sweep prints it once).
         **options: ``TrainingOptions`` fields: ``data``, ``epochs``, ``batch_size``,
             ``optimizer``, ``learning_rate``, ``loss``, ``validation``, ``validation_split``,
             ``train_size``, ``seed``, ``live``, ``fast``, ``runs_dir``, ``overwrite``.
@@ -390,7 +396,7 @@ def train(
             data_source=data_source,
             is_sample=dataset.is_sample,
             device=run.environment["device"],
-            summary=summary_text(declaration, model),
+            summary=summary_text(declaration, model) if show_summary else "",
             num_train=len(x_train),
             validation=opts.validation,
             batch_progress=callback.batch_progress,

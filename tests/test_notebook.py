@@ -1,66 +1,147 @@
-"""The lesson notebook runs headless, top to bottom, in fast mode (as CI and graders run it)."""
+"""The lesson notebooks run headless, top to bottom, in fast mode (as CI and graders run them),
+and their model cells are the seed notebooks' models."""
 
 from __future__ import annotations
 
 import base64
+import json
+import re
 from pathlib import Path
 
 import nbformat
 import pytest
 
+from nbmnist import parse_declaration
 from nbmnist.__main__ import execute_notebook, main
 from tests.conftest import REPO
+from tests.seed_models import SEED_MODELS, SWEEP_RATE
 
-NOTEBOOK = REPO / "notebooks" / "01_mlp_mnist.ipynb"
+NOTEBOOKS = sorted((REPO / "notebooks").glob("*.ipynb"))
+MAGIC = re.compile(r"%%(mlp|cnn) (\w+)(.*)")
 
 
-@pytest.fixture(scope="module")
-def executed(tmp_path_factory: pytest.TempPathFactory) -> tuple[nbformat.NotebookNode, Path]:
+@pytest.fixture(scope="module", params=[p.name for p in NOTEBOOKS])
+def executed(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
     out = tmp_path_factory.mktemp("build")
-    notebook_path, html = execute_notebook(NOTEBOOK, out, fast=True, timeout=300)
-    return nbformat.read(notebook_path, as_version=4), html
+    notebook_path, html = execute_notebook(
+        REPO / "notebooks" / request.param, out, fast=True, timeout=300
+    )
+    return nbformat.read(notebook_path, as_version=4), html, out
 
 
-def outputs_of(cell: nbformat.NotebookNode) -> tuple[str, set[str]]:
-    text = "".join(o.get("text", "") for o in cell.outputs if o.output_type == "stream")
-    kinds = {kind for o in cell.outputs for kind in o.get("data", {})}
-    return text, kinds
+def stream_text(cell: nbformat.NotebookNode) -> str:
+    return "".join(o.get("text", "") for o in cell.outputs if o.output_type == "stream")
+
+
+def training_cells(notebook: nbformat.NotebookNode) -> list[nbformat.NotebookNode]:
+    return [c for c in notebook.cells if c.cell_type == "code" and MAGIC.match(c.source)]
 
 
 def test_every_model_cell_trains_and_shows_static_curves(executed) -> None:  # type: ignore[no-untyped-def]
-    notebook, _ = executed
-    training = [c for c in notebook.cells if c.cell_type == "code" and c.source.startswith("%%mlp")]
-    assert len(training) == 9  # the seed's nine MLPs
-    for cell in training:
-        name = cell.source.split()[1]
-        text, kinds = outputs_of(cell)
-        assert f"{name}: test_loss" in text, cell.source
+    notebook, _, _ = executed
+    assert training_cells(notebook)
+    for cell in training_cells(notebook):
+        name = MAGIC.match(cell.source)[2]  # type: ignore[index]
+        text = stream_text(cell)
+        assert not any(o.output_type == "error" for o in cell.outputs), cell.source
         assert "fast mode (NBMNIST_FAST)" in text
+        kinds = {kind for o in cell.outputs for kind in o.get("data", {})}
         assert "image/png" in kinds  # the curves, readable without a kernel
         assert "application/vnd.jupyter.widget-view+json" in kinds  # the live dashboard
-        assert not any(o.output_type == "error" for o in cell.outputs)
+        if "--grid" not in cell.source:
+            assert f"{name}: test_loss" in text, cell.source
         stderr = "".join(o.text for o in cell.outputs if o.get("name") == "stderr")
         assert "I0000" not in stderr and "E0000" not in stderr  # TensorFlow's C++ chatter
         assert len(text.splitlines()) < 100
 
 
 def test_closes_with_violins_table_and_generated_conclusions(executed) -> None:  # type: ignore[no-untyped-def]
-    notebook, html = executed
+    notebook, html, out = executed
     code = [c for c in notebook.cells if c.cell_type == "code"]
     violins = next(c for c in code if "plot_weight_violins" in c.source)
     png = base64.b64decode(violins.outputs[0]["data"]["image/png"])
     assert png[:4] == b"\x89PNG" and len(violins.outputs) == 1  # shown exactly once
     table = next(c for c in code if "summary_table" in c.source)
     table_html = table.outputs[0]["data"]["text/html"]
-    assert table_html.count("<tr>") == 10  # header + nine runs
-    for name in ("relu_2h", "relu_3h_d25", "relu_5h_mse"):
-        assert name in table_html
-    conclusions, _ = outputs_of(code[-1])
-    assert conclusions.startswith("Best:  ")
-    assert html.is_file() and "relu_5h_mse" in html.read_text()
+    names = [MAGIC.match(c.source)[2] for c in training_cells(notebook) if "--grid" not in c.source]  # type: ignore[index]
+    for name in names:
+        assert f"<td>{name}</td>" in table_html
+    conclusions = stream_text(code[-1])
+    assert conclusions.startswith("Best:  ") and "test accuracy" in conclusions
+    assert html.is_file()
+    # the CLI's JSON of all runs' metrics
+    runs = json.loads((out / (html.stem + ".runs.json")).read_text())
+    assert {run["name"] for run in runs} >= set(names)
+    assert all(run["status"] == "completed" for run in runs)
+
+
+def test_every_notebook_opens_with_colab_binder_and_an_install_cell() -> None:
+    for path in NOTEBOOKS:
+        cells = nbformat.read(path, as_version=4).cells
+        assert (
+            f"colab.research.google.com/github/nbmnist/nbmnist/blob/main/notebooks/{path.name}"
+            in cells[0].source
+        )
+        assert "mybinder.org" in cells[0].source
+        assert (
+            'find_spec("nbmnist") is None' in cells[1].source and "%pip install" in cells[1].source
+        )
+        assert cells[2].source == "%load_ext nbmnist"
+
+
+# Seed models the lessons leave out, and why.
+NOT_IN_LESSONS = {
+    "500-400-300-300-200-50 as coded": "the lesson trains what seed 001 printed and ran",
+    "mdl_2: mdl_1 with dropout 0.0": "the sweep's rate=0.0 point is the same network",
+    "mdl_4: 7 conv, dropout 0.0, BN": "mdl_5 with {rate}; dropout 0 is the identity",
+    "dropout sweep on mdl_4 (rate = i*0.01, here i=3)": "one sweep shows the idea",
+}
+
+
+def test_the_lessons_declare_the_seed_models() -> None:
+    declared: set[tuple[str, str]] = set()
+    for path in NOTEBOOKS:
+        for cell in training_cells(nbformat.read(path, as_version=4)):
+            kind, _, line = MAGIC.match(cell.source).groups()  # type: ignore[union-attr]
+            body = cell.source.split("\n", 1)[1]
+            grid = re.search(r"--grid (\w+)=([\w.,]+)", line)
+            values = grid[2].split(",") if grid else [None]
+            for value in values:
+                variables = {"rate": value if value is not None else 0.2}
+                declaration = parse_declaration(body, kind, variables).with_head(10)  # type: ignore[arg-type]
+                declared.add((kind, declaration.describe()))
+    for model in SEED_MODELS:
+        variables = {"rate": SWEEP_RATE if "sweep" in model.label else 0.2}
+        seed = parse_declaration(model.declaration, model.kind, variables).with_head(10)  # type: ignore[arg-type]
+        if model.label in NOT_IN_LESSONS:
+            continue
+        if "sweep on mdl_1" in model.label:  # the lesson's grid covers rates 0.0-0.7, not i*0.01
+            seed = parse_declaration(model.declaration, model.kind, {"rate": "0.3"}).with_head(10)  # type: ignore[arg-type]
+        assert (model.kind, seed.describe()) in declared, f"{model.seed}: {model.label}"
 
 
 def test_cli_rejects_a_missing_notebook(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit):
         main(["run", "no-such.ipynb"])
     assert "no such notebook" in capsys.readouterr().err
+
+
+def test_cli_writes_the_executed_copy_html_and_runs_json(tmp_path: Path) -> None:
+    notebook = nbformat.v4.new_notebook(
+        cells=[
+            nbformat.v4.new_code_cell("%load_ext nbmnist"),
+            nbformat.v4.new_code_cell("%%mlp tiny --epochs 1\ndense 8"),
+        ],
+        metadata={
+            "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}
+        },
+    )
+    source = tmp_path / "tiny.ipynb"
+    nbformat.write(notebook, source)
+    assert main(["run", str(source), "--fast", "--output-dir", str(tmp_path / "out")]) == 0
+    (run,) = json.loads((tmp_path / "out" / "tiny.runs.json").read_text())
+    assert (
+        run["name"] == "tiny"
+        and 0 <= run["test_accuracy"] <= 1
+        and len(run["history"]["loss"]) == 1
+    )

@@ -27,7 +27,8 @@ class ConsoleDisplay:
     def on_train_begin(self, info: TrainingInfo) -> None:
         self._name, self._epochs = info.name, info.epochs
         self._print(header_line(info))
-        self._print(info.summary)
+        if info.summary:
+            self._print(info.summary)
         if info.is_sample:
             self._print(f"NOTE: training on the {info.data_source}")
 

@@ -88,7 +88,8 @@ class LiveDashboard:
             self._poller.start()
         # Text too, so a saved notebook shows what ran even where widgets do not render.
         print(header_line(info))
-        print(info.summary)
+        if info.summary:
+            print(info.summary)
         if info.is_sample:
             print(f"NOTE: training on the {info.data_source}")
         display(self.widget)

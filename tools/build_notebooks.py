@@ -1,0 +1,403 @@
+"""Write the lesson notebooks (and the nbgrader assignment) from one place.
+
+Usage:
+    .venv/bin/python tools/build_notebooks.py
+
+Every model cell is a declaration from the seed notebooks (../shared/seeds), checked in
+tests/seed_models.py to build the seed's exact model. Each notebook opens with Colab and
+Binder badges and a cell that installs nbmnist where it is missing (Colab).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nbformat
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+REPO = Path(__file__).resolve().parent.parent
+# owner/name of the public repository the badges and the Colab install cell point at
+GITHUB = "nbmnist/nbmnist"
+INSTALL = f"git+https://github.com/{GITHUB}"
+
+
+def md(text: str) -> nbformat.NotebookNode:
+    return new_markdown_cell(text.strip("\n"))
+
+
+def code(text: str, **metadata: object) -> nbformat.NotebookNode:
+    return new_code_cell(text.strip("\n"), metadata=metadata)
+
+
+def header(path: str, title: str, intro: str) -> list[nbformat.NotebookNode]:
+    colab = f"https://colab.research.google.com/github/{GITHUB}/blob/main/{path}"
+    binder = f"https://mybinder.org/v2/gh/{GITHUB}/main?labpath={path}"
+    return [
+        md(
+            f"""
+# {title}
+
+[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]({colab})
+[![Binder](https://mybinder.org/badge_logo.svg)]({binder})
+
+{intro}
+"""
+        ),
+        code(
+            f"""
+# On Colab (or wherever nbmnist is missing) install it; elsewhere this does nothing.
+import importlib.util
+
+if importlib.util.find_spec("nbmnist") is None:
+    %pip install --quiet "nbmnist @ {INSTALL}"
+"""
+        ),
+        code("%load_ext nbmnist"),
+    ]
+
+
+DATA_NOTE = """
+**Data.** nbmnist looks for the dataset in `NBMNIST_DATA`, Keras' cache, then downloads it.
+Offline it falls back to a small real sample that ships with nbmnist and says so in every
+dashboard and table. With `NBMNIST_FAST=1` (how CI and graders smoke-test this notebook) every
+model trains for at most 2 epochs on 2,000 sample images: the numbers are then only a check
+that everything runs.
+"""
+
+CONCLUDE = """
+by_accuracy = sorted(
+    (run for run in nbmnist.runs() if run.test_accuracy is not None),
+    key=lambda run: run.test_accuracy,
+    reverse=True,
+)
+best, worst = by_accuracy[0], by_accuracy[-1]
+print(f"Best:  {best.name} ({best.architecture}) reached test accuracy {best.test_accuracy:.4f}.")
+print(f"Worst: {worst.name} ({worst.architecture}) reached {worst.test_accuracy:.4f}.")
+print(f"Spread over {len(by_accuracy)} models: {best.test_accuracy - worst.test_accuracy:.4f}.")
+print(f"Data: {best.data_source}")
+"""
+
+
+def notebook_01() -> nbformat.NotebookNode:
+    mlp = "--epochs 22 --batch-size 128 --validation test"
+    cells = header(
+        "notebooks/01_mlp_mnist.ipynb",
+        "MLPs on MNIST: depth, dropout, batch normalization and the loss",
+        """
+This lesson rebuilds two notebooks students wrote by hand (seeds `000` and `001`): twelve
+multi-layer perceptrons, each declared in one short cell instead of forty lines of Keras.
+The curves, weight violins and summary table at the end are generated from the recorded
+runs, so they always agree with them.
+"""
+        + DATA_NOTE,
+    )
+    cells += [
+        md(
+            """
+## Two hidden layers, batch normalization, dropout 0.5
+
+The cell body is the model: `430 322` are the units of two hidden `Dense` layers, each with
+ReLU, He-normal initialisation, `BatchNormalization` and `Dropout(0.5)`; nbmnist adds the
+output layer `dense 10 softmax`. As in the seed we validate on the test set
+(`--validation test`) so the numbers compare; in your own work prefer the default
+`--validation split`, which keeps the test set unseen until the end.
+"""
+        ),
+        code(f"%%mlp relu_2h {mlp}\n430 322 relu he_normal bn dropout=0.5"),
+        md("## Three and five hidden layers"),
+        code(f"%%mlp relu_3h {mlp}\n320 270 162 relu he_normal bn dropout=0.5"),
+        code(f"%%mlp relu_5h {mlp}\n340 190 112 72 38 relu he_normal bn dropout=0.5"),
+        md(
+            """
+## Less dropout: 0.25
+
+Less regularisation: training accuracy rises faster. Does validation loss follow?
+"""
+        ),
+        code(f"%%mlp relu_2h_d25 {mlp}\n430 322 relu he_normal bn dropout=0.25"),
+        code(f"%%mlp relu_3h_d25 {mlp}\n320 270 162 relu he_normal bn dropout=0.25"),
+        code(f"%%mlp relu_5h_d25 {mlp}\n340 190 112 72 38 relu he_normal bn dropout=0.25"),
+        md(
+            """
+## Mean squared error instead of cross-entropy
+
+The seed also trained the dropout-0.5 models with `mean_squared_error` on one-hot labels.
+Losses are then on another scale: compare accuracies, not losses, across the two.
+"""
+        ),
+        code(f"%%mlp relu_2h_mse {mlp} --loss mse\n430 322 relu he_normal bn dropout=0.5"),
+        code(f"%%mlp relu_3h_mse {mlp} --loss mse\n320 270 162 relu he_normal bn dropout=0.5"),
+        code(
+            f"%%mlp relu_5h_mse {mlp} --loss mse\n340 190 112 72 38 relu he_normal bn dropout=0.5"
+        ),
+        md(
+            """
+## Wider networks, dropout 0.4 (seed `001`)
+
+Twenty epochs, the default Glorot initialisation, dropout and batch normalization placed by
+hand with `|`. Seed 001's third model printed a different summary from the code above it;
+this is the model it actually trained (500-400-300-200-50).
+"""
+        ),
+        code(
+            "%%mlp wide_2h --epochs 20 --validation test\n"
+            "dense 512 relu | dropout 0.4\ndense 128 relu"
+        ),
+        code(
+            "%%mlp wide_3h --epochs 20 --validation test\n"
+            "dense 500 relu | dropout 0.4\ndense 300 relu | bn | dropout 0.4\ndense 100 relu | bn"
+        ),
+        code(
+            "%%mlp wide_5h --epochs 20 --validation test\n"
+            "500 400 300 relu dropout=0.3\ndense 200 relu | bn | dropout 0.3\ndense 50 relu | bn"
+        ),
+        md(
+            """
+## Trained weights, layer by layer
+
+One violin per `Dense` kernel, found by layer. (The seed indexed `get_weights()` by position,
+so its "Hidden Layer 2" was a BatchNorm parameter vector, not the second kernel.)
+"""
+        ),
+        code("nbmnist.plot_weight_violins([relu_2h, relu_3h, relu_5h])"),
+        md("## Learning curves of the two-hidden-layer models"),
+        code('nbmnist.plot_history([relu_2h, relu_2h_d25, wide_2h], "loss")'),
+        md("## Summary, generated from the runs"),
+        code('nbmnist.summary_table(sort_by="test accuracy")'),
+        md(
+            """
+## Conclusions
+
+The cell below reads its numbers from the recorded runs, so it stays true whatever data and
+epochs this notebook ran with.
+"""
+        ),
+        code(CONCLUDE),
+    ]
+    return new_notebook(cells=cells, metadata=METADATA)
+
+
+def notebook_02() -> nbformat.NotebookNode:
+    cnn = "--epochs 12 --batch-size 120 --validation test"
+    body_3x3 = (
+        "conv 32 3x3 same relu he_normal | maxpool 2 | dropout 0.25 | bn\n"
+        "conv 64 3x3 same relu he_normal | maxpool 2 | dropout 0.25 | bn"
+    )
+    block_3x3 = "conv 64 3x3 same relu he_normal | dropout 0.25 | bn"
+    head_bn = "flatten\ndense 128 relu he_normal | dropout 0.5 | bn"
+    body_5x5 = (
+        "conv 32 5x5 stride 2 relu he_normal | maxpool 2 | dropout 0.25 | bn\n"
+        "conv 64 5x5 stride 2 relu he_normal | dropout 0.25 | bn"
+    )
+    block_5x5 = "conv 64 5x5 same relu he_normal | dropout 0.25 | bn"
+    stem_7x7 = "conv 32 7x7 stride 2 relu he_normal | maxpool 2 | dropout 0.25"
+    block_7x7 = "conv 64 7x7 same relu he_normal | dropout 0.25"
+    mdl_4 = (
+        "conv 32 3 relu x3\ndropout {rate}\nconv 64 3 relu x2\ndropout {rate} | bn\n"
+        "conv 64 5 relu\nconv 128 2 relu | bn\nflatten\ndense 128 relu"
+    )
+    cells = header(
+        "notebooks/02_cnn_mnist.ipynb",
+        "CNNs on MNIST: kernels, strides, depth, dropout and batch normalization",
+        """
+This lesson rebuilds seeds `002` and `003`: convolutional networks with 3x3, 5x5 and 7x7
+kernels, strides and `same`/`valid` padding, 3, 5 and 7 convolutional layers, with and
+without dropout and batch normalization; then the Keras example CNN and a dropout sweep.
+A line ending in `xN` repeats that line N times, and `|` puts several layers on one line.
+"""
+        + DATA_NOTE,
+    )
+    cells += [
+        md("## Three convolutional layers (seed `002`)"),
+        code(
+            f"%%cnn k3_3 {cnn}\n{body_3x3}\n"
+            "conv 64 3x3 same relu he_normal | maxpool 2 | dropout 0.25 | bn\n"
+            f"{head_bn}"
+        ),
+        code(f"%%cnn k5_3 {cnn}\n{body_5x5}\n{block_5x5}\n{head_bn}"),
+        code(
+            f"%%cnn k7_3 {cnn}\n{stem_7x7}\n{block_7x7} x2\n"
+            "flatten\ndense 128 relu he_normal | dropout 0.5"
+        ),
+        code(
+            f"%%cnn mixed_3 {cnn}\n"
+            "conv 32 5x5 stride 2 valid relu he_normal | maxpool 2 | bn\n"
+            "conv 64 3x3 same relu he_normal | bn\nconv 64 7x7 same relu he_normal | bn\n"
+            "flatten\ndense 128 relu he_normal | bn"
+        ),
+        md(
+            """
+## Five and seven convolutional layers
+
+The same families, deeper. With 5x5 kernels and two stride-2 layers the feature map is 1x1
+after the second convolution: `same` padding keeps the later layers possible (try `valid`
+and read the error).
+"""
+        ),
+        code(f"%%cnn k3_5 {cnn}\n{body_3x3}\n{block_3x3} x3\n{head_bn}"),
+        code(f"%%cnn k5_5 {cnn}\n{body_5x5}\n{block_5x5} x3\n{head_bn}"),
+        code(f"%%cnn k7_5 {cnn}\n{stem_7x7}\n{block_7x7} x4\n{head_bn}"),
+        code(
+            f"%%cnn mixed_5 {cnn}\n"
+            "conv 32 5x5 stride 2 relu he_normal | maxpool 2 | bn\n"
+            "conv 64 3x3 same relu he_normal | bn\nconv 64 7x7 same relu he_normal | bn x3\n"
+            "flatten\ndense 128 relu he_normal | bn"
+        ),
+        code(f"%%cnn k3_7 {cnn}\n{body_3x3}\n{block_3x3} x5\n{head_bn}"),
+        code(f"%%cnn k5_7 {cnn}\n{body_5x5}\n{block_5x5} x5\n{head_bn}"),
+        code(f"%%cnn k7_7 {cnn}\n{stem_7x7}\n{block_7x7} x6\n{head_bn}"),
+        code(
+            f"%%cnn mixed_7 {cnn}\n"
+            "conv 32 3x3 stride 2 relu he_normal | maxpool 2 | bn\n"
+            "conv 64 5x5 same relu he_normal | bn\nconv 64 7x7 same relu he_normal | bn x5\n"
+            "flatten\ndense 128 relu he_normal | bn"
+        ),
+        md(
+            """
+## The Keras example CNN (seed `003`)
+
+Keras 2's Adadelta defaulted to a learning rate of 1.0; Keras 3's defaults to 0.001, which
+barely moves in 12 epochs. `--learning-rate 1.0` trains the model as the seed did.
+"""
+        ),
+        code(
+            "%%cnn keras_example --epochs 12 --optimizer adadelta --learning-rate 1.0 "
+            "--validation test\n"
+            "conv 32 3x3 relu\nconv 64 3x3 relu\nmaxpool 2\ndropout 0.25\nflatten\n"
+            "dense 128 relu\ndropout 0.5"
+        ),
+        md("## Larger kernels, more filters, batch normalization"),
+        code(
+            "%%cnn mdl_1 --epochs 12 --validation test\n"
+            "conv 32 7x7 relu\nconv 64 5x5 relu\nmaxpool 2\nconv 128 5x5 relu\nflatten\n"
+            "dense 128 relu"
+        ),
+        code(
+            "%%cnn mdl_3 --epochs 12 --validation test\n"
+            "conv 32 3x3 relu x2\nmaxpool 2\nconv 32 5x5 relu | bn\nconv 64 3x3 relu\n"
+            "maxpool 2\nconv 128 2x2 relu | bn\nflatten\ndense 128 relu"
+        ),
+        code("rate = 0.2"),
+        code(f"%%cnn mdl_5 --epochs 12 --validation test\n{mdl_4}"),
+        md(
+            """
+## A dropout sweep, in one cell
+
+The seed trained eight copies of `mdl_1` with `Dropout(rate=i*0.01)` and labelled them
+"Dropout=0.1 ... 0.7": its plots said 0.1 where the code used 0.01. Here every run is named
+from the value it actually used (`drop[rate=0.3]`), the table updates after each run, and
+running the cell again skips what is already done.
+"""
+        ),
+        code(
+            "%%cnn drop --grid rate=0.0,0.1,0.2,0.3,0.4,0.5,0.6,0.7 --epochs 12 --validation test\n"
+            "conv 32 7x7 relu | conv 64 5x5 relu | maxpool 2 | conv 128 5x5 relu\n"
+            "flatten\ndense 128 relu\ndropout {rate}"
+        ),
+        md("## Trained weights of the three-layer models"),
+        code("nbmnist.plot_weight_violins([k3_3, k5_3, k7_3])"),
+        md("## Dropout rate against validation accuracy"),
+        code('nbmnist.plot_history(drop, "accuracy", test_line=False)'),
+        md("## Summary, generated from the runs"),
+        code('nbmnist.summary_table(sort_by="test accuracy")'),
+        md("## Conclusions"),
+        code(CONCLUDE),
+    ]
+    return new_notebook(cells=cells, metadata=METADATA)
+
+
+def notebook_03() -> nbformat.NotebookNode:
+    options = "--data fashion_mnist --epochs 25 --batch-size 8 --validation split"
+    cells = header(
+        "notebooks/03_fashion_mnist_regularization.ipynb",
+        "Fashion-MNIST: dropout, batch normalization, or both?",
+        """
+This lesson rebuilds seed `004`: four MLPs on Fashion-MNIST (a "vanilla" network, one with
+dropout, one with batch normalization, one with both), trained with batch size 8 for 25
+epochs, validating on the last sixth of the training set so that the test set stays unseen
+until the end. Activations are separate layers (`dense 196 | relu`) as in the seed.
+"""
+        + DATA_NOTE,
+    )
+    cells += [
+        md("## Vanilla"),
+        code(f"%%mlp vanilla {options}\ndense 196 | relu\ndense 49 | relu\ndense 10 | softmax"),
+        md("## Dropout"),
+        code(
+            f"%%mlp dropout {options}\n"
+            "dense 392 | relu | dropout 0.5\ndense 98 | relu | dropout 0.5\n"
+            "dense 24 | relu | dropout 0.5\ndense 10 | softmax"
+        ),
+        md("## Batch normalization"),
+        code(
+            f"%%mlp batchnorm {options}\n"
+            "dense 196 | relu | bn\ndense 49 | relu | bn\ndense 10 | softmax"
+        ),
+        md("## Batch normalization with dropout"),
+        code(
+            f"%%mlp bn_dropout {options}\n"
+            "dense 196 | relu | dropout 0.5 | bn\ndense 49 | relu | dropout 0.5 | bn\n"
+            "dense 10 | softmax"
+        ),
+        md(
+            """
+## Accuracy curves with the test accuracy
+
+Train solid, validation dashed, test accuracy dotted, one colour per model.
+"""
+        ),
+        code('nbmnist.plot_history([vanilla, dropout, batchnorm, bn_dropout], "accuracy")'),
+        md("## Pairwise comparisons"),
+        code(
+            """
+import matplotlib.pyplot as plt
+
+pairs = [(vanilla, dropout), (vanilla, batchnorm), (vanilla, bn_dropout), (batchnorm, bn_dropout)]
+figure, axes = plt.subplots(2, 2, figsize=(12, 8))
+for (a, b), ax in zip(pairs, axes.flat):
+    nbmnist.plot_history([a, b], "accuracy", ax=ax)
+figure.tight_layout()
+"""
+        ),
+        md("## Trained weights"),
+        code("nbmnist.plot_weight_violins([vanilla, bn_dropout])"),
+        md("## Summary, generated from the runs"),
+        code('nbmnist.summary_table(sort_by="test accuracy")'),
+        md(
+            """
+## Conclusions
+
+Which regularisation helped on unseen data? The numbers below come from the runs.
+"""
+        ),
+        code(
+            CONCLUDE
+            + """
+for run in (dropout, batchnorm, bn_dropout):
+    gap = run.test_accuracy - vanilla.test_accuracy
+    print(f"{run.name} vs vanilla: {gap:+.4f} test accuracy")
+"""
+        ),
+    ]
+    return new_notebook(cells=cells, metadata=METADATA)
+
+
+METADATA = {
+    "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
+    "language_info": {"name": "python"},
+}
+NOTEBOOKS = {
+    "01_mlp_mnist.ipynb": notebook_01,
+    "02_cnn_mnist.ipynb": notebook_02,
+    "03_fashion_mnist_regularization.ipynb": notebook_03,
+}
+
+
+def main() -> None:
+    for name, build in NOTEBOOKS.items():
+        nbformat.write(build(), REPO / "notebooks" / name)
+        print(f"wrote notebooks/{name}")
+
+
+if __name__ == "__main__":
+    main()
