@@ -68,6 +68,11 @@ _FLAGS = (
         help="replace a stored run of the same name (default: the new run gets _2, _3...)",
     ),
     argument(
+        "--mixed-precision",
+        action="store_true",
+        help="on a GPU: float16 compute (output layer float32); ignored on CPU",
+    ),
+    argument(
         "--show-code",
         action="store_true",
         help="print the plain Keras code this cell means, instead of training",

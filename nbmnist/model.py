@@ -73,7 +73,14 @@ def import_keras() -> Any:
     return keras
 
 
-def _keras_layer(spec: LayerSpec) -> keras.layers.Layer:
+def _keras_layer(spec: LayerSpec, dtype: str | None = None) -> keras.layers.Layer:
+    layer = _new_layer(spec)
+    if dtype is not None:  # a layer's dtype policy is fixed when built; set it from the config
+        layer = type(layer).from_config({**layer.get_config(), "dtype": dtype})
+    return layer
+
+
+def _new_layer(spec: LayerSpec) -> keras.layers.Layer:
     keras = import_keras()
     layers = keras.layers
     if isinstance(spec, (DenseSpec, ConvSpec)):
@@ -120,6 +127,7 @@ def build_model(
     kind: Kind = "mlp",
     num_classes: int = 10,
     name: str | None = None,
+    mixed_precision: bool = False,
 ) -> keras.Sequential:
     """Build the (uncompiled) Keras model a declaration describes.
 
@@ -132,6 +140,9 @@ def build_model(
             Ignored when a ``Declaration`` is passed (it carries its kind).
         num_classes: number of output classes (10 for MNIST and Fashion-MNIST).
         name: the Keras model name; Keras picks one when None.
+        mixed_precision: build with Keras' ``mixed_float16`` policy (float16 compute, float32
+            variables), keeping the output layer in float32 as Keras recommends for softmax.
+            Speeds up training on recent GPUs; no benefit on CPUs.
 
     Returns:
         A ``keras.Sequential`` with an ``Input`` of the kind's shape, one Keras layer per spec.
@@ -141,9 +152,18 @@ def build_model(
     """
     declaration = as_declaration(text_or_declaration, kind).with_head(num_classes)
     keras = import_keras()
-    layers = [keras.Input(shape=declaration.input_shape)]
-    layers.extend(_keras_layer(spec) for spec in declaration.layers)
-    return keras.Sequential(layers, name=name)
+    previous = keras.mixed_precision.dtype_policy()
+    if mixed_precision:
+        keras.mixed_precision.set_dtype_policy("mixed_float16")
+    try:
+        layers = [keras.Input(shape=declaration.input_shape)]
+        last = len(declaration.layers) - 1
+        for index, spec in enumerate(declaration.layers):
+            float32_output = mixed_precision and index == last
+            layers.append(_keras_layer(spec, "float32" if float32_output else None))
+        return keras.Sequential(layers, name=name)
+    finally:
+        keras.mixed_precision.set_dtype_policy(previous)
 
 
 def summary_text(declaration: Declaration, model: keras.Model) -> str:

@@ -67,6 +67,8 @@ class TrainingOptions:
             training images.
         runs_dir: the run store folder; None: ``$NBMNIST_RUNS`` or ``./nbmnist-runs``.
         overwrite: replace a stored run of the same name instead of renaming the new one.
+        mixed_precision: on a GPU, train with Keras' ``mixed_float16`` policy (output layer
+            in float32); on a CPU it is ignored, with a note.
     """
 
     data: str = "mnist"
@@ -83,6 +85,7 @@ class TrainingOptions:
     fast: bool = False
     runs_dir: str | None = None
     overwrite: bool = False
+    mixed_precision: bool = False
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__  # normalise spellings on a frozen dataclass
@@ -352,7 +355,10 @@ def train(
     keras = import_keras()
     if opts.seed is not None:
         keras.utils.set_random_seed(opts.seed)
-    model = build_model(declaration)
+    mixed = opts.mixed_precision and device_name().startswith("GPU")
+    if opts.mixed_precision and not mixed:
+        print("nbmnist: --mixed-precision ignored: no GPU here, training in float32")
+    model = build_model(declaration, mixed_precision=mixed)
     model.compile(optimizer=_optimizer(opts), loss=_loss(opts, declaration), metrics=["accuracy"])
     from nbmnist.callbacks import Interrupt, TrainingCallback
     from nbmnist.display import Broadcast, choose_display

@@ -109,3 +109,14 @@ def test_summary_marks_the_appended_head() -> None:
     assert lines[2].startswith("  flatten") and lines[2].endswith("appended by nbmnist")
     assert lines[3].startswith("  dense 10 softmax") and lines[3].endswith("appended by nbmnist")
     assert lines[-1] == "  total params: 13,610 (non-trainable: 0)"
+
+
+@pytest.mark.parametrize("text", ["dense 32 relu | bn", "dense 32 relu\ndense 10 | softmax"])
+def test_mixed_precision_keeps_the_output_layer_float32(text: str) -> None:
+    model = build_model(text, mixed_precision=True)
+    policies = [layer.dtype_policy.name for layer in model.layers]
+    assert policies[:-1] == ["mixed_float16"] * (len(policies) - 1)
+    assert policies[-1] == "float32"
+    assert model.layers[0].kernel.dtype == "float32"  # variables stay float32
+    assert keras.mixed_precision.dtype_policy().name == "float32"  # global policy restored
+    assert model.count_params() == build_model(text).count_params()

@@ -37,3 +37,20 @@ def test_sample_files_and_checksums_ship_with_the_package() -> None:
         for fname in SPLITS.values():
             assert (SAMPLE_DIR / folder / f"{fname}.gz").is_file()
             assert any(line.endswith(f"  {folder}/{fname}") for line in sums)
+
+
+def test_only_core_ipywidgets_no_custom_widget_manager() -> None:
+    """Colab shows core ipywidgets without enable_custom_widget_manager(); nbmnist defines
+    no widget class of its own and never asks for one."""
+    source = "\n".join(p.read_text() for p in (REPO / "nbmnist").rglob("*.py"))
+    assert "enable_custom_widget_manager" not in source
+    assert not re.search(
+        r"class \w+\((widgets\.|ipywidgets\.)?(DOMWidget|Widget|ValueWidget)\b", source
+    )
+    assert "_model_module" not in source and "_view_module" not in source
+    used = set(re.findall(r"widgets\.(\w+)\(", source))
+    import ipywidgets
+
+    assert used and all(
+        getattr(ipywidgets, name).__module__.startswith("ipywidgets.") for name in used
+    )

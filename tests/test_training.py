@@ -224,3 +224,10 @@ def test_batch_progress_reads_the_step_counter() -> None:
     train(TINY_MLP, display=Polling(), epochs=2, batch_size=100, validation="none")
     assert seen[0] == (0, 0)  # before fit starts
     assert seen[1:] == [(60, 60), (60, 60)]  # 6,000 images / 100 per batch, all done
+
+
+def test_mixed_precision_is_ignored_on_cpu_with_a_note(capsys: pytest.CaptureFixture[str]) -> None:
+    run = train(TINY_MLP, display=Recorder(), epochs=1, mixed_precision=True)
+    assert "--mixed-precision ignored: no GPU here" in capsys.readouterr().out
+    assert run.options["mixed_precision"] is True
+    assert {layer.dtype_policy.name for layer in run.model.layers} == {"float32"}
