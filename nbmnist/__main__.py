@@ -31,8 +31,25 @@ def kernel_manager() -> Any:
     return manager
 
 
+def kernel_environment(fast: bool = False) -> dict[str, str]:
+    """The kernel's environment: ours, with NBMNIST_FAST=1 for ``fast``, and the folders in
+    NBMNIST_DATA and NBMNIST_RUNS made absolute (the kernel runs in the notebook's folder,
+    so ``NBMNIST_DATA=../shared/data`` typed in the repository would point elsewhere)."""
+    env = dict(os.environ)
+    if fast:
+        env["NBMNIST_FAST"] = "1"
+    for name in ("NBMNIST_DATA", "NBMNIST_RUNS"):
+        if env.get(name):
+            env[name] = str(Path(env[name]).expanduser().resolve())
+    return env
+
+
 def execute_notebook(
-    path: Path, output_dir: Path, fast: bool = False, timeout: int = 1800
+    path: Path,
+    output_dir: Path,
+    fast: bool = False,
+    timeout: int = 1800,
+    allow_errors: bool = False,
 ) -> tuple[Path, Path]:
     """Execute ``path`` top to bottom in a fresh kernel of this Python interpreter.
 
@@ -42,6 +59,8 @@ def execute_notebook(
             unless ``NBMNIST_RUNS`` is set, the run store ``<notebook name>-runs`` (replaced).
         fast: set ``NBMNIST_FAST=1`` for the kernel (bundled sample, at most 2 epochs).
         timeout: seconds one cell may take before the run fails.
+        allow_errors: run every cell even after one fails (as a grader runs a student's
+            notebook); the errors stay in the executed copy.
 
     Returns:
         Paths of the executed notebook and of its HTML export. Beside them,
@@ -56,7 +75,7 @@ def execute_notebook(
     from nbconvert import HTMLExporter
 
     notebook = nbformat.read(path, as_version=4)
-    env = {**os.environ, **({"NBMNIST_FAST": "1"} if fast else {})}  # the kernel's, not ours
+    env = kernel_environment(fast)
     from nbmnist.runs import DEFAULT_STORE, RunStore, now
 
     started = now()
@@ -68,7 +87,11 @@ def execute_notebook(
         env["NBMNIST_RUNS"] = str(runs.resolve())
     manager = kernel_manager()
     client = NotebookClient(
-        notebook, km=manager, timeout=timeout, resources={"metadata": {"path": str(path.parent)}}
+        notebook,
+        km=manager,
+        timeout=timeout,
+        allow_errors=allow_errors,
+        resources={"metadata": {"path": str(path.parent)}},
     )
     output_dir.mkdir(parents=True, exist_ok=True)
     executed = output_dir / path.name
@@ -97,10 +120,15 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--fast", action="store_true", help="bundled sample, at most 2 epochs")
     run.add_argument("--output-dir", type=Path, default=Path("build"))
     run.add_argument("--timeout", type=int, default=1800, help="seconds per cell")
+    run.add_argument(
+        "--allow-errors", action="store_true", help="keep going after a failing cell (grading)"
+    )
     args = parser.parse_args(argv)
     if not args.notebook.is_file():
         parser.error(f"{args.notebook}: no such notebook")
-    executed, html = execute_notebook(args.notebook, args.output_dir, args.fast, args.timeout)
+    executed, html = execute_notebook(
+        args.notebook, args.output_dir, args.fast, args.timeout, args.allow_errors
+    )
     print(f"executed: {executed}\nhtml:     {html}\nruns:     {executed.with_suffix('.runs.json')}")
     return 0
 

@@ -145,3 +145,14 @@ def test_cli_writes_the_executed_copy_html_and_runs_json(tmp_path: Path) -> None
         and 0 <= run["test_accuracy"] <= 1
         and len(run["history"]["loss"]) == 1
     )
+
+
+def test_kernel_environment_resolves_relative_folders(monkeypatch: pytest.MonkeyPatch) -> None:
+    from nbmnist.__main__ import kernel_environment
+
+    monkeypatch.chdir(REPO)
+    monkeypatch.setenv("NBMNIST_DATA", "../shared/data")
+    monkeypatch.delenv("NBMNIST_FAST", raising=False)
+    env = kernel_environment(fast=True)
+    assert env["NBMNIST_DATA"] == str((REPO.parent / "shared" / "data").resolve())
+    assert env["NBMNIST_FAST"] == "1" and "NBMNIST_FAST" not in __import__("os").environ

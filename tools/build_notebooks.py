@@ -382,6 +382,99 @@ for run in (dropout, batchnorm, bn_dropout):
     return new_notebook(cells=cells, metadata=METADATA)
 
 
+def solution(cell_id: str, text: str) -> nbformat.NotebookNode:
+    """A cell whose marked region nbgrader replaces with a stub in the student version."""
+    meta = {"grade": False, "solution": True, "locked": False, "grade_id": cell_id}
+    return code(text, nbgrader={**meta, "schema_version": 3})
+
+
+def tests(cell_id: str, text: str, points: int) -> nbformat.NotebookNode:
+    """An autograded test cell (hidden tests between nbgrader's HIDDEN TESTS markers)."""
+    meta = {"grade": True, "solution": False, "locked": True, "grade_id": cell_id}
+    return code(text, nbgrader={**meta, "points": points, "schema_version": 3})
+
+
+def assignment_01() -> nbformat.NotebookNode:
+    """The nbgrader source version of lesson 01: the declarations are the solution regions."""
+    mlp = "--epochs 22 --batch-size 128 --validation test"
+    cells = header(
+        "notebooks/assignment/01_mlp_mnist_assignment.ipynb",
+        "Assignment: MLPs on MNIST",
+        """
+Declare each network in its cell body (one line per layer, or the `%%mlp` units shorthand);
+the magic line is given. Run `%%mlp?` for the declaration language. The cells after each
+model check your run; the grader runs hidden checks on the same run objects.
+"""
+        + DATA_NOTE,
+    )
+    cells.insert(3, code("%config NbmnistMagics.seed = 0  # repeatable runs for grading"))
+    threshold = "(0.97 if not {name}.uses_sample else 0.6)"
+    cells += [
+        md(
+            """
+## Task 1: two hidden layers
+
+430 and 322 units, ReLU, He-normal initialisation, batch normalization and dropout 0.5
+after each hidden layer.
+"""
+        ),
+        solution(
+            "relu_2h",
+            f"%%mlp relu_2h {mlp}\n### BEGIN SOLUTION\n"
+            "430 322 relu he_normal bn dropout=0.5\n### END SOLUTION",
+        ),
+        tests(
+            "test_relu_2h",
+            'assert relu_2h.status == "completed"\n'
+            "### BEGIN HIDDEN TESTS\n"
+            "assert relu_2h.num_params == 482_570 and relu_2h.num_non_trainable_params == 1_504\n"
+            f"assert relu_2h.test_accuracy > {threshold.format(name='relu_2h')}\n"
+            "### END HIDDEN TESTS",
+            2,
+        ),
+        md("## Task 2: three hidden layers\n\n320, 270 and 162 units, otherwise as in task 1."),
+        solution(
+            "relu_3h",
+            f"%%mlp relu_3h {mlp}\n### BEGIN SOLUTION\n"
+            "dense 320 relu he_normal | bn | dropout 0.5\n"
+            "dense 270 relu he_normal | bn | dropout 0.5\n"
+            "dense 162 relu he_normal | bn | dropout 0.5\n### END SOLUTION",
+        ),
+        tests(
+            "test_relu_3h",
+            'assert relu_3h.status == "completed"\n'
+            "### BEGIN HIDDEN TESTS\n"
+            "assert relu_3h.architecture == 'dense 320-270-162-10' and relu_3h.uses_batchnorm\n"
+            f"assert relu_3h.test_accuracy > {threshold.format(name='relu_3h')}\n"
+            "### END HIDDEN TESTS",
+            2,
+        ),
+        md(
+            """
+## Task 3: mean squared error
+
+The model of task 1, trained with the loss given on the magic line.
+"""
+        ),
+        solution(
+            "relu_2h_mse",
+            f"%%mlp relu_2h_mse {mlp} --loss mse\n### BEGIN SOLUTION\n"
+            "430 322 relu he_normal bn dropout=0.5\n### END SOLUTION",
+        ),
+        tests(
+            "test_relu_2h_mse",
+            'assert relu_2h_mse.options["loss"] == "mse"\n'
+            "### BEGIN HIDDEN TESTS\n"
+            "assert relu_2h_mse.num_params == 482_570\n"
+            "### END HIDDEN TESTS",
+            1,
+        ),
+        md("## Your results"),
+        code("nbmnist.summary_table()"),
+    ]
+    return new_notebook(cells=cells, metadata=METADATA)
+
+
 METADATA = {
     "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
     "language_info": {"name": "python"},
@@ -393,9 +486,14 @@ NOTEBOOKS = {
 }
 
 
+ASSIGNMENTS = {"assignment/01_mlp_mnist_assignment.ipynb": assignment_01}
+
+
 def main() -> None:
-    for name, build in NOTEBOOKS.items():
-        nbformat.write(build(), REPO / "notebooks" / name)
+    for name, build in {**NOTEBOOKS, **ASSIGNMENTS}.items():
+        path = REPO / "notebooks" / name
+        path.parent.mkdir(exist_ok=True)
+        nbformat.write(build(), path)
         print(f"wrote notebooks/{name}")
 
 
