@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import tomllib
 
@@ -54,3 +55,11 @@ def test_only_core_ipywidgets_no_custom_widget_manager() -> None:
     assert used and all(
         getattr(ipywidgets, name).__module__.startswith("ipywidgets.") for name in used
     )
+
+
+def test_binder_post_build_installs_nbmnist_and_fetches_both_datasets() -> None:
+    post_build = (REPO / "binder" / "postBuild").read_text()
+    assert "pip install --no-deps -e ." in post_build
+    assert 'for name in ("mnist", "fashion_mnist")' in post_build
+    assert "load_dataset(name)" in post_build
+    assert os.access(REPO / "binder" / "postBuild", os.X_OK)
