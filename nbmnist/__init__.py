@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from nbmnist.keras_code import to_keras_code
     from nbmnist.model import build_model
     from nbmnist.plots import plot_history, plot_weight_violins
+    from nbmnist.recipes import recipe
     from nbmnist.sweep import sweep
     from nbmnist.tables import summary_table
     from nbmnist.training import train
@@ -38,6 +39,7 @@ _LAZY = {
     "plot_weight_violins": "nbmnist.plots",
     "plot_history": "nbmnist.plots",
     "sweep": "nbmnist.sweep",
+    "recipe": "nbmnist.recipes",
     "summary_table": "nbmnist.tables",
 }
 
@@ -59,6 +61,7 @@ __all__ = [
     "parse_declaration",
     "plot_history",
     "plot_weight_violins",
+    "recipe",
     "runs",
     "summary_table",
     "sweep",

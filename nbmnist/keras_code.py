@@ -170,11 +170,27 @@ def to_keras_code(
         lines.append(
             f"x_train, y_train = x_train[: {opts.train_size}], y_train[: {opts.train_size}]"
         )
+    lines += ["", model_code(declaration, name), "model.summary()", ""]
+    if opts.lr_schedule == "cosine":
+        peak = (
+            opts.learning_rate
+            if opts.learning_rate is not None
+            else f"keras.optimizers.{optimizer}().learning_rate.numpy()"
+        )
+        fitted = "len(x_train)"
+        if opts.validation == "split":
+            fitted = f"int(len(x_train) * (1 - {split}))"
+        lines += [
+            f"steps = -(-{fitted} // {opts.batch_size}) * {opts.epochs}  # batches in all",
+            "warmup = max(1, steps // 10)",
+            "schedule = keras.optimizers.schedules.CosineDecay(",
+            "    0.0, decay_steps=steps - warmup, warmup_target="
+            + str(peak)
+            + ", warmup_steps=warmup",
+            ")",
+        ]
+        lr = "learning_rate=schedule"
     lines += [
-        "",
-        model_code(declaration, name),
-        "model.summary()",
-        "",
         "model.compile(",
         f"    optimizer=keras.optimizers.{optimizer}({lr}),",
         f"    loss={loss},",

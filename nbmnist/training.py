@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 OPTIMIZERS = ("adam", "sgd", "rmsprop", "adadelta", "adagrad", "nadam")
 LOSSES = ("categorical_crossentropy", "mse")
 VALIDATIONS = ("split", "test", "none")
+LR_SCHEDULES = ("constant", "cosine")
 DATASET_NAMES = ("mnist", "fashion_mnist")
 _LOSS_ALIASES = {"mean_squared_error": "mse", "crossentropy": "categorical_crossentropy"}
 
@@ -69,6 +70,9 @@ class TrainingOptions:
         overwrite: replace a stored run of the same name instead of renaming the new one.
         mixed_precision: on a GPU, train with Keras' ``mixed_float16`` policy (output layer
             in float32); on a CPU it is ignored, with a note.
+        lr_schedule: ``"constant"``, or ``"cosine"``: linear warm-up over the first 10% of
+            the steps to the learning rate, then cosine decay to 0 at the last step
+            (``keras.optimizers.schedules.CosineDecay``).
     """
 
     data: str = "mnist"
@@ -86,6 +90,7 @@ class TrainingOptions:
     runs_dir: str | None = None
     overwrite: bool = False
     mixed_precision: bool = False
+    lr_schedule: str = "constant"
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__  # normalise spellings on a frozen dataclass
@@ -94,6 +99,8 @@ class TrainingOptions:
         loss = str(self.loss).lower()
         set_(self, "loss", _LOSS_ALIASES.get(loss, loss))
         set_(self, "validation", str(self.validation).lower())
+        set_(self, "lr_schedule", str(self.lr_schedule).lower())
+        _choice("lr_schedule", self.lr_schedule, LR_SCHEDULES)
         _choice("data", self.data, DATASET_NAMES)
         _choice("optimizer", self.optimizer, OPTIMIZERS)
         _choice("loss", self.loss, LOSSES)
@@ -179,7 +186,9 @@ def prepare_arrays(
     )
 
 
-def _optimizer(options: TrainingOptions) -> Any:
+def _optimizer(options: TrainingOptions, total_steps: int = 0) -> Any:
+    """The Keras optimizer for ``options``; ``total_steps`` (batches over all epochs) sizes a
+    learning-rate schedule."""
     keras = import_keras()
     classes = {
         "adam": keras.optimizers.Adam,
@@ -190,7 +199,19 @@ def _optimizer(options: TrainingOptions) -> Any:
         "nadam": keras.optimizers.Nadam,
     }
     cls = classes[options.optimizer]
-    return cls() if options.learning_rate is None else cls(learning_rate=options.learning_rate)
+    peak = options.learning_rate
+    if options.lr_schedule == "cosine" and total_steps > 1:
+        if peak is None:
+            peak = float(cls().learning_rate.numpy())  # the optimizer's own default
+        warmup = max(1, total_steps // 10)
+        schedule = keras.optimizers.schedules.CosineDecay(
+            initial_learning_rate=0.0,
+            decay_steps=total_steps - warmup,
+            warmup_target=peak,
+            warmup_steps=warmup,
+        )
+        return cls(learning_rate=schedule)
+    return cls() if peak is None else cls(learning_rate=peak)
 
 
 def _loss(options: TrainingOptions, declaration: Declaration) -> Any:
@@ -359,7 +380,15 @@ def train(
     if opts.mixed_precision and not mixed:
         print("nbmnist: --mixed-precision ignored: no GPU here, training in float32")
     model = build_model(declaration, mixed_precision=mixed)
-    model.compile(optimizer=_optimizer(opts), loss=_loss(opts, declaration), metrics=["accuracy"])
+    fitted = len(x_train)
+    if opts.validation == "split":
+        fitted = int(fitted * (1 - opts.validation_split))  # as Keras splits
+    total_steps = -(-fitted // opts.batch_size) * opts.effective_epochs
+    model.compile(
+        optimizer=_optimizer(opts, total_steps),
+        loss=_loss(opts, declaration),
+        metrics=["accuracy"],
+    )
     from nbmnist.callbacks import Interrupt, TrainingCallback
     from nbmnist.display import Broadcast, choose_display
     from nbmnist.model import summary_text

@@ -179,3 +179,20 @@ def test_help_shows_the_grammar(shell: Shell) -> None:
         for word in LAYER_WORDS:
             assert word.syntax in doc
         assert "{name}" in doc and "--show-code" in doc
+
+
+def test_recipe_fast_with_an_empty_body(shell: Shell) -> None:
+    shell.run("%%cnn quick --recipe fast --epochs 1 --train-size 600 --no-live\n")
+    run = shell.ns["quick"]
+    assert run.architecture == "conv 32-64 / dense 128-10" and run.uses_batchnorm
+    assert run.options["lr_schedule"] == "cosine" and run.options["learning_rate"] == 3e-3
+    assert run.options["epochs"] == 1  # a flag given on the line wins over the recipe
+
+
+@pytest.mark.parametrize(
+    ("line", "fragment"),
+    [("--recipe fastest", "unknown recipe 'fastest'"), ("--recipe fast", "is a %%cnn recipe")],
+)
+def test_recipe_errors(shell: Shell, line: str, fragment: str) -> None:
+    error = shell.run_expecting_error(f"%%mlp {line}\n")
+    assert isinstance(error, UsageError) and fragment in str(error)

@@ -231,3 +231,25 @@ def test_mixed_precision_is_ignored_on_cpu_with_a_note(capsys: pytest.CaptureFix
     assert "--mixed-precision ignored: no GPU here" in capsys.readouterr().out
     assert run.options["mixed_precision"] is True
     assert {layer.dtype_policy.name for layer in run.model.layers} == {"float32"}
+
+
+def test_cosine_schedule_warms_up_and_decays_to_zero() -> None:
+    run = train(
+        TINY_MLP,
+        display=Recorder(),
+        epochs=2,
+        batch_size=500,
+        validation="none",
+        learning_rate=0.01,
+        lr_schedule="cosine",
+    )
+    optimizer = run.model.optimizer
+    assert int(optimizer.iterations.numpy()) == 24  # 6,000 / 500 x 2 epochs
+    schedule = optimizer._learning_rate
+    assert float(schedule(0)) == 0.0 and float(schedule(2)) == pytest.approx(0.01)
+    assert float(schedule(24)) == pytest.approx(0.0, abs=1e-6)
+
+
+def test_unknown_schedule_is_an_option_error() -> None:
+    with pytest.raises(OptionError, match=r"unknown lr_schedule 'cosin'.*Did you mean 'cosine'"):
+        train(TINY_MLP, display=Recorder(), lr_schedule="cosin")

@@ -1,0 +1,124 @@
+"""Time to 99.0% MNIST test accuracy: nbmnist's ``--recipe fast`` vs the seed's Keras example.
+
+Usage (full MNIST; ../shared/data on the project's machines):
+    NBMNIST_DATA=../shared/data .venv/bin/python bench/time_to_99.py [--baseline-epochs 6]
+
+Both run through ``nbmnist.train`` in one process on the same data:
+- fast: ``RECIPES["fast"]`` (its model and options; the stopping point, 4 epochs with a
+  cosine schedule, was chosen on validation accuracy, never on the test set);
+- baseline: seed 003's Keras example CNN with its recipe (Adadelta, learning rate 1.0 as in
+  Keras 2, batch 128), for up to ``--baseline-epochs`` epochs.
+After every epoch the test set is evaluated for this measurement only (it feeds no training
+decision), with the clock paused. Time to 99% = training wall clock from the start of
+``fit`` to the end of the first epoch whose test accuracy is >= 0.990.
+Target (issue 7): fast <= 60 s and >= 3x faster than the baseline.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import time
+from typing import Any
+
+import nbmnist
+import nbmnist.callbacks as callbacks
+from nbmnist.display.console import ConsoleDisplay
+from nbmnist.recipes import RECIPES
+from nbmnist.training import prepare_arrays
+
+KERAS_EXAMPLE = (
+    "conv 32 3x3 relu\nconv 64 3x3 relu\nmaxpool 2\ndropout 0.25\nflatten\n"
+    "dense 128 relu\ndropout 0.5"
+)
+
+
+def measure(
+    text: str, kind: str, options: dict[str, Any], x_test: Any, y_test: Any
+) -> list[tuple[float, float, float]]:
+    """[(training seconds so far, validation accuracy, test accuracy)] after each epoch."""
+    probes: list[tuple[float, float, float]] = []
+    paused = 0.0
+    started = 0.0
+    original_begin = callbacks.TrainingCallback.on_train_begin
+    original_end = callbacks.TrainingCallback.on_epoch_end
+
+    def on_train_begin(self: Any, logs: Any = None) -> None:
+        nonlocal started
+        started = time.perf_counter()
+        original_begin(self, logs)
+
+    def on_epoch_end(self: Any, epoch: int, logs: Any = None) -> None:
+        nonlocal paused
+        original_end(self, epoch, logs)
+        now = time.perf_counter()
+        test = self.model.evaluate(x_test, y_test, batch_size=1024, verbose=0, return_dict=True)
+        probes.append(
+            (
+                now - started - paused,
+                float((logs or {}).get("val_accuracy", 0)),
+                float(test["accuracy"]),
+            )
+        )
+        paused += time.perf_counter() - now
+
+    callbacks.TrainingCallback.on_train_begin = on_train_begin
+    callbacks.TrainingCallback.on_epoch_end = on_epoch_end
+    try:
+        nbmnist.train(text, kind, display=ConsoleDisplay(io.StringIO()), live=False, **options)
+    finally:
+        callbacks.TrainingCallback.on_train_begin = original_begin
+        callbacks.TrainingCallback.on_epoch_end = original_end
+    return probes
+
+
+def first_99(probes: list[tuple[float, float, float]]) -> float | None:
+    return next((seconds for seconds, _, test in probes if test >= 0.990), None)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--baseline-epochs", type=int, default=6)
+    args = parser.parse_args()
+    dataset = nbmnist.load_dataset("mnist")
+    if dataset.is_sample:
+        raise SystemExit("full MNIST not found: set NBMNIST_DATA")
+    _, _, x_test, y_test = prepare_arrays(dataset, "cnn")
+    fast = RECIPES["fast"]
+    rows = {
+        "nbmnist --recipe fast": measure(
+            fast.declaration, "cnn", dict(fast.options), x_test, y_test
+        ),
+        "seed 003 Keras example (Adadelta 1.0, batch 128)": measure(
+            KERAS_EXAMPLE,
+            "cnn",
+            {
+                "epochs": args.baseline_epochs,
+                "batch_size": 128,
+                "optimizer": "adadelta",
+                "learning_rate": 1.0,
+                "validation": "split",
+                "validation_split": 1 / 12,
+            },
+            x_test,
+            y_test,
+        ),
+    }
+    print("| recipe | epoch: seconds, val acc, test acc | time to 99.0% test accuracy |")
+    print("| --- | --- | --- |")
+    times = {}
+    for name, probes in rows.items():
+        epochs = "; ".join(
+            f"{i}: {s:.0f} s, {v:.4f}, {t:.4f}" for i, (s, v, t) in enumerate(probes, 1)
+        )
+        times[name] = first_99(probes)
+        reached = f"{times[name]:.0f} s" if times[name] else f"not within {probes[-1][0]:.0f} s"
+        print(f"| {name} | {epochs} | {reached} |")
+    fast_time, base_time = times.values()
+    if fast_time and base_time:
+        ratio = base_time / fast_time
+        print(f"\nspeed-up: {ratio:.1f}x (target >= 3x); fast: {fast_time:.0f} s (target <= 60 s)")
+
+
+if __name__ == "__main__":
+    main()

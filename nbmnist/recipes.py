@@ -1,0 +1,75 @@
+"""Named presets: a declaration and training options that reach a result fast.
+
+``%%cnn --recipe fast`` with an empty body trains the preset model with the preset options;
+with a body, the body is the model and the recipe gives the options. Flags given on the
+magic line override the recipe's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from nbmnist.declaration import Kind
+from nbmnist.errors import OptionError, did_you_mean
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """A preset: the model (declaration text) and the options that train it.
+
+    Attributes:
+        name: the recipe's name (``--recipe NAME``).
+        kind: ``"mlp"`` or ``"cnn"``.
+        declaration: the model, in the declaration language.
+        options: training options (as ``nbmnist.train`` takes them).
+        description: what it is for, and where its numbers come from.
+    """
+
+    name: str
+    kind: Kind
+    declaration: str
+    options: dict[str, Any] = field(default_factory=dict)
+    description: str = ""
+
+
+RECIPES: dict[str, Recipe] = {
+    "fast": Recipe(
+        name="fast",
+        kind="cnn",
+        declaration=(
+            "conv 32 3x3 relu | bn | maxpool 2\n"
+            "conv 64 3x3 relu | bn | maxpool 2\n"
+            "flatten\n"
+            "dense 128 relu | dropout 0.3"
+        ),
+        options={
+            "epochs": 4,
+            "batch_size": 128,
+            "optimizer": "adam",
+            "learning_rate": 3e-3,
+            "lr_schedule": "cosine",
+            "validation": "split",
+            "validation_split": 1 / 12,
+        },
+        description=(
+            "99% test accuracy on MNIST within a minute on 2 CPU cores: a small CNN with "
+            "batch normalization, Adam with warm-up and cosine decay, batch 128, 4 epochs "
+            "(docs/performance.md, bench/time_to_99.py)."
+        ),
+    ),
+}
+
+
+def recipe(name: str) -> Recipe:
+    """The recipe ``name``.
+
+    Raises:
+        OptionError: no such recipe.
+    """
+    if name not in RECIPES:
+        raise OptionError(
+            f"unknown recipe {name!r}; expected one of {', '.join(RECIPES)}."
+            + did_you_mean(name, RECIPES)
+        )
+    return RECIPES[name]

@@ -1,0 +1,73 @@
+"""docs/results.md rows: each seed model's reported test accuracy next to ours on full data.
+
+Usage:
+    NBMNIST_DATA=../shared/data .venv/bin/python -m nbmnist run notebooks/01_mlp_mnist.ipynb --output-dir build/full
+    .venv/bin/python tools/results_table.py build/full/01_mlp_mnist.runs.json [...]
+
+Reads the runs' records written by ``python -m nbmnist run`` and prints a Markdown table.
+The seeds' figures are their printed "Test accuracy" lines (../shared/seeds).
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import sys
+from pathlib import Path
+
+#: run name in the lessons -> (seed, the seed's printed test accuracy)
+SEED_REPORTED = {
+    "relu_2h": ("000", 0.9856),
+    "relu_3h": ("000", 0.982),
+    "relu_5h": ("000", 0.9828),
+    "relu_2h_d25": ("000", 0.9838),
+    "relu_3h_d25": ("000", 0.9823),
+    "relu_5h_d25": ("000", 0.9838),
+    "relu_2h_mse": ("000", 0.9819),
+    "relu_3h_mse": ("000", 0.98),
+    "relu_5h_mse": ("000", 0.9756),
+    "wide_2h": ("001", 0.9839),
+    "wide_3h": ("001", 0.9843),
+    "wide_5h": ("001", 0.9837),
+    "k3_3": ("002", 0.9946),
+    "k5_3": ("002", 0.9874),
+    "k7_3": ("002", 0.9902),
+    "mixed_3": ("002", 0.9876),
+    "k3_5": ("002", 0.9947),
+    "k5_5": ("002", 0.9853),
+    "k7_5": ("002", 0.9914),
+    "mixed_5": ("002", 0.9894),
+    "k3_7": ("002", 0.9953),
+    "k5_7": ("002", 0.9838),
+    "k7_7": ("002", 0.9888),
+    "mixed_7": ("002", 0.988),
+    "mdl_1": ("003", 0.9938),
+    "mdl_3": ("003", 0.9934),
+    "mdl_5": ("003", 0.9919),
+    "vanilla": ("004", 0.881),
+    "dropout": ("004", 0.853),
+    "batchnorm": ("004", 0.867),
+}
+
+
+def main(paths: list[str]) -> None:
+    print(
+        "| seed | run | declaration | epochs | seed's test accuracy | ours | difference | s / epoch |"
+    )
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    for path in paths:
+        for record in json.loads(Path(path).read_text()):
+            seed, reported = SEED_REPORTED.get(record["name"], ("", None))
+            ours = record["test_accuracy"]
+            declaration = record["declaration"].replace("\n", " / ").replace("|", "\\|")
+            per_epoch = statistics.median(record["epoch_seconds"][1:] or record["epoch_seconds"])
+            seed_text = f"{reported:.4f}" if reported is not None else "n/a"
+            diff = f"{ours - reported:+.4f}" if reported is not None and ours is not None else ""
+            print(
+                f"| {seed} | {record['name']} | `{declaration}` | {len(record['history']['loss'])} "
+                f"| {seed_text} | {ours:.4f} | {diff} | {per_epoch:.1f} |"
+            )
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
