@@ -59,7 +59,7 @@ def main(paths: list[str]) -> None:
         for record in json.loads(Path(path).read_text()):
             seed, reported = SEED_REPORTED.get(record["name"], ("", None))
             ours = record["test_accuracy"]
-            declaration = record["declaration"].replace("\n", " / ").replace("|", "\\|")
+            declaration = record["declaration"].strip().replace("\n", " / ").replace("|", "\\|")
             per_epoch = statistics.median(record["epoch_seconds"][1:] or record["epoch_seconds"])
             seed_text = f"{reported:.4f}" if reported is not None else "n/a"
             diff = f"{ours - reported:+.4f}" if reported is not None and ours is not None else ""
