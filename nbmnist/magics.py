@@ -40,14 +40,17 @@ def _check_expanded(kind: str, line: str, namespace: dict[str, Any]) -> None:
 def _with_recipe(
     kind: Kind, name: str, cell: str, options: dict[str, Any]
 ) -> tuple[str, dict[str, Any]]:
-    """The recipe's model (if the body is empty) and options (flags given win)."""
+    """The recipe's model (if the body declares no layer) and options (flags given win)."""
     try:
         preset = recipe(name)
     except OptionError as err:
         raise UsageError(f"%%{kind}: {err}") from err
     if preset.kind != kind:
         raise UsageError(f"%%{kind}: recipe {name!r} is a %%{preset.kind} recipe")
-    return (cell if cell.strip() else preset.declaration), {**preset.options, **options}
+    # IPython will not run a cell magic with an empty body, so a body of only comments (or
+    # blank lines) stands for "no model of my own": the recipe's model is trained.
+    declares = any(line.split("#", 1)[0].strip() for line in cell.splitlines())
+    return (cell if declares else preset.declaration), {**preset.options, **options}
 
 
 _FLAGS = (
@@ -70,7 +73,8 @@ _FLAGS = (
     ),
     argument(
         "--recipe",
-        help="a preset (fast: 99%% on MNIST in a minute on a CPU); an empty body trains its model",
+        help="a preset (fast: 99%% on MNIST in a minute on a CPU); a body of only comments "
+        "trains the preset's model",
     ),
     argument("--train-size", type=int, help="train on the first N training images"),
     argument("--seed", type=int, help="seed Python, NumPy and Keras for a repeatable run"),

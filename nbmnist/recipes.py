@@ -1,7 +1,8 @@
 """Named presets: a declaration and training options that reach a result fast.
 
-``%%cnn --recipe fast`` with an empty body trains the preset model with the preset options;
-with a body, the body is the model and the recipe gives the options. Flags given on the
+``%%cnn --recipe fast`` with a body of only comments (IPython runs no cell magic with an
+empty body) trains the preset model with the preset options; with layers in the body, the
+body is the model and the recipe gives the options. Flags given on the
 magic line override the recipe's.
 """
 

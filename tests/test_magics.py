@@ -181,8 +181,8 @@ def test_help_shows_the_grammar(shell: Shell) -> None:
         assert "{name}" in doc and "--show-code" in doc
 
 
-def test_recipe_fast_with_an_empty_body(shell: Shell) -> None:
-    shell.run("%%cnn quick --recipe fast --epochs 1 --train-size 600 --no-live\n")
+def test_recipe_fast_with_a_comment_for_a_body(shell: Shell) -> None:
+    shell.run("%%cnn quick --recipe fast --epochs 1 --train-size 600 --no-live\n# the preset")
     run = shell.ns["quick"]
     assert run.architecture == "conv 32-64 / dense 128-10" and run.uses_batchnorm
     assert run.options["lr_schedule"] == "cosine" and run.options["learning_rate"] == 3e-3
@@ -194,5 +194,5 @@ def test_recipe_fast_with_an_empty_body(shell: Shell) -> None:
     [("--recipe fastest", "unknown recipe 'fastest'"), ("--recipe fast", "is a %%cnn recipe")],
 )
 def test_recipe_errors(shell: Shell, line: str, fragment: str) -> None:
-    error = shell.run_expecting_error(f"%%mlp {line}\n")
+    error = shell.run_expecting_error(f"%%mlp {line}\n# the preset")
     assert isinstance(error, UsageError) and fragment in str(error)
