@@ -455,9 +455,13 @@ def clear_cache() -> None:
     _CACHE.clear()
 
 
-def write_idx(path: Path, array: np.ndarray) -> None:
+def write_idx(path: Path, array: np.ndarray) -> str:
     """Write a uint8 array as an IDX file, gzipped (reproducibly: no name, mtime 0) if
-    ``path`` ends in ``.gz``. Used by ``tools/make_sample.py`` and the tests."""
+    ``path`` ends in ``.gz``. Used by ``tools/make_sample.py`` and the tests.
+
+    Returns:
+        The SHA-256 of the uncompressed IDX bytes (what ``load_dataset`` checks).
+    """
     array = np.ascontiguousarray(array, dtype=np.uint8)
     header = bytes([0, 0, 0x08, array.ndim]) + b"".join(
         int(n).to_bytes(4, "big") for n in array.shape
@@ -471,3 +475,4 @@ def write_idx(path: Path, array: np.ndarray) -> None:
             gz.write(raw)
     else:
         path.write_bytes(raw)
+    return hashlib.sha256(raw).hexdigest()

@@ -185,9 +185,17 @@ def summary_text(declaration: Declaration, model: keras.Model) -> str:
         if index >= len(rows) - declaration.head_layers:
             note = "  <- output head appended by nbmnist"
         lines.append(f"  {text:<{width[0]}}  {shape:<{width[1]}}  {params:>{width[2]}}{note}")
-    trainable = sum(int(layer.count_params()) for layer in model.layers) - sum(
-        int(w.numpy().size) for w in model.non_trainable_weights
-    )
     total = model.count_params()
-    lines.append(f"  total params: {total:,} (non-trainable: {total - trainable:,})")
+    lines.append(f"  total params: {total:,} (non-trainable: {non_trainable_params(model):,})")
     return "\n".join(lines)
+
+
+def non_trainable_params(model: keras.Model) -> int:
+    """Parameters not updated by the optimizer (BatchNormalization's moving statistics)."""
+    total = 0
+    for weight in model.non_trainable_weights:
+        size = 1
+        for n in weight.shape:
+            size *= int(n)
+        total += size
+    return total

@@ -21,7 +21,7 @@ from nbmnist.data import Dataset, load_dataset
 from nbmnist.declaration import Declaration, Kind
 from nbmnist.errors import OptionError, did_you_mean
 from nbmnist.metric_log import MetricLog
-from nbmnist.model import as_declaration, build_model, import_keras
+from nbmnist.model import as_declaration, build_model, import_keras, non_trainable_params
 from nbmnist.runs import Run, RunStore, Status, next_name, now, record, session_names
 
 if TYPE_CHECKING:
@@ -411,7 +411,7 @@ def train(
         uses_batchnorm=declaration.uses_batchnorm,
         dropout_rates=declaration.dropout_rates,
         head_appended=declaration.head_appended,
-        num_non_trainable_params=sum(int(np.prod(w.shape)) for w in model.non_trainable_weights),
+        num_non_trainable_params=non_trainable_params(model),
         epoch_seconds=log.epoch_seconds,
         created=now(),
         environment=environment(),

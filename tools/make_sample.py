@@ -11,7 +11,6 @@ Usage:
 
 from __future__ import annotations
 
-import hashlib
 import sys
 from pathlib import Path
 
@@ -31,13 +30,8 @@ def main(source: Path) -> None:
         for split, fname in SPLITS.items():
             array = getattr(full, split)[: TRAIN if "train" in split else TEST]
             path = folder / f"{fname}.gz"
-            write_idx(path, array)
-            raw = (
-                bytes([0, 0, 8, array.ndim])
-                + b"".join(n.to_bytes(4, "big") for n in array.shape)
-                + array.tobytes()
-            )
-            sums.append(f"{hashlib.sha256(raw).hexdigest()}  {info.folder}/{fname}")
+            digest = write_idx(path, array)
+            sums.append(f"{digest}  {info.folder}/{fname}")
             print(f"{path}: {array.shape}, {path.stat().st_size:,} bytes")
     (SAMPLE_DIR / "SHA256SUMS").write_text("\n".join(sums) + "\n")
 
