@@ -23,7 +23,7 @@ from nbmnist.declaration import (
     PoolSpec,
 )
 from nbmnist.model import as_declaration
-from nbmnist.training import make_options
+from nbmnist.training import auto_steps_per_execution, make_options
 
 _OPTIMIZER_CLASSES = {
     "adam": "Adam",
@@ -148,6 +148,7 @@ def to_keras_code(
     else:
         loss = '"categorical_crossentropy"'
     shape = "(-1, 784)" if declaration.kind == "mlp" else "(-1, 28, 28, 1)"
+    group = opts.steps_per_execution or auto_steps_per_execution(declaration, opts.batch_size)
     fit = [f"batch_size={opts.batch_size}", f"epochs={opts.epochs}"]
     if opts.validation == "split":
         split = (
@@ -195,6 +196,7 @@ def to_keras_code(
         f"    optimizer=keras.optimizers.{optimizer}({lr}),",
         f"    loss={loss},",
         '    metrics=["accuracy"],',
+        *([f"    steps_per_execution={group},"] if group > 1 else []),
         ")",
         f"history = model.fit(x_train, y_train, {', '.join(fit)})",
         "test_loss, test_accuracy = model.evaluate(x_test, y_test)",

@@ -72,6 +72,11 @@ _FLAGS = (
         help="constant (default) or cosine (10%% warm-up, then cosine decay to 0)",
     ),
     argument(
+        "--steps-per-execution",
+        type=int,
+        help="batches per call into TensorFlow (default: from the model's cost; same updates)",
+    ),
+    argument(
         "--recipe",
         help="a preset (fast: 99%% on MNIST in a minute on a CPU); a body of only comments "
         "trains the preset's model",

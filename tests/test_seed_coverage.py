@@ -156,6 +156,7 @@ def _run_generated(code: str, monkeypatch: pytest.MonkeyPatch, train: bool) -> d
         ("dense 32 relu\ndense 10", "mlp", {"epochs": 1, "loss": "mse", "train_size": 100}),
         ("dense 16 relu", "mlp", {"epochs": 2, "lr_schedule": "cosine", "learning_rate": 0.01}),
         ("dense 16 relu", "mlp", {"epochs": 1, "lr_schedule": "cosine", "validation": "test"}),
+        ("dense 16 relu", "mlp", {"epochs": 2, "steps_per_execution": 3, "batch_size": 32}),
         (
             "conv 8 3 dilation 2 same l2=0.001 | maxpool 2 | globalavgpool",
             "cnn",

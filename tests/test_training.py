@@ -133,6 +133,7 @@ def test_fast_mode_caps_epochs_and_uses_the_sample(monkeypatch: pytest.MonkeyPat
         ({"learning_rate": float("nan")}, "learning_rate"),
         ({"data": "cifar10"}, "unknown data 'cifar10'"),
         ({"seed": -1}, "seed must be"),
+        ({"steps_per_execution": 0}, "steps_per_execution must be a whole number > 0"),
         ({"lr": 0.1}, "unknown training option 'lr'"),
         ({"epoch": 3}, "Did you mean 'epochs'?"),
     ],
@@ -253,3 +254,34 @@ def test_cosine_schedule_warms_up_and_decays_to_zero() -> None:
 def test_unknown_schedule_is_an_option_error() -> None:
     with pytest.raises(OptionError, match=r"unknown lr_schedule 'cosin'.*Did you mean 'cosine'"):
         train(TINY_MLP, display=Recorder(), lr_schedule="cosin")
+
+
+def test_grouped_steps_make_the_same_updates_as_one_batch_per_call() -> None:
+    """steps_per_execution only changes how often Python runs, not what is computed."""
+    options: dict[str, Any] = {"epochs": 2, "seed": 3, "validation": "test", "batch_size": 100}
+    one = train(TINY_MLP, display=Recorder(), steps_per_execution=1, **options)
+    grouped = train(TINY_MLP, display=Recorder(), steps_per_execution=7, **options)
+    assert (one.options["steps_per_execution"], grouped.options["steps_per_execution"]) == (1, 7)
+    assert int(grouped.model.optimizer.iterations.numpy()) == 120  # 60 batches x 2, none lost
+    for key, values in one.history.items():
+        assert grouped.history[key] == pytest.approx(values, rel=1e-5), key
+    assert grouped.test_accuracy == pytest.approx(one.test_accuracy, abs=1e-6)
+
+
+def test_steps_per_execution_defaults_from_the_model_cost() -> None:
+    from nbmnist.declaration import parse_declaration
+    from nbmnist.training import MAX_STEPS_PER_EXECUTION, auto_steps_per_execution
+
+    seed_mlp = parse_declaration("430 322 relu he_normal bn dropout=0.5", "mlp").with_head()
+    keras_example = parse_declaration(
+        "conv 32 3x3 relu\nconv 64 3x3 relu\nmaxpool 2\nflatten\ndense 128 relu", "cnn"
+    ).with_head()
+    assert seed_mlp.multiply_adds() == 784 * 430 + 430 * 322 + 322 * 10
+    assert keras_example.multiply_adds() == (
+        26 * 26 * 32 * 9 + 24 * 24 * 64 * 9 * 32 + 12 * 12 * 64 * 128 + 128 * 10
+    )
+    assert 1 < auto_steps_per_execution(seed_mlp, 128) < MAX_STEPS_PER_EXECUTION
+    assert auto_steps_per_execution(seed_mlp, 8) == MAX_STEPS_PER_EXECUTION
+    assert auto_steps_per_execution(keras_example, 128) == 1  # a group would delay Ctrl-C
+    run = train(TINY_MLP, display=Recorder(), epochs=1, batch_size=6000, validation="none")
+    assert run.options["steps_per_execution"] == 1  # never more than one epoch's batches

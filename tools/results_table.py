@@ -4,7 +4,9 @@ Usage:
     NBMNIST_DATA=../shared/data .venv/bin/python -m nbmnist run notebooks/01_mlp_mnist.ipynb --output-dir build/full
     .venv/bin/python tools/results_table.py build/full/01_mlp_mnist.runs.json [...]
 
-Reads the runs' records written by ``python -m nbmnist run`` and prints a Markdown table.
+Reads the runs' records written by ``python -m nbmnist run`` (or a run store folder such as
+``build/full/02_cnn_mnist-runs``, for a notebook still running or stopped: its completed runs
+only) and prints a Markdown table.
 The seeds' figures are their printed "Test accuracy" lines (../shared/seeds).
 """
 
@@ -50,13 +52,23 @@ SEED_REPORTED = {
 }
 
 
+def records(path: str) -> list[dict]:
+    """The runs in a ``.runs.json`` file, or the completed runs of a run store folder."""
+    if Path(path).is_dir():
+        from nbmnist import load_runs
+
+        done = [run for run in load_runs(path) if run.status == "completed"]
+        return sorted((run.to_record() for run in done), key=lambda r: r["created"])
+    return json.loads(Path(path).read_text())
+
+
 def main(paths: list[str]) -> None:
     print(
         "| seed | run | declaration | epochs | seed's test accuracy | ours | difference | s / epoch |"
     )
     print("| --- | --- | --- | --- | --- | --- | --- | --- |")
     for path in paths:
-        for record in json.loads(Path(path).read_text()):
+        for record in records(path):
             seed, reported = SEED_REPORTED.get(record["name"], ("", None))
             ours = record["test_accuracy"]
             declaration = record["declaration"].strip().replace("\n", " / ").replace("|", "\\|")

@@ -249,6 +249,20 @@ class Declaration:
             shapes.append(output_shape(spec, shapes[-1]))
         return shapes
 
+    def multiply_adds(self) -> int:
+        """Multiply-adds of one forward pass for one example (no batch axis): ``in * units``
+        per ``dense``, ``out_h * out_w * filters * k_h * k_w * in_channels`` per ``conv``;
+        other layers count 0. A rough measure of a training step's cost."""
+        total = 0
+        shapes = self.output_shapes()
+        for spec, before, after in zip(self.layers, shapes[:-1], shapes[1:], strict=True):
+            if isinstance(spec, DenseSpec):
+                total += before[0] * spec.units
+            elif isinstance(spec, ConvSpec):
+                k_h, k_w = spec.kernel_size
+                total += after[0] * after[1] * spec.filters * k_h * k_w * before[2]
+        return total
+
     @property
     def output_activation(self) -> str:
         """Activation of the model's output (``"linear"`` when the last Dense has none)."""
