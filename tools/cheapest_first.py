@@ -1,0 +1,71 @@
+"""Write a lesson notebook's training cells cheapest first, for full-data runs with a deadline.
+
+Usage:
+    .venv/bin/python tools/cheapest_first.py notebooks/02_cnn_mnist.ipynb build/02_first.ipynb
+    NBMNIST_DATA=../shared/data .venv/bin/python -m nbmnist run build/02_first.ipynb \
+        --output-dir build/full --timeout 36000
+    .venv/bin/python tools/results_table.py build/full/02_first-runs
+
+Lesson 02 on full data takes longer than a working session on a 2-core CPU. Every run is
+saved to the run store as it completes, so running the cheapest models first gets the most
+rows of docs/results.md from whatever time there is. The new notebook keeps the set-up cells
+(``%load_ext``, plain assignments such as ``rate = 0.2``) and the ``%%mlp``/``%%cnn`` cells,
+ordered by estimated cost: multiply-adds per example x epochs x grid points
+(``Declaration.multiply_adds``); plots and tables are left out.
+"""
+
+from __future__ import annotations
+
+import itertools
+import shlex
+import sys
+from typing import Any
+
+import nbformat
+
+from nbmnist.declaration import parse_declaration
+
+
+def cost(source: str, namespace: dict[str, Any]) -> float:
+    line, _, body = source.partition("\n")
+    words = shlex.split(line)
+    kind = words[0].removeprefix("%%")
+    epochs, points = 10, 1
+    for flag, value in itertools.pairwise(words):
+        if flag == "--epochs":
+            epochs = int(value)
+        if flag == "--grid":
+            name, _, values = value.partition("=")
+            points *= len(values.split(","))
+            namespace = {**namespace, name: float(values.split(",")[0])}
+    declaration = parse_declaration(body, kind, namespace).with_head()  # type: ignore[arg-type]
+    return declaration.multiply_adds() * epochs * points
+
+
+def _assignment(source: str) -> bool:
+    name, equals, _ = source.partition(" = ")
+    return bool(equals) and "\n" not in source and name.isidentifier()
+
+
+def main(source: str, target: str) -> None:
+    notebook = nbformat.read(source, as_version=4)
+    setup, training, namespace = [], [], {}
+    for cell in notebook.cells:
+        if cell.cell_type != "code":
+            continue
+        if cell.source.startswith(("%%mlp", "%%cnn")):
+            training.append(cell)
+        elif _assignment(cell.source):  # e.g. rate = 0.2, for {rate} in a body
+            setup.append(cell)
+            exec(cell.source, {}, namespace)
+        elif not training:  # install cell, %load_ext, %config
+            setup.append(cell)
+    training.sort(key=lambda cell: cost(cell.source, namespace))
+    for cell in training:
+        print(f"{cost(cell.source, namespace):.3g}  {cell.source.splitlines()[0]}")
+    notebook.cells = setup + training
+    nbformat.write(notebook, target)
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:])
