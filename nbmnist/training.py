@@ -40,12 +40,12 @@ FAST_EPOCHS = 2
 FAST_TRAIN_SIZE = 2000
 
 
-#: ``auto_steps_per_execution``: a conservative CPU speed (multiply-adds per second; the
-#: Keras example CNN trains at about 3.6e10 on this project's 2-core CPU, see
-#: docs/performance.md), the longest a group of batches should take (seconds: Ctrl-C and the
-#: batch progress bar act between groups) and the largest group.
-STEP_RATE = 2e10
-EXECUTION_BUDGET_S = 0.1
+#: ``auto_steps_per_execution``: the CPU speed a training step is estimated with
+#: (multiply-adds per second; the Keras example CNN trained at 3.6e10-7.8e10 on this
+#: project's 2-core CPU, docs/performance.md), the longest a group of batches should take
+#: (seconds: Ctrl-C and the batch progress bar act between groups) and the largest group.
+STEP_RATE = 5e10
+EXECUTION_BUDGET_S = 0.2
 MAX_STEPS_PER_EXECUTION = 32
 
 
@@ -55,8 +55,9 @@ def auto_steps_per_execution(declaration: Declaration, batch_size: int) -> int:
     A training step costs about 3x the forward pass (forward, and backward for inputs and
     weights): ``3 * declaration.multiply_adds() * batch_size`` multiply-adds, taking
     ``/ STEP_RATE`` seconds. Grouping steps up to ``EXECUTION_BUDGET_S`` saves Keras'
-    per-batch Python overhead (about 20% of a seed MLP's epoch at batch size 128) while a
-    group stays short enough that Ctrl-C still stops at once. Large CNNs get 1.
+    per-batch Python overhead and lets TensorFlow keep both cores busy across batches (the
+    seed MLP's epochs 1.6x faster, the Keras example CNN's ~1.1x, docs/performance.md) while
+    a group stays short enough that Ctrl-C still stops at once. The largest seed CNNs get 1.
 
     Returns:
         An int in 1..``MAX_STEPS_PER_EXECUTION``.

@@ -168,7 +168,7 @@ def test_show_code_prints_keras_instead_of_training(
     assert 'name="shown_only"' in out
     assert 'layers.Dense(430, activation="relu", kernel_initializer="he_normal"),' in out
     assert "epochs=22" in out and "validation_data=(x_test, y_test)" in out
-    assert "steps_per_execution=10," in out  # the group train() would use for this MLP
+    assert "steps_per_execution=32," in out  # the group train() would use for this MLP
     compile(out, "<shown>", "exec")  # it is valid Python
     shell.run("%%cnn --show-code --steps-per-execution 4\nconv 8 3 relu")
     assert "steps_per_execution=4," in capsys.readouterr().out

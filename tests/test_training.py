@@ -280,8 +280,10 @@ def test_steps_per_execution_defaults_from_the_model_cost() -> None:
     assert keras_example.multiply_adds() == (
         26 * 26 * 32 * 9 + 24 * 24 * 64 * 9 * 32 + 12 * 12 * 64 * 128 + 128 * 10
     )
-    assert 1 < auto_steps_per_execution(seed_mlp, 128) < MAX_STEPS_PER_EXECUTION
-    assert auto_steps_per_execution(seed_mlp, 8) == MAX_STEPS_PER_EXECUTION
-    assert auto_steps_per_execution(keras_example, 128) == 1  # a group would delay Ctrl-C
+    big = parse_declaration("conv 64 7x7 same relu x4", "cnn").with_head()
+    assert auto_steps_per_execution(seed_mlp, 128) == MAX_STEPS_PER_EXECUTION
+    assert auto_steps_per_execution(keras_example, 128) == 2
+    assert auto_steps_per_execution(keras_example, 8) == MAX_STEPS_PER_EXECUTION
+    assert auto_steps_per_execution(big, 128) == 1  # a group would delay Ctrl-C
     run = train(TINY_MLP, display=Recorder(), epochs=1, batch_size=6000, validation="none")
     assert run.options["steps_per_execution"] == 1  # never more than one epoch's batches
