@@ -48,6 +48,11 @@ bench: $(STAMP)
 	$(BIN)/python bench/sweep_memory.py
 	NBMNIST_DATA=$${NBMNIST_DATA:-../shared/data} $(BIN)/python bench/dashboard_overhead.py
 	NBMNIST_DATA=$${NBMNIST_DATA:-../shared/data} $(BIN)/python bench/full_mnist_mlp.py
+	$(BIN)/python bench/notebook_cells.py
+	NBMNIST_DATA=$${NBMNIST_DATA:-../shared/data} $(BIN)/python bench/time_to_99.py
+	NBMNIST_DATA=$${NBMNIST_DATA:-../shared/data} $(BIN)/python bench/startup_and_throughput.py
+	NBMNIST_DATA=$${NBMNIST_DATA:-../shared/data} $(BIN)/python bench/input_pipelines.py mlp
+	NBMNIST_DATA=$${NBMNIST_DATA:-../shared/data} $(BIN)/python bench/input_pipelines.py cnn 10000
 
 # 10,000 examples per property of the declaration fuzz test (the default run uses 300)
 fuzz: $(STAMP)
