@@ -28,6 +28,9 @@ import keras  # noqa: E402
 class Interrupt:
     """While active, Ctrl-C (SIGINT) asks training to stop after the current batch.
 
+    With ``steps_per_execution`` > 1, Keras checks between groups of batches, so training
+    stops after the current group (``train`` sizes groups to ~0.2 s).
+
     A second Ctrl-C raises ``KeyboardInterrupt`` at once, as usual. Outside the main thread
     (where Python cannot install signal handlers) it does nothing.
 
