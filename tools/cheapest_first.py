@@ -6,6 +6,12 @@ Usage:
         --output-dir build/full --timeout 36000
     .venv/bin/python tools/results_table.py build/full/02_first-runs
 
+To continue after a stop, write the same notebook again with ``--skip-done
+build/full/02_first-runs`` and run it with the same command (same name, so the same run
+store; read the results from the store folder): cells whose run is completed are left out,
+a run left unfinished is trained again over its record (``--overwrite``), and a ``--grid``
+cell resumes after its completed points by itself.
+
 Lesson 02 on full data takes longer than a working session on a 2-core CPU. Every run is
 saved to the run store as it completes, so running the cheapest models first gets the most
 rows of docs/results.md from whatever time there is. The new notebook keeps the set-up cells
@@ -16,14 +22,15 @@ ordered by estimated cost: multiply-adds per example x epochs x grid points
 
 from __future__ import annotations
 
+import argparse
 import itertools
 import shlex
-import sys
 from typing import Any
 
 import nbformat
 
 from nbmnist.declaration import parse_declaration
+from nbmnist.runs import RunStore
 
 
 def cost(source: str, namespace: dict[str, Any]) -> float:
@@ -47,7 +54,13 @@ def _assignment(source: str) -> bool:
     return bool(equals) and "\n" not in source and name.isidentifier()
 
 
-def main(source: str, target: str) -> None:
+def run_name(source: str) -> str | None:
+    """The NAME a ``%%mlp NAME`` / ``%%cnn NAME`` line gives, if any."""
+    words = shlex.split(source.partition("\n")[0])
+    return words[1] if len(words) > 1 and not words[1].startswith("-") else None
+
+
+def main(source: str, target: str, skip_done: str | None = None) -> None:
     notebook = nbformat.read(source, as_version=4)
     setup, training, namespace = [], [], {}
     for cell in notebook.cells:
@@ -60,6 +73,19 @@ def main(source: str, target: str) -> None:
             exec(cell.source, {}, namespace)
         elif not training:  # install cell, %load_ext, %config
             setup.append(cell)
+    if skip_done is not None:
+        store, remaining = RunStore(skip_done), []
+        for cell in training:
+            name = run_name(cell.source)
+            if name is None or "--grid" in cell.source or name not in store:
+                remaining.append(cell)
+            elif store.load(name).status != "completed":
+                line, _, body = cell.source.partition("\n")
+                cell.source = f"{line} --overwrite\n{body}"
+                remaining.append(cell)
+            else:
+                print(f"done     {name}")
+        training = remaining
     training.sort(key=lambda cell: cost(cell.source, namespace))
     for cell in training:
         print(f"{cost(cell.source, namespace):.3g}  {cell.source.splitlines()[0]}")
@@ -68,4 +94,9 @@ def main(source: str, target: str) -> None:
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("source")
+    parser.add_argument("target")
+    parser.add_argument("--skip-done", metavar="RUNS_DIR")
+    args = parser.parse_args()
+    main(args.source, args.target, args.skip_done)
