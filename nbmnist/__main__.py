@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import sys
 from pathlib import Path
 from typing import Any
@@ -50,17 +49,22 @@ def execute_notebook(
     fast: bool = False,
     timeout: int = 1800,
     allow_errors: bool = False,
+    keep_runs: bool = False,
 ) -> tuple[Path, Path]:
     """Execute ``path`` top to bottom in a fresh kernel of this Python interpreter.
 
     Args:
         path: the ``.ipynb`` to run; it runs with its own folder as working directory.
         output_dir: where the executed ``.ipynb`` and ``.html`` go (created if missing), and,
-            unless ``NBMNIST_RUNS`` is set, the run store ``<notebook name>-runs`` (replaced).
+            unless ``NBMNIST_RUNS`` is set, the run store ``<notebook name>-runs``: a new one
+            each time; a previous one is moved aside to ``<notebook name>-runs.<time>``
+            (never deleted: it holds trained models).
         fast: set ``NBMNIST_FAST=1`` for the kernel (bundled sample, at most 2 epochs).
         timeout: seconds one cell may take before the run fails.
         allow_errors: run every cell even after one fails (as a grader runs a student's
             notebook); the errors stay in the executed copy.
+        keep_runs: go on in the existing ``<notebook name>-runs`` instead (e.g. after a
+            stopped full-data run: sweeps resume, a name already taken gets ``_2``).
 
     Returns:
         Paths of the executed notebook and of its HTML export. Beside them,
@@ -81,9 +85,17 @@ def execute_notebook(
     started = now()
     if "NBMNIST_RUNS" not in os.environ:
         # Runs go beside the executed copy, fresh each time like it, so a second run of the
-        # notebook does not find the first one's names taken.
+        # notebook does not find the first one's names taken; the old ones are kept aside.
         runs = output_dir / f"{path.stem}-runs"
-        shutil.rmtree(runs, ignore_errors=True)
+        if not keep_runs and runs.is_dir() and any(runs.iterdir()):
+            stamp = started.replace(":", "")[:17]
+            aside = runs.with_name(f"{runs.name}.{stamp}")
+            for count in range(2, 1000):
+                if not aside.exists():
+                    break
+                aside = runs.with_name(f"{runs.name}.{stamp}-{count}")
+            runs.rename(aside)
+            print(f"nbmnist: the previous runs of {path.name} are now in {aside}")
         env["NBMNIST_RUNS"] = str(runs.resolve())
     manager = kernel_manager()
     client = NotebookClient(
@@ -123,11 +135,16 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument(
         "--allow-errors", action="store_true", help="keep going after a failing cell (grading)"
     )
+    run.add_argument(
+        "--keep-runs",
+        action="store_true",
+        help="add to the existing <notebook>-runs store (default: move it aside, start anew)",
+    )
     args = parser.parse_args(argv)
     if not args.notebook.is_file():
         parser.error(f"{args.notebook}: no such notebook")
     executed, html = execute_notebook(
-        args.notebook, args.output_dir, args.fast, args.timeout, args.allow_errors
+        args.notebook, args.output_dir, args.fast, args.timeout, args.allow_errors, args.keep_runs
     )
     print(f"executed: {executed}\nhtml:     {html}\nruns:     {executed.with_suffix('.runs.json')}")
     return 0

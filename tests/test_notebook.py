@@ -147,6 +147,31 @@ def test_cli_writes_the_executed_copy_html_and_runs_json(tmp_path: Path) -> None
     )
 
 
+def test_cli_keeps_the_previous_run_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A second execution starts a new store and moves the old one aside, or adds to it."""
+    monkeypatch.delenv("NBMNIST_RUNS")  # conftest's; the CLI's own <notebook>-runs is tested
+    notebook = nbformat.v4.new_notebook(
+        cells=[
+            nbformat.v4.new_code_cell("%load_ext nbmnist"),
+            nbformat.v4.new_code_cell("%%mlp tiny --epochs 1 --train-size 200\ndense 8"),
+        ],
+        metadata={
+            "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}
+        },
+    )
+    source = tmp_path / "tiny.ipynb"
+    nbformat.write(notebook, source)
+    out = tmp_path / "out"
+    for keep in (False, False, True):
+        execute_notebook(source, out, fast=True, keep_runs=keep)
+    store = out / "tiny-runs"
+    assert sorted(p.name for p in store.iterdir()) == ["tiny", "tiny_2"]  # kept, added to
+    (aside,) = [p for p in out.iterdir() if p.name.startswith("tiny-runs.")]
+    assert (aside / "tiny" / "run.json").is_file()  # the first execution's run survives
+    (run,) = json.loads((out / "tiny.runs.json").read_text())
+    assert run["name"] == "tiny_2"  # runs.json: this execution's runs only
+
+
 def test_kernel_environment_resolves_relative_folders(monkeypatch: pytest.MonkeyPatch) -> None:
     from nbmnist.__main__ import kernel_environment
 
