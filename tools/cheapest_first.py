@@ -7,8 +7,9 @@ Usage:
     .venv/bin/python tools/results_table.py build/full/02_first-runs
 
 To continue after a stop, write the same notebook again with ``--skip-done
-build/full/02_first-runs`` and run it with the same command (same name, so the same run
-store; read the results from the store folder): cells whose run is completed are left out,
+build/full/02_first-runs`` and run it with the same command plus ``--keep-runs`` (same name,
+so the same run store; read the results from the store folder): cells whose run is completed
+are left out,
 a run left unfinished is trained again over its record (``--overwrite``), and a ``--grid``
 cell resumes after its completed points by itself.
 
