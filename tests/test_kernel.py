@@ -40,6 +40,29 @@ def run(client: Any, code: str, timeout: float = 120) -> tuple[str, str]:
     return reply["content"]["status"], "".join(out)
 
 
+def wait_until_idle(client: Any, msg_id: str) -> None:
+    while True:
+        message = client.get_iopub_msg(timeout=120)
+        if (
+            message["parent_header"].get("msg_id") == msg_id
+            and message["msg_type"] == "status"
+            and message["content"]["execution_state"] == "idle"
+        ):
+            return
+
+
+def run_next(client: Any, code: str) -> tuple[str, str]:
+    """``run`` as a user runs the next cell after an error. ipykernel (7.x) aborts requests
+    that reach it before it has finished aborting the queue after the error (stop_on_error),
+    a window a test can hit by sending at once and a person cannot; retry those."""
+    for _ in range(5):
+        status, out = run(client, code)
+        if status != "aborted":
+            return status, out
+        time.sleep(0.2)
+    return status, out
+
+
 def test_interrupt_keeps_completed_epochs_and_the_next_cell_runs(kernel: tuple[Any, Any]) -> None:
     manager, client = kernel
     status, _ = run(client, "%load_ext nbmnist")
@@ -56,7 +79,8 @@ def test_interrupt_keeps_completed_epochs_and_the_next_cell_runs(kernel: tuple[A
     reply = client.get_shell_msg(timeout=120)
     assert reply["content"]["status"] == "error"
     assert reply["content"]["ename"] == "KeyboardInterrupt"
-    status, out = run(client, "r = nbmnist.runs()[-1]\nprint(r.name, r.status, r.epochs)")
+    wait_until_idle(client, reply_id)
+    status, out = run_next(client, "r = nbmnist.runs()[-1]\nprint(r.name, r.status, r.epochs)")
     assert status == "ok"
     name, state, epochs = out.split()
     assert (name, state) == ("long", "interrupted") and 2 <= int(epochs) < 200
