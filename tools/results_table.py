@@ -55,6 +55,12 @@ SEED_REPORTED: dict[str, tuple[str, float | None]] = {
 }
 
 
+#: seed 003's dropout sweep on mdl_1: the i-th model used ``Dropout(rate=i*0.01)`` (labelled
+#: "Dropout=0.i") and the seed printed its best validation (= test set) accuracy over 20 epochs.
+SEED_SWEEP: list[float] = [0.9941, 0.9936, 0.9940, 0.9929, 0.9933, 0.9932, 0.9934, 0.9934]
+SWEEP_BASE = "drop"
+
+
 def records(path: str) -> list[dict]:
     """The runs in a ``.runs.json`` file, or the completed runs of a run store folder."""
     if Path(path).is_dir():
@@ -65,23 +71,62 @@ def records(path: str) -> list[dict]:
     return json.loads(Path(path).read_text())
 
 
+def seconds_per_epoch(record: dict) -> float:
+    """Median time per epoch in seconds, from epoch 2 on (epoch 1 includes tracing)."""
+    return statistics.median(record["epoch_seconds"][1:] or record["epoch_seconds"])
+
+
+def sweep_rate(record: dict) -> float | None:
+    """The dropout rate of a run of the lesson's sweep (``drop[rate=0.3]``), else None."""
+    prefix = f"{SWEEP_BASE}[rate="
+    name = record["name"]
+    return float(name[len(prefix) : -1]) if name.startswith(prefix) else None
+
+
+def sweep_rows(runs: list[dict]) -> list[str]:
+    """Rows comparing the lesson's dropout sweep with seed 003's, point by point.
+
+    The lesson's point ``rate=0.i`` sits next to the seed's i-th model, which used rate 0.0i.
+    """
+    sweep = sorted((r for r in runs if sweep_rate(r) is not None), key=sweep_rate)
+    rows = [
+        "| point | our rate | seed's rate | seed's best val acc. | ours, best val acc. "
+        "| ours, test acc. after the last epoch | s / epoch |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for record in sweep:
+        point = round(sweep_rate(record) * 10)
+        seed = f"{SEED_SWEEP[point]:.4f}" if point < len(SEED_SWEEP) else "n/a"
+        rows.append(
+            f"| {point} | {sweep_rate(record):.1f} | {point * 0.01:.2f} | {seed} "
+            f"| {max(record['history']['val_accuracy']):.4f} "
+            f"| {record['test_accuracy']:.4f} | {seconds_per_epoch(record):.1f} |"
+        )
+    return rows if sweep else []
+
+
 def main(paths: list[str]) -> None:
+    runs = [record for path in paths for record in records(path)]
     print(
         "| seed | run | declaration | epochs | seed's test accuracy | ours | difference | s / epoch |"
     )
     print("| --- | --- | --- | --- | --- | --- | --- | --- |")
-    for path in paths:
-        for record in records(path):
-            seed, reported = SEED_REPORTED.get(record["name"], ("", None))
-            ours = record["test_accuracy"]
-            declaration = record["declaration"].strip().replace("\n", " / ").replace("|", "\\|")
-            per_epoch = statistics.median(record["epoch_seconds"][1:] or record["epoch_seconds"])
-            seed_text = f"{reported:.4f}" if reported is not None else "n/a"
-            diff = f"{ours - reported:+.4f}" if reported is not None and ours is not None else ""
-            print(
-                f"| {seed} | {record['name']} | `{declaration}` | {len(record['history']['loss'])} "
-                f"| {seed_text} | {ours:.4f} | {diff} | {per_epoch:.1f} |"
-            )
+    for record in runs:
+        if sweep_rate(record) is not None:
+            continue
+        seed, reported = SEED_REPORTED.get(record["name"], ("", None))
+        ours = record["test_accuracy"]
+        declaration = record["declaration"].strip().replace("\n", " / ").replace("|", "\\|")
+        seed_text = f"{reported:.4f}" if reported is not None else "n/a"
+        diff = f"{ours - reported:+.4f}" if reported is not None and ours is not None else ""
+        print(
+            f"| {seed} | {record['name']} | `{declaration}` | {len(record['history']['loss'])} "
+            f"| {seed_text} | {ours:.4f} | {diff} | {seconds_per_epoch(record):.1f} |"
+        )
+    rows = sweep_rows(runs)
+    if rows:
+        print()
+        print("\n".join(rows))
 
 
 if __name__ == "__main__":
