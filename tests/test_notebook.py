@@ -126,18 +126,21 @@ def test_cli_rejects_a_missing_notebook(capsys: pytest.CaptureFixture[str]) -> N
     assert "no such notebook" in capsys.readouterr().err
 
 
-def test_cli_writes_the_executed_copy_html_and_runs_json(tmp_path: Path) -> None:
+def tiny_notebook(tmp_path: Path, cell: str) -> Path:
+    """``tmp_path/tiny.ipynb``: ``%load_ext nbmnist`` and then ``cell``."""
     notebook = nbformat.v4.new_notebook(
-        cells=[
-            nbformat.v4.new_code_cell("%load_ext nbmnist"),
-            nbformat.v4.new_code_cell("%%mlp tiny --epochs 1\ndense 8"),
-        ],
+        cells=[nbformat.v4.new_code_cell("%load_ext nbmnist"), nbformat.v4.new_code_cell(cell)],
         metadata={
             "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}
         },
     )
     source = tmp_path / "tiny.ipynb"
     nbformat.write(notebook, source)
+    return source
+
+
+def test_cli_writes_the_executed_copy_html_and_runs_json(tmp_path: Path) -> None:
+    source = tiny_notebook(tmp_path, "%%mlp tiny --epochs 1\ndense 8")
     assert main(["run", str(source), "--fast", "--output-dir", str(tmp_path / "out")]) == 0
     (run,) = json.loads((tmp_path / "out" / "tiny.runs.json").read_text())
     assert (
@@ -150,17 +153,7 @@ def test_cli_writes_the_executed_copy_html_and_runs_json(tmp_path: Path) -> None
 def test_cli_keeps_the_previous_run_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A second execution starts a new store and moves the old one aside, or adds to it."""
     monkeypatch.delenv("NBMNIST_RUNS")  # conftest's; the CLI's own <notebook>-runs is tested
-    notebook = nbformat.v4.new_notebook(
-        cells=[
-            nbformat.v4.new_code_cell("%load_ext nbmnist"),
-            nbformat.v4.new_code_cell("%%mlp tiny --epochs 1 --train-size 200\ndense 8"),
-        ],
-        metadata={
-            "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}
-        },
-    )
-    source = tmp_path / "tiny.ipynb"
-    nbformat.write(notebook, source)
+    source = tiny_notebook(tmp_path, "%%mlp tiny --epochs 1 --train-size 200\ndense 8")
     out = tmp_path / "out"
     for keep in (False, False, True):
         execute_notebook(source, out, fast=True, keep_runs=keep)
