@@ -45,6 +45,8 @@ class Run:
         name: unique name in the session and the store.
         kind: ``"mlp"`` or ``"cnn"``.
         declaration: the cell body as written.
+        variables: the value, as text, put in for each ``{name}`` placeholder of
+            ``declaration`` (e.g. ``{"rate": "0.2"}``; a sweep's grid point included).
         options: the training options used (snake_case names, as ``nbmnist.train`` takes).
         history: per-epoch metrics, Keras' names: ``loss``, ``accuracy``, ``val_loss``,
             ``val_accuracy`` (validation entries only when validating); one float per epoch.
@@ -83,6 +85,7 @@ class Run:
     uses_batchnorm: bool = False
     dropout_rates: tuple[float, ...] = ()
     head_appended: bool = False
+    variables: dict[str, str] = field(default_factory=dict)
     num_non_trainable_params: int = 0
     epoch_seconds: list[float] = field(default_factory=list)
     created: str = ""
@@ -153,6 +156,7 @@ RECORD_FIELDS = (
     "name",
     "kind",
     "declaration",
+    "variables",
     "options",
     "history",
     "test_loss",

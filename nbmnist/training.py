@@ -436,6 +436,7 @@ def train(
         name=run_name,
         kind=declaration.kind,
         declaration=declaration.text,
+        variables=dict(declaration.variables),
         options={
             **dataclasses.asdict(opts),
             "epochs": opts.effective_epochs,

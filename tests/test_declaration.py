@@ -235,6 +235,8 @@ def test_variables_are_looked_up_never_evaluated() -> None:
         DenseSpec(128, "relu"),
         DropoutSpec(0.3),
     )
+    assert declaration.variables == {"units": "64", "act": "tanh", "rate": "0.3"}
+    assert parse_declaration("dense 8", variables={"rate": 0.3}).variables == {}  # unused
 
 
 @pytest.mark.parametrize("value", ["0.3 | dense 5", "", "relu relu", "{x}"])

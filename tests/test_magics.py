@@ -9,7 +9,7 @@ import pytest
 from IPython.core.error import UsageError
 
 import nbmnist
-from nbmnist.runs import Run
+from nbmnist.runs import Run, RunStore
 from tests.conftest import Shell
 
 KERAS_EXAMPLE = (
@@ -131,6 +131,10 @@ def test_variables_in_body_and_magic_line(shell: Shell) -> None:
     run = shell.ns["swept"]
     assert run.epochs == 1 and run.dropout_rates == (0.3,)
     assert run.num_params == 784 * 24 + 24 + 24 * 10 + 10
+    # the record keeps the cell as written and the values it was trained with
+    assert run.declaration.strip() == "dense {width} relu\ndropout {rate}"
+    stored = RunStore.default().load("swept")
+    assert stored.variables == run.variables == {"width": "24", "rate": "0.3"}
 
 
 @pytest.mark.parametrize(

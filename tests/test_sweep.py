@@ -43,6 +43,7 @@ def test_grids_over_two_names_take_the_product(shell: Shell) -> None:
         "net[rate=0.2,units=16]",
     ]
     assert shell.ns["net"][3].num_params == 784 * 16 + 16 + 16 * 10 + 10
+    assert shell.ns["net"][3].variables == {"units": "16", "rate": "0.2"}
 
 
 def test_an_interrupted_point_is_trained_again(shell: Shell) -> None:

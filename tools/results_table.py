@@ -117,10 +117,13 @@ def main(paths: list[str]) -> None:
         seed, reported = SEED_REPORTED.get(record["name"], ("", None))
         ours = record["test_accuracy"]
         declaration = record["declaration"].strip().replace("\n", " / ").replace("|", "\\|")
+        cell = f"`{declaration}`"
+        if record.get("variables"):  # the values its {name} placeholders had
+            cell += " with " + ", ".join(f"{k}={v}" for k, v in record["variables"].items())
         seed_text = f"{reported:.4f}" if reported is not None else "n/a"
         diff = f"{ours - reported:+.4f}" if reported is not None and ours is not None else ""
         print(
-            f"| {seed} | {record['name']} | `{declaration}` | {len(record['history']['loss'])} "
+            f"| {seed} | {record['name']} | {cell} | {len(record['history']['loss'])} "
             f"| {seed_text} | {ours:.4f} | {diff} | {seconds_per_epoch(record):.1f} |"
         )
     rows = sweep_rows(runs)

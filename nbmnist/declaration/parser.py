@@ -334,8 +334,11 @@ def _check_stub(raw: str, line: int) -> None:
         )
 
 
-def _substitute(token: Token, variables: Mapping[str, object] | None) -> Token:
-    """Replace each ``{name}`` in ``token`` with the value of ``name`` in ``variables``.
+def _substitute(
+    token: Token, variables: Mapping[str, object] | None, used: dict[str, str]
+) -> Token:
+    """Replace each ``{name}`` in ``token`` with the value of ``name`` in ``variables``,
+    noting each substituted value, as text, in ``used``.
 
     Only plain names are looked up; nothing is evaluated. The value must read as one word
     (a number, an activation, ...), so it cannot change the line's structure.
@@ -355,6 +358,7 @@ def _substitute(token: Token, variables: Mapping[str, object] | None) -> Token:
         text = str(variables[name])
         if not text or any(ch.isspace() or ch in "|#{}" for ch in text):
             raise token.error(f"{{{name}}} is {text!r}: a variable must hold one word or number")
+        used[name] = text
         return text
 
     text = re.sub(r"\{([^{}]*)\}", value_of, token.text)
@@ -363,10 +367,13 @@ def _substitute(token: Token, variables: Mapping[str, object] | None) -> Token:
     return Token(text, token.line, token.column)
 
 
-def _tokens(raw: str, line: int, variables: Mapping[str, object] | None = None) -> list[Token]:
+def _tokens(
+    raw: str, line: int, variables: Mapping[str, object] | None, used: dict[str, str]
+) -> list[Token]:
     code = raw.split("#", 1)[0]
     return [
-        _substitute(Token(m.group(), line, m.start() + 1), variables) for m in _TOKEN.finditer(code)
+        _substitute(Token(m.group(), line, m.start() + 1), variables, used)
+        for m in _TOKEN.finditer(code)
     ]
 
 
@@ -422,7 +429,8 @@ def parse_declaration(
         kind: ``"mlp"`` (input 784 values; enables the units shorthand) or ``"cnn"``
             (input 28x28x1 images).
         variables: values for ``{name}`` placeholders (a magic passes the notebook's
-            namespace); looked up by name, never evaluated.
+            namespace); looked up by name, never evaluated. The values used are kept in
+            ``Declaration.variables``.
 
     Returns:
         The declaration, with one ``LayerSpec`` per layer.
@@ -435,9 +443,10 @@ def parse_declaration(
     if kind not in ("mlp", "cnn"):
         raise ValueError(f"kind must be 'mlp' or 'cnn', got {kind!r}")
     layers: list[LayerSpec] = []
+    used: dict[str, str] = {}
     for number, raw in enumerate(text.splitlines(), start=1):
         _check_stub(raw, number)
-        tokens = _tokens(raw, number, variables)
+        tokens = _tokens(raw, number, variables, used)
         if not tokens:
             continue
         tokens, count = _repeat(tokens)
@@ -458,4 +467,4 @@ def parse_declaration(
         example = "430 322 relu" if kind == "mlp" else "conv 32 3x3 relu"
         raise DeclarationError(f"the cell declares no layers; write one per line, e.g. '{example}'")
     _check_order(layers, kind)
-    return Declaration(kind, tuple(layers), text=text)
+    return Declaration(kind, tuple(layers), text=text, variables=used)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
@@ -203,12 +204,15 @@ class Declaration:
         kind: ``"mlp"`` (input: 784 pixel values) or ``"cnn"`` (input: 28x28x1 images).
         layers: the layer specs, including the output head once ``with_head`` added it.
         text: the cell body as written.
+        variables: the value, as text, put in for each ``{name}`` placeholder of ``text``
+            (e.g. ``{"rate": "0.2"}``); empty when ``text`` has none.
         head_layers: how many layers at the end ``with_head`` appended (0, 1 or 2).
     """
 
     kind: Kind
     layers: tuple[LayerSpec, ...]
     text: str = field(default="", compare=False)
+    variables: Mapping[str, str] = field(default_factory=dict, compare=False)
     head_layers: int = 0
 
     @property
