@@ -53,7 +53,7 @@ def main() -> None:
     )
     print(
         f"| machine | {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-        f"{nbmnist.training.device_name()} |"
+        f"{nbmnist.backend.device_name()} |"
     )
 
 

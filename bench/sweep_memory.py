@@ -49,7 +49,7 @@ def main() -> None:
         after.append(rss_mb())
         return result
 
-    from nbmnist.model import import_keras
+    from nbmnist.backend import import_keras
 
     keras = import_keras()
     clear_session = keras.backend.clear_session

@@ -1,10 +1,13 @@
 """The Keras callbacks of a training run: epoch metrics to the display, Ctrl-C, NaN.
 
-Only epoch-level hooks are used, so nbmnist adds no Python work to a training step (the
-issue's budget for the whole dashboard is 2% of training time). Batch progress is read by
-polling the optimizer's step counter from another thread (``batch_progress``); Ctrl-C is
-caught by a SIGINT handler that sets ``model.stop_training``, which Keras checks after every
-batch; a NaN loss is checked once per epoch (Keras' ``TerminateOnNaN`` checks every batch).
+Epoch-level hooks do the work, so nbmnist adds no Python work to a training step (the
+issue's budget for the whole dashboard is 2% of training time). Batch progress is one
+integer set when Keras starts a group of batches (``on_train_batch_begin``, called once per
+call into the backend) and read by the dashboard from another thread (``batch_progress``);
+the batch-end hooks stay Keras' defaults, so Keras keeps dispatching them asynchronously.
+Ctrl-C is caught by a SIGINT handler that sets ``model.stop_training``, which Keras checks
+after every group; a NaN loss is checked once per epoch (Keras' ``TerminateOnNaN`` checks
+every batch).
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import time
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
-from nbmnist.model import import_keras
+from nbmnist.backend import import_keras
 
 if TYPE_CHECKING:
     from nbmnist.display import Display
@@ -29,7 +32,7 @@ class Interrupt:
     """While active, Ctrl-C (SIGINT) asks training to stop after the current batch.
 
     With ``steps_per_execution`` > 1, Keras checks between groups of batches, so training
-    stops after the current group (``train`` sizes groups to ~0.2 s).
+    stops after the current group (``backend.plan_execution`` sizes groups to ~0.2 s).
 
     A second Ctrl-C raises ``KeyboardInterrupt`` at once, as usual. Outside the main thread
     (where Python cannot install signal handlers) it does nothing.
@@ -71,31 +74,50 @@ class TrainingCallback(keras.callbacks.Callback):
     A partly trained epoch (stopped by Ctrl-C) is not recorded, and its validation is
     skipped by raising ``KeyboardInterrupt`` when Keras starts it. A NaN or infinite
     training loss stops training after that epoch.
+
+    Args:
+        log: where completed epochs are recorded.
+        display: told after each epoch.
+        interrupt: Ctrl-C while training.
+        batches_per_step: the user's batches in one Keras step (JAX groups them).
+        batches_per_epoch: the user's batches in one epoch.
     """
 
-    def __init__(self, log: MetricLog, display: Display, interrupt: Interrupt) -> None:
+    def __init__(
+        self,
+        log: MetricLog,
+        display: Display,
+        interrupt: Interrupt,
+        batches_per_step: int = 1,
+        batches_per_epoch: int = 0,
+    ) -> None:
         super().__init__()
         self.log = log
         self.display = display
         self.interrupt = interrupt
+        self.batches_per_step = batches_per_step
+        self.batches_per_epoch = batches_per_epoch
         self._started = 0.0
-        self._first_step = 0
-
-    def _steps_done(self) -> int:
-        return int(self.model.optimizer.iterations.numpy())
+        self._batches_done = 0
+        self._training = False
 
     def batch_progress(self) -> tuple[int, int]:
         """(batches done in the current epoch, batches per epoch); (0, 0) before training.
 
         Safe to call from another thread while training runs."""
-        steps = int(self.params.get("steps") or 0) if self.params else 0
-        if not steps or self.model is None:
+        if not self._training or not self.batches_per_epoch:
             return 0, 0
-        return min(self._steps_done() - self._first_step, steps), steps
+        return min(self._batches_done, self.batches_per_epoch), self.batches_per_epoch
+
+    def on_train_begin(self, logs: dict[str, float] | None = None) -> None:
+        self._training = True
 
     def on_epoch_begin(self, epoch: int, logs: dict[str, float] | None = None) -> None:
         self._started = time.perf_counter()
-        self._first_step = self._steps_done()
+        self._batches_done = 0
+
+    def on_train_batch_begin(self, batch: int, logs: dict[str, float] | None = None) -> None:
+        self._batches_done = batch * self.batches_per_step
 
     def on_test_begin(self, logs: dict[str, float] | None = None) -> None:
         if self.interrupt.requested:
@@ -104,6 +126,7 @@ class TrainingCallback(keras.callbacks.Callback):
     def on_epoch_end(self, epoch: int, logs: dict[str, float] | None = None) -> None:
         if self.interrupt.requested:
             return
+        self._batches_done = self.batches_per_epoch
         self.log.append(logs or {}, time.perf_counter() - self._started)
         self.display.on_epoch_end(self.log)
         if self.log.diverged():

@@ -333,7 +333,7 @@ def download(info: DatasetInfo) -> Path:
     Raises:
         Exception: whatever ``get_file`` raises (no network, checksum mismatch, ...).
     """
-    from nbmnist.model import import_keras
+    from nbmnist.backend import import_keras
 
     keras = import_keras()
     cache = keras_cache_dir()

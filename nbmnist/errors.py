@@ -64,3 +64,7 @@ class DataError(NbmnistError):
 
 class OptionError(NbmnistError, ValueError):
     """A training option (epochs, batch size, optimizer, ...) has a value nbmnist cannot use."""
+
+
+class BackendError(NbmnistError):
+    """The Keras backend asked for is unknown, not installed, or cannot be switched to now."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from nbmnist.backend import auto_steps_per_execution
 from nbmnist.declaration import (
     ActivationSpec,
     BatchNormSpec,
@@ -23,7 +24,7 @@ from nbmnist.declaration import (
     PoolSpec,
 )
 from nbmnist.model import as_declaration
-from nbmnist.training import auto_steps_per_execution, make_options
+from nbmnist.training import make_options
 
 _OPTIMIZER_CLASSES = {
     "adam": "Adam",

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import contextlib
-import os
-import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from nbmnist.backend import import_keras
 from nbmnist.declaration import (
     ActivationSpec,
     BatchNormSpec,
@@ -25,52 +23,6 @@ from nbmnist.declaration import (
 
 if TYPE_CHECKING:
     import keras
-
-
-@contextlib.contextmanager
-def native_stderr_muted() -> Iterator[None]:
-    """Mute what C++ code writes to file descriptor 2 (TensorFlow's absl start-up lines:
-    oneDNN notices, "Could not find cuda drivers", cuInit errors) unless the user asked for
-    TensorFlow's logs with ``TF_CPP_MIN_LOG_LEVEL=0``. Python exceptions are unaffected.
-    The device in use is shown in every run's header instead."""
-    if os.environ.get("TF_CPP_MIN_LOG_LEVEL") == "0":
-        yield
-        return
-    try:
-        saved = os.dup(2)
-    except OSError:  # no stderr at all: nothing to mute
-        yield
-        return
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 2)
-    try:
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
-
-
-def import_keras() -> Any:
-    """Import Keras on the TensorFlow backend, with TensorFlow's C++ start-up chatter muted.
-
-    Called on the first training cell, not at ``%load_ext``, so loading the extension stays
-    fast. A backend or log level the user chose (``KERAS_BACKEND``, ``TF_CPP_MIN_LOG_LEVEL``)
-    is left as it is.
-    """
-    if "keras" not in sys.modules:
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-        os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-        with native_stderr_muted():
-            import keras
-
-            if keras.backend.backend() == "tensorflow":
-                import tensorflow as tf
-
-                tf.config.list_logical_devices()  # device start-up prints cuInit errors
-    import keras
-
-    return keras
 
 
 def _keras_layer(spec: LayerSpec, dtype: str | None = None) -> keras.layers.Layer:
@@ -127,7 +79,7 @@ def build_model(
     kind: Kind = "mlp",
     num_classes: int = 10,
     name: str | None = None,
-    mixed_precision: bool = False,
+    mixed_precision: bool | str = False,
 ) -> keras.Sequential:
     """Build the (uncompiled) Keras model a declaration describes.
 
@@ -140,9 +92,10 @@ def build_model(
             Ignored when a ``Declaration`` is passed (it carries its kind).
         num_classes: number of output classes (10 for MNIST and Fashion-MNIST).
         name: the Keras model name; Keras picks one when None.
-        mixed_precision: build with Keras' ``mixed_float16`` policy (float16 compute, float32
-            variables), keeping the output layer in float32 as Keras recommends for softmax.
-            Speeds up training on recent GPUs; no benefit on CPUs.
+        mixed_precision: build with a mixed Keras dtype policy (``True``: ``mixed_float16``,
+            float16 compute and float32 variables; or a policy name such as
+            ``"mixed_bfloat16"``), keeping the output layer in float32 as Keras recommends
+            for softmax. Speeds up training on recent GPUs and TPUs; no benefit on CPUs.
 
     Returns:
         A ``keras.Sequential`` with an ``Input`` of the kind's shape, one Keras layer per spec.
@@ -153,13 +106,16 @@ def build_model(
     declaration = as_declaration(text_or_declaration, kind).with_head(num_classes)
     keras = import_keras()
     previous = keras.mixed_precision.dtype_policy()
-    if mixed_precision:
-        keras.mixed_precision.set_dtype_policy("mixed_float16")
+    policy = "mixed_float16" if mixed_precision is True else mixed_precision or None
+    if policy == "float32":
+        policy = None
+    if policy:
+        keras.mixed_precision.set_dtype_policy(policy)
     try:
         layers = [keras.Input(shape=declaration.input_shape)]
         last = len(declaration.layers) - 1
         for index, spec in enumerate(declaration.layers):
-            float32_output = mixed_precision and index == last
+            float32_output = bool(policy) and index == last
             layers.append(_keras_layer(spec, "float32" if float32_output else None))
         return keras.Sequential(layers, name=name)
     finally:

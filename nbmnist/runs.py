@@ -64,7 +64,10 @@ class Run:
         head_appended: nbmnist appended the output layer ``dense 10 softmax``.
         epoch_seconds: wall time of each completed epoch, in seconds.
         created: when training started (ISO 8601, UTC).
-        environment: versions (Python, TensorFlow, Keras, nbmnist) and the device.
+        environment: versions (Python, Keras, the backend's framework, NumPy, nbmnist), the
+            Keras backend and the device.
+        execution: how it trained on that backend and device (``backend.Execution``):
+            precision policy, XLA compilation, batches per call and why, data on the device.
         model_path: the saved ``model.keras``, if the run is in a store.
         model: the trained ``keras.Model``; loaded from ``model_path`` on first access.
     """
@@ -90,6 +93,7 @@ class Run:
     epoch_seconds: list[float] = field(default_factory=list)
     created: str = ""
     environment: dict[str, str] = field(default_factory=dict)
+    execution: dict[str, Any] = field(default_factory=dict)
     model_path: str | None = None
     _model: Any = field(default=None, init=False, repr=False, compare=False)
 
@@ -97,10 +101,11 @@ class Run:
     def model(self) -> Any:
         """The trained ``keras.Model`` (loaded from ``model_path`` with Keras' safe mode)."""
         if self._model is None and self.model_path and Path(self.model_path).is_file():
-            from nbmnist.model import import_keras
+            from nbmnist.backend import import_keras, tensorflow_kept_out
 
             keras = import_keras()
-            self._model = keras.saving.load_model(self.model_path, safe_mode=True)
+            with tensorflow_kept_out():
+                self._model = keras.saving.load_model(self.model_path, safe_mode=True)
         return self._model
 
     @model.setter
@@ -174,6 +179,7 @@ RECORD_FIELDS = (
     "epoch_seconds",
     "created",
     "environment",
+    "execution",
 )
 
 
@@ -264,7 +270,10 @@ class RunStore:
         folder = self.folder(run.name)
         folder.mkdir(parents=True, exist_ok=True)
         temporary = folder / f".{MODEL}.partial.keras"
-        model.save(temporary)
+        from nbmnist.backend import tensorflow_kept_out
+
+        with tensorflow_kept_out():
+            model.save(temporary)
         with open(temporary, "rb") as file:
             os.fsync(file.fileno())
         os.replace(temporary, folder / MODEL)

@@ -8,7 +8,6 @@ it actually used, so a label can never disagree with the code (seed 003 labelled
 
 from __future__ import annotations
 
-import gc
 import itertools
 import math
 from collections.abc import Mapping
@@ -73,7 +72,7 @@ def sweep(
     Every point's declaration is checked before the first model trains. After each run the
     results table (shown once, updated in place) says ``k of N done``; at the end the best
     run on validation accuracy is reported. Between runs the previous model is released
-    (``keras.backend.clear_session()``; the run keeps its saved ``model.keras``).
+    (``backend.release_memory``; the run keeps its saved ``model.keras``).
 
     Args:
         text: the cell body, with ``{name}`` for each grid name.
@@ -93,7 +92,7 @@ def sweep(
     """
     from IPython.display import display
 
-    from nbmnist.model import import_keras
+    from nbmnist.backend import release_memory
     from nbmnist.tables import summary_table
 
     options.setdefault("fast", fast_mode_from_env())
@@ -108,7 +107,6 @@ def sweep(
         print(f"fast mode: training {len(keep)} of the {len(grid_points)} grid points")
         grid_points = [grid_points[i] for i in keep]
     store = RunStore.default(opts.runs_dir)
-    keras = import_keras()
     done: list[Run] = []
     handle = None
     for index, point in enumerate(grid_points, 1):
@@ -133,8 +131,7 @@ def sweep(
             )
         done.append(run)
         run.model = None  # saved as model.keras; loaded again on first use
-        keras.backend.clear_session()
-        gc.collect()
+        release_memory()
         table = summary_table(done, title=f"{name}: {index} of {len(grid_points)} done")
         if handle is None:
             handle = display(table, display_id=True)

@@ -7,25 +7,31 @@ imported or data is read, so a mistake costs milliseconds and never a half-train
 from __future__ import annotations
 
 import dataclasses
-import functools
 import math
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
+from nbmnist.backend import (
+    Execution,
+    environment,
+    group_batches,
+    import_keras,
+    plan_execution,
+    seed_everything,
+    to_device,
+)
 from nbmnist.data import Dataset, load_dataset
 from nbmnist.declaration import Declaration, Kind
+from nbmnist.display import Broadcast, Display, TrainingInfo, choose_display
 from nbmnist.errors import OptionError, did_you_mean
 from nbmnist.metric_log import MetricLog
-from nbmnist.model import as_declaration, build_model, import_keras, non_trainable_params
+from nbmnist.model import as_declaration, build_model, non_trainable_params, summary_text
 from nbmnist.runs import Run, RunStore, Status, next_name, now, record, session_names
-
-if TYPE_CHECKING:
-    from nbmnist.display import Display
 
 OPTIMIZERS = ("adam", "sgd", "rmsprop", "adadelta", "adagrad", "nadam")
 LOSSES = ("categorical_crossentropy", "mse")
@@ -39,32 +45,10 @@ _LOSS_ALIASES = {"mean_squared_error": "mse", "crossentropy": "categorical_cross
 FAST_EPOCHS = 2
 FAST_TRAIN_SIZE = 2000
 
-
-#: ``auto_steps_per_execution``: the CPU speed a training step is estimated with
-#: (multiply-adds per second; the Keras example CNN trained at 3.6e10-7.8e10 on this
-#: project's 2-core CPU, docs/performance.md), the longest a group of batches should take
-#: (seconds: Ctrl-C and the batch progress bar act between groups) and the largest group.
-STEP_RATE = 5e10
-EXECUTION_BUDGET_S = 0.2
-MAX_STEPS_PER_EXECUTION = 32
-
-
-def auto_steps_per_execution(declaration: Declaration, batch_size: int) -> int:
-    """How many batches to run per call into TensorFlow, from the model's estimated cost.
-
-    A training step costs about 3x the forward pass (forward, and backward for inputs and
-    weights): ``3 * declaration.multiply_adds() * batch_size`` multiply-adds, taking
-    ``/ STEP_RATE`` seconds. Grouping steps up to ``EXECUTION_BUDGET_S`` saves Keras'
-    per-batch Python overhead and lets TensorFlow keep both cores busy across batches (the
-    seed MLP's epochs 1.6x faster, the Keras example CNN's ~1.1x, docs/performance.md) while
-    a group stays short enough that Ctrl-C still stops at once. The largest seed CNNs get 1.
-
-    Returns:
-        An int in 1..``MAX_STEPS_PER_EXECUTION``.
-    """
-    step_s = 3 * declaration.multiply_adds() * batch_size / STEP_RATE
-    groups = int(EXECUTION_BUDGET_S // step_s) if step_s > 0 else MAX_STEPS_PER_EXECUTION
-    return max(1, min(MAX_STEPS_PER_EXECUTION, groups))
+#: Batch size of validation and test evaluation: it divides the test set (10,000), the
+#: default validation split (10,000 of 60,000) and the sample's (1,000), so one compiled
+#: evaluation step serves them all; evaluation results do not depend on it.
+EVALUATION_BATCH_SIZE = 1000
 
 
 def fast_mode_from_env() -> bool:
@@ -95,14 +79,18 @@ class TrainingOptions:
             training images.
         runs_dir: the run store folder; None: ``$NBMNIST_RUNS`` or ``./nbmnist-runs``.
         overwrite: replace a stored run of the same name instead of renaming the new one.
-        mixed_precision: on a GPU, train with Keras' ``mixed_float16`` policy (output layer
-            in float32); on a CPU it is ignored, with a note.
+        mixed_precision: train with the device's mixed Keras policy (``mixed_float16`` on a
+            GPU, ``mixed_bfloat16`` on a TPU; output layer in float32); on a CPU it is
+            ignored, with a note.
         lr_schedule: ``"constant"``, or ``"cosine"``: linear warm-up over the first 10% of
             the steps to the learning rate, then cosine decay to 0 at the last step
             (``keras.optimizers.schedules.CosineDecay``).
-        steps_per_execution: batches Keras runs per call into TensorFlow (``compile``'s
-            ``steps_per_execution``); same updates in the same order, less Python overhead
-            per batch. None: ``auto_steps_per_execution`` picks it.
+        steps_per_execution: batches run per call into the backend (Keras'
+            ``steps_per_execution``; with JAX a ``lax.scan`` over the batches); same updates
+            in the same order, less Python overhead per batch. None:
+            ``backend.auto_steps_per_execution`` picks it. Always 1 with PyTorch.
+        jit_compile: compile the training step with XLA (True/False); None lets Keras
+            decide (JAX: always; TensorFlow: on a GPU or TPU; PyTorch: never).
     """
 
     data: str = "mnist"
@@ -122,6 +110,7 @@ class TrainingOptions:
     mixed_precision: bool = False
     lr_schedule: str = "constant"
     steps_per_execution: int | None = None
+    jit_compile: bool | None = None
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__  # normalise spellings on a frozen dataclass
@@ -142,6 +131,8 @@ class TrainingOptions:
             _positive_int("train_size", self.train_size)
         if self.steps_per_execution is not None:
             _positive_int("steps_per_execution", self.steps_per_execution)
+        if self.jit_compile is not None and not isinstance(self.jit_compile, bool):
+            raise OptionError(f"jit_compile must be True, False or None, got {self.jit_compile!r}")
         if self.seed is not None and (not _is_int(self.seed) or self.seed < 0):
             raise OptionError(f"seed must be a whole number >= 0, got {self.seed!r}")
         if self.learning_rate is not None and not (
@@ -191,6 +182,10 @@ def make_options(**options: Any) -> TrainingOptions:
     return TrainingOptions(**options)
 
 
+def _batch_shape(kind: Kind) -> tuple[int, ...]:
+    return (-1, 784) if kind == "mlp" else (-1, 28, 28, 1)
+
+
 def prepare_arrays(
     dataset: Dataset, kind: Kind, train_size: int | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -209,7 +204,7 @@ def prepare_arrays(
             x = np.asarray(getattr(dataset, f"x_{split}"), dtype=np.float32) / np.float32(255)
             y = np.eye(dataset.num_classes, dtype=np.float32)[getattr(dataset, f"y_{split}")]
             cache[f"x_{split}"], cache[f"y_{split}"] = x, y
-    shape = (-1, 784) if kind == "mlp" else (-1, 28, 28, 1)
+    shape = _batch_shape(kind)
     limit = slice(None, train_size)
     return (
         cache["x_train"][limit].reshape(shape),
@@ -257,37 +252,6 @@ def _loss(options: TrainingOptions, declaration: Declaration) -> Any:
     return keras.losses.CategoricalCrossentropy(from_logits=from_logits)
 
 
-@functools.cache
-def device_name() -> str:
-    """``GPU (name)`` if TensorFlow sees a GPU, else ``CPU (N cores)``."""
-    import_keras()  # starts TensorFlow's devices with its C++ messages muted
-    import tensorflow as tf
-
-    gpus = tf.config.list_logical_devices("GPU")
-    if gpus:
-        return f"GPU ({gpus[0].name})"
-    return f"CPU ({os.cpu_count()} cores)"
-
-
-@dataclass(frozen=True)
-class TrainingInfo:
-    """What a display shows before the first epoch."""
-
-    name: str
-    kind: str
-    num_params: int
-    epochs: int
-    data_title: str
-    data_source: str
-    is_sample: bool
-    device: str
-    summary: str
-    num_train: int
-    validation: str
-    #: returns (batches done in the current epoch, batches per epoch); callable from any thread
-    batch_progress: Callable[[], tuple[int, int]] | None = None
-
-
 class StoreWriter:
     """Keeps a run's record on disk current: written when training starts and after every
     epoch (atomically; see ``RunStore``)."""
@@ -305,26 +269,6 @@ class StoreWriter:
         self.store.write(run)
 
 
-def environment() -> dict[str, str]:
-    """Versions and device, recorded with every run."""
-    import platform
-
-    import tensorflow as tf
-
-    from nbmnist import __version__
-
-    keras = import_keras()
-    return {
-        "python": platform.python_version(),
-        "tensorflow": tf.__version__,
-        "keras": keras.__version__,
-        "numpy": np.__version__,
-        "nbmnist": __version__,
-        "platform": platform.platform(),
-        "device": device_name(),
-    }
-
-
 def _run_name(name: str | None, kind: str, store: RunStore, overwrite: bool) -> str:
     requested = name or next_name(kind, store)
     store.folder(requested)  # a name that cannot be a folder fails here, before training
@@ -339,9 +283,40 @@ def _run_name(name: str | None, kind: str, store: RunStore, overwrite: bool) -> 
     return unique
 
 
-def _training_data(
-    opts: TrainingOptions, kind: Kind
-) -> tuple[Dataset, str, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
+@dataclass(frozen=True)
+class TrainingData:
+    """The arrays one run trains and is tested on, and where they came from.
+
+    Attributes:
+        dataset: the loaded dataset (``Dataset``).
+        source: where the data came from, as the run records it.
+        x_train: float32 in [0, 1], (N, 784) for ``mlp`` or (N, 28, 28, 1) for ``cnn``; a
+            NumPy array, or the backend's array on its device (``backend.to_device``).
+        y_train: one-hot float32, (N, 10).
+        x_test, y_test: likewise for the test set.
+        num_fitted: training images the optimizer sees (N less a validation split).
+    """
+
+    dataset: Dataset
+    source: str
+    x_train: Any
+    y_train: Any
+    x_test: Any
+    y_test: Any
+    num_fitted: int
+
+    def steps_per_epoch(self, batch_size: int) -> int:
+        """Batches in one epoch (the last one may be partial)."""
+        return -(-self.num_fitted // batch_size)
+
+
+def training_data(opts: TrainingOptions, kind: Kind) -> TrainingData:
+    """Load and check the dataset, and make the model-ready arrays (NumPy, on the host).
+
+    Raises:
+        DataError: a data file is missing or corrupt.
+        OptionError: ``train_size`` exceeds the full dataset's training images.
+    """
     dataset = load_dataset(opts.data, source="sample" if opts.fast else None, warn=False)
     source = dataset.source
     if opts.fast:
@@ -356,7 +331,186 @@ def _training_data(
                 f"images of {dataset.title}"
             )
         train_size = None  # the sample is smaller than a full-data train_size: use it all
-    return dataset, source, prepare_arrays(dataset, kind, train_size)
+    x_train, y_train, x_test, y_test = prepare_arrays(dataset, kind, train_size)
+    fitted = len(x_train)
+    if opts.validation == "split":
+        fitted = int(fitted * (1 - opts.validation_split))  # as Keras splits
+    return TrainingData(dataset, source, x_train, y_train, x_test, y_test, fitted)
+
+
+def on_device(data: TrainingData, kind: Kind) -> TrainingData:
+    """``data`` with its arrays on the backend's device, put there once per dataset and kind
+    (``backend.to_device``; unchanged with TensorFlow): Keras then slices each batch where
+    the data already is instead of copying it from host memory."""
+    cache = data.dataset._cache
+
+    def put(name: str, rows: int) -> Any:
+        full = cache[name].reshape(_batch_shape(kind)) if name[0] == "x" else cache[name]
+        moved = to_device(full, cache, (name, kind))
+        return moved if rows == len(full) else moved[:rows]
+
+    return dataclasses.replace(
+        data,
+        x_train=put("x_train", len(data.y_train)),
+        y_train=put("y_train", len(data.y_train)),
+        x_test=put("x_test", len(data.y_test)),
+        y_test=put("y_test", len(data.y_test)),
+    )
+
+
+def compiled_model(
+    declaration: Declaration, opts: TrainingOptions, steps_per_epoch: int
+) -> tuple[Any, Execution]:
+    """Build and compile the model as this backend and device train it best.
+
+    Returns:
+        The compiled ``keras.Sequential`` and the ``Execution`` it trains with
+        (``jit_compile`` resolved to what Keras chose).
+    """
+    execution = plan_execution(
+        declaration,
+        opts.batch_size,
+        steps_per_epoch,
+        steps_per_execution=opts.steps_per_execution,
+        mixed_precision=opts.mixed_precision,
+        jit_compile=opts.jit_compile,
+    )
+    if opts.mixed_precision and execution.precision == "float32":
+        print("nbmnist: --mixed-precision ignored: no GPU or TPU here, training in float32")
+    if opts.seed is not None:
+        seed_everything(opts.seed)
+    model = build_model(declaration, mixed_precision=execution.precision)
+    model.compile(
+        optimizer=_optimizer(opts, steps_per_epoch * opts.effective_epochs),
+        loss=_loss(opts, declaration),
+        metrics=["accuracy"],
+        steps_per_execution=execution.keras_steps_per_execution,
+        jit_compile=execution.jit_compile,
+    )
+    group_batches(model, execution, opts.batch_size)
+    return model, dataclasses.replace(execution, jit_compile=bool(model.jit_compile))
+
+
+def new_run(
+    name: str,
+    declaration: Declaration,
+    opts: TrainingOptions,
+    data: TrainingData,
+    model: Any,
+    execution: Execution,
+) -> Run:
+    """The record of a run about to train (``status="running"``, no epochs yet)."""
+    return Run(
+        name=name,
+        kind=declaration.kind,
+        declaration=declaration.text,
+        variables=dict(declaration.variables),
+        options={
+            **dataclasses.asdict(opts),
+            "epochs": opts.effective_epochs,
+            "steps_per_execution": execution.steps_per_execution,
+        },
+        history={},
+        test_loss=None,
+        test_accuracy=None,
+        num_params=int(model.count_params()),
+        wall_time_s=0.0,
+        data_source=data.source,
+        status="running",
+        uses_sample=data.dataset.is_sample,
+        architecture=declaration.architecture,
+        uses_batchnorm=declaration.uses_batchnorm,
+        dropout_rates=declaration.dropout_rates,
+        head_appended=declaration.head_appended,
+        num_non_trainable_params=non_trainable_params(model),
+        created=now(),
+        environment=environment(),
+        execution=execution.record(),
+    )
+
+
+def fit(
+    model: Any,
+    run: Run,
+    data: TrainingData,
+    opts: TrainingOptions,
+    execution: Execution,
+    display: Broadcast,
+    summary: str = "",
+) -> Status:
+    """Train ``model`` for the run's epochs, telling ``display`` after each one.
+
+    ``run.history`` and ``run.epoch_seconds`` fill in as epochs complete. Ctrl-C stops after
+    the current group of batches; the run then keeps its completed epochs.
+
+    Returns:
+        ``"completed"``, ``"interrupted"`` or ``"diverged"``.
+    """
+    from nbmnist.callbacks import Interrupt, TrainingCallback
+
+    log = MetricLog(run.history, run.epoch_seconds)
+    interrupt = Interrupt()
+    callback = TrainingCallback(
+        log,
+        display,
+        interrupt,
+        batches_per_step=execution.batches_per_keras_step,
+        batches_per_epoch=data.steps_per_epoch(opts.batch_size),
+    )
+    display.on_train_begin(
+        TrainingInfo(
+            name=run.name,
+            kind=run.kind,
+            num_params=run.num_params,
+            epochs=opts.effective_epochs,
+            data_title=data.dataset.title,
+            data_source=data.source,
+            is_sample=data.dataset.is_sample,
+            device=execution.device,
+            summary=summary,
+            num_train=len(data.y_train),
+            validation=opts.validation,
+            backend=execution.backend,
+            precision=execution.precision,
+            batch_progress=callback.batch_progress,
+        )
+    )
+    validation: dict[str, Any] = {}
+    if opts.validation == "split":
+        validation["validation_split"] = opts.validation_split
+    elif opts.validation == "test":
+        validation["validation_data"] = (data.x_test, data.y_test)
+    status: Status = "completed"
+    try:
+        with interrupt.watch(model):
+            model.fit(
+                data.x_train,
+                data.y_train,
+                batch_size=execution.fit_batch_size(opts.batch_size),
+                validation_batch_size=EVALUATION_BATCH_SIZE,
+                epochs=opts.effective_epochs,
+                verbose=0,
+                callbacks=[callback],
+                **validation,
+            )
+    except KeyboardInterrupt:
+        status = "interrupted"
+    except BaseException:
+        display.close()  # stop any progress thread, then re-raise
+        raise
+    if interrupt.requested:
+        status = "interrupted"
+    if log.diverged():
+        status = "diverged"
+    return status
+
+
+def evaluate(model: Any, data: TrainingData) -> tuple[float, float]:
+    """(test loss, test accuracy in [0, 1]) of ``model`` on the test set."""
+    scores = model.evaluate(
+        data.x_test, data.y_test, batch_size=EVALUATION_BATCH_SIZE, verbose=0, return_dict=True
+    )
+    return float(scores["loss"]), float(scores["accuracy"])
 
 
 def train(
@@ -372,7 +526,9 @@ def train(
     """Build, train and evaluate the model a declaration describes; record and return the run.
 
     The run is saved in the run store (``runs_dir``, ``$NBMNIST_RUNS`` or ``./nbmnist-runs``)
-    from its first epoch on, and its model as ``model.keras`` at the end.
+    from its first epoch on, and its model as ``model.keras`` at the end. It trains on the
+    active Keras backend (``nbmnist.backend``); how (precision, XLA, batches per call, data
+    on the device) is chosen per backend and device and recorded in ``run.execution``.
 
     Args:
         text: a cell body (or a parsed ``Declaration``).
@@ -386,7 +542,7 @@ def train(
         **options: ``TrainingOptions`` fields: ``data``, ``epochs``, ``batch_size``,
             ``optimizer``, ``learning_rate``, ``loss``, ``validation``, ``validation_split``,
             ``train_size``, ``seed``, ``live``, ``fast``, ``runs_dir``, ``overwrite``,
-            ``mixed_precision``, ``lr_schedule``, ``steps_per_execution``.
+            ``mixed_precision``, ``lr_schedule``, ``steps_per_execution``, ``jit_compile``.
 
     Returns:
         The recorded ``Run`` (also in ``nbmnist.runs()``).
@@ -395,122 +551,27 @@ def train(
         OptionError: an option is unknown or out of range (before anything is built).
         DeclarationError: the declaration is invalid (before anything is built).
         DataError: the data files are corrupt.
+        BackendError: the Keras backend is unknown or not installed.
         KeyboardInterrupt: re-raised after recording the run as ``interrupted``.
     """
-    if "fast" not in options:
-        options["fast"] = fast_mode_from_env()
-    opts = make_options(**options)
+    opts = make_options(**{"fast": fast_mode_from_env(), **options})
     declaration = as_declaration(text, kind, variables)
     store = RunStore.default(opts.runs_dir)
     run_name = _run_name(name, declaration.kind, store, opts.overwrite)
-    dataset, data_source, arrays = _training_data(opts, declaration.kind)
-    x_train, y_train, x_test, y_test = arrays
-    declaration = declaration.with_head(dataset.num_classes)
-
-    keras = import_keras()
-    if opts.seed is not None:
-        keras.utils.set_random_seed(opts.seed)
-    mixed = opts.mixed_precision and device_name().startswith("GPU")
-    if opts.mixed_precision and not mixed:
-        print("nbmnist: --mixed-precision ignored: no GPU here, training in float32")
-    model = build_model(declaration, mixed_precision=mixed)
-    fitted = len(x_train)
-    if opts.validation == "split":
-        fitted = int(fitted * (1 - opts.validation_split))  # as Keras splits
-    steps_per_epoch = -(-fitted // opts.batch_size)
-    steps_per_execution = opts.steps_per_execution or auto_steps_per_execution(
-        declaration, opts.batch_size
-    )
-    model.compile(
-        optimizer=_optimizer(opts, steps_per_epoch * opts.effective_epochs),
-        loss=_loss(opts, declaration),
-        metrics=["accuracy"],
-        steps_per_execution=min(steps_per_execution, steps_per_epoch),
-    )
-    from nbmnist.callbacks import Interrupt, TrainingCallback
-    from nbmnist.display import Broadcast, choose_display
-    from nbmnist.model import summary_text
-
-    log = MetricLog()
-    run = Run(
-        name=run_name,
-        kind=declaration.kind,
-        declaration=declaration.text,
-        variables=dict(declaration.variables),
-        options={
-            **dataclasses.asdict(opts),
-            "epochs": opts.effective_epochs,
-            "steps_per_execution": model.steps_per_execution,
-        },
-        history=log.history,
-        test_loss=None,
-        test_accuracy=None,
-        num_params=int(model.count_params()),
-        wall_time_s=0.0,
-        data_source=data_source,
-        status="running",
-        uses_sample=dataset.is_sample,
-        architecture=declaration.architecture,
-        uses_batchnorm=declaration.uses_batchnorm,
-        dropout_rates=declaration.dropout_rates,
-        head_appended=declaration.head_appended,
-        num_non_trainable_params=non_trainable_params(model),
-        epoch_seconds=log.epoch_seconds,
-        created=now(),
-        environment=environment(),
-    )
+    data = training_data(opts, declaration.kind)
+    declaration = declaration.with_head(data.dataset.num_classes)
+    model, execution = compiled_model(declaration, opts, data.steps_per_epoch(opts.batch_size))
+    if execution.data_on_device:
+        data = on_device(data, declaration.kind)
+    run = new_run(run_name, declaration, opts, data, model, execution)
     if opts.overwrite:
         store.remove(run_name)
     display = Broadcast(display or choose_display(opts.live), StoreWriter(store, run))
-    interrupt = Interrupt()
-    callback = TrainingCallback(log, display, interrupt)
-    display.on_train_begin(
-        TrainingInfo(
-            name=run_name,
-            kind=declaration.kind,
-            num_params=run.num_params,
-            epochs=opts.effective_epochs,
-            data_title=dataset.title,
-            data_source=data_source,
-            is_sample=dataset.is_sample,
-            device=run.environment["device"],
-            summary=summary_text(declaration, model) if show_summary else "",
-            num_train=len(x_train),
-            validation=opts.validation,
-            batch_progress=callback.batch_progress,
-        )
-    )
-    validation: dict[str, Any] = {}
-    if opts.validation == "split":
-        validation["validation_split"] = opts.validation_split
-    elif opts.validation == "test":
-        validation["validation_data"] = (x_test, y_test)
-
-    status: Status = "completed"
+    summary = summary_text(declaration, model) if show_summary else ""
     started = time.perf_counter()
-    try:
-        with interrupt.watch(model):
-            model.fit(
-                x_train,
-                y_train,
-                batch_size=opts.batch_size,
-                epochs=opts.effective_epochs,
-                verbose=0,
-                callbacks=[callback],
-                **validation,
-            )
-    except KeyboardInterrupt:
-        status = "interrupted"
-    except BaseException:
-        display.close()  # stop any progress thread, then re-raise
-        raise
-    if interrupt.requested:
-        status = "interrupted"
-    if log.diverged():
-        status = "diverged"
-    elif status == "completed":
-        scores = model.evaluate(x_test, y_test, batch_size=1024, verbose=0, return_dict=True)
-        run.test_loss, run.test_accuracy = float(scores["loss"]), float(scores["accuracy"])
+    status = fit(model, run, data, opts, execution, display, summary)
+    if status == "completed":
+        run.test_loss, run.test_accuracy = evaluate(model, data)
     run.status = status
     run.wall_time_s = time.perf_counter() - started
     run.model = model

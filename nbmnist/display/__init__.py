@@ -7,12 +7,51 @@ kept apart from how it is shown, as in livelossplot's outputs).
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from nbmnist.metric_log import MetricLog
     from nbmnist.runs import Run
-    from nbmnist.training import TrainingInfo
+
+
+@dataclass(frozen=True)
+class TrainingInfo:
+    """What a display shows before the first epoch.
+
+    Attributes:
+        name: the run's name.
+        kind: ``"mlp"`` or ``"cnn"``.
+        num_params: parameters of the model.
+        epochs: planned epochs.
+        data_title: ``"MNIST"`` or ``"Fashion-MNIST"``.
+        data_source: where the data came from (names the bundled sample when used).
+        is_sample: trained on the bundled sample.
+        device: e.g. ``"CPU (2 cores)"``.
+        summary: the layer-by-layer summary ("" to show none).
+        num_train: training images, validation split included.
+        validation: ``"split"``, ``"test"`` or ``"none"``.
+        backend: the Keras backend, e.g. ``"jax"``.
+        precision: the Keras dtype policy, e.g. ``"float32"``.
+        batch_progress: returns (batches done in the current epoch, batches per epoch);
+            callable from any thread.
+    """
+
+    name: str
+    kind: str
+    num_params: int
+    epochs: int
+    data_title: str
+    data_source: str
+    is_sample: bool
+    device: str
+    summary: str
+    num_train: int
+    validation: str
+    backend: str = ""
+    precision: str = "float32"
+    batch_progress: Callable[[], tuple[int, int]] | None = None
 
 
 class Display(Protocol):

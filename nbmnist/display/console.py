@@ -8,9 +8,9 @@ from typing import TYPE_CHECKING, TextIO
 from nbmnist.display.text import duration, final_line, header_line, metrics_line
 
 if TYPE_CHECKING:
+    from nbmnist.display import TrainingInfo
     from nbmnist.metric_log import MetricLog
     from nbmnist.runs import Run
-    from nbmnist.training import TrainingInfo
 
 
 class ConsoleDisplay:

@@ -19,9 +19,9 @@ from nbmnist.display.curves import CurvePlot
 from nbmnist.display.text import duration, final_line, header_line, metrics_line
 
 if TYPE_CHECKING:
+    from nbmnist.display import TrainingInfo
     from nbmnist.metric_log import MetricLog
     from nbmnist.runs import Run
-    from nbmnist.training import TrainingInfo
 
 #: At most this many redraws of the curves per second; the last epoch is always drawn.
 MAX_REDRAWS_PER_SECOND = 4.0

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from nbmnist.runs import Run
 
 if TYPE_CHECKING:
-    from nbmnist.training import TrainingInfo
+    from nbmnist.display import TrainingInfo
 
 METRIC_ORDER = ("loss", "accuracy", "val_loss", "val_accuracy")
 
