@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from nbmnist.backend import use_backend
 from nbmnist.data import Dataset, SampleDataWarning, load_dataset
 from nbmnist.declaration import Declaration, parse_declaration
 from nbmnist.errors import (
+    BackendError,
     DataError,
     DeclarationError,
     NbmnistError,
@@ -44,6 +46,7 @@ _LAZY = {
 }
 
 __all__ = [
+    "BackendError",
     "DataError",
     "Dataset",
     "Declaration",
@@ -67,6 +70,7 @@ __all__ = [
     "sweep",
     "to_keras_code",
     "train",
+    "use_backend",
 ]
 
 

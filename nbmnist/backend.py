@@ -482,6 +482,40 @@ def auto_steps_per_execution(
     return max(1, groups)
 
 
+def choose_steps_per_execution(
+    backend: str,
+    kind: DeviceKind,
+    declaration: Declaration,
+    batch_size: int,
+    steps_per_epoch: int,
+    requested: int | None = None,
+) -> tuple[int, str, str]:
+    """Batches per call into ``backend`` on a ``kind`` device, why, and how they are grouped.
+
+    Returns:
+        ``(steps, reason, grouping)``; ``grouping`` is ``"keras"`` (Keras'
+        ``steps_per_execution``), ``"lax.scan"`` (JAX, see ``group_batches``) or ``"none"``.
+    """
+    if backend == "torch":
+        reason = "Keras' PyTorch backend runs one batch per call (steps_per_execution must be 1)"
+        if requested not in (None, 1):
+            reason += f"; --steps-per-execution {requested} not applied"
+        return 1, reason, "none"
+    if requested is not None:
+        steps, reason = requested, "as asked (--steps-per-execution)"
+    else:
+        steps = auto_steps_per_execution(declaration, batch_size, kind)
+        reason = (
+            f"auto: about {EXECUTION_BUDGET_S:g} s of training per call on the "
+            f"{kind.upper()}, from the model's multiply-adds"
+        )
+    if steps >= steps_per_epoch > 0:
+        steps, reason = steps_per_epoch, reason + "; at most one epoch per call"
+    if steps == 1:
+        return 1, reason, "none"
+    return steps, reason, "lax.scan" if backend == "jax" else "keras"
+
+
 def plan_execution(
     declaration: Declaration,
     batch_size: int,
@@ -500,34 +534,17 @@ def plan_execution(
         steps_per_execution: as asked (``--steps-per-execution``), or None for automatic.
         mixed_precision: ``--mixed-precision``: the device's mixed policy.
         jit_compile: ``--jit-compile``: True/False, or None to let Keras decide.
+
+    Raises:
+        BackendError: no usable Keras backend (see ``import_keras``).
     """
     keras = import_keras()
     backend = str(keras.backend.backend())
     where = device()
     precision, precision_reason = precision_policy(mixed_precision, where)
-    if backend == "torch":
-        steps, reason, grouping = (
-            1,
-            "Keras' PyTorch backend runs one batch per call (steps_per_execution must be 1)",
-            "none",
-        )
-        if steps_per_execution not in (None, 1):
-            reason += f"; --steps-per-execution {steps_per_execution} not applied"
-    else:
-        if steps_per_execution is not None:
-            steps, reason = steps_per_execution, "as asked (--steps-per-execution)"
-        else:
-            steps = auto_steps_per_execution(declaration, batch_size, where.kind)
-            reason = (
-                f"auto: about {EXECUTION_BUDGET_S:g} s of training per call on the "
-                f"{where.kind.upper()}, from the model's multiply-adds"
-            )
-        if steps >= steps_per_epoch > 0:
-            steps, reason = steps_per_epoch, reason + "; one epoch per call"
-        grouping = "lax.scan" if backend == "jax" and steps > 1 else "keras"
-        if steps == 1:
-            grouping = "none"
-    on_device = backend == "jax" or (backend == "torch" and where.kind == "gpu")
+    steps, reason, grouping = choose_steps_per_execution(
+        backend, where.kind, declaration, batch_size, steps_per_epoch, steps_per_execution
+    )
     return Execution(
         backend=backend,
         device=str(where),
@@ -537,7 +554,7 @@ def plan_execution(
         steps_per_execution=steps,
         steps_per_execution_reason=reason,
         grouping=grouping,
-        data_on_device=on_device,
+        data_on_device=backend == "jax" or (backend == "torch" and where.kind == "gpu"),
     )
 
 

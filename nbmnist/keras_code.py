@@ -198,6 +198,7 @@ def to_keras_code(
         f"    loss={loss},",
         '    metrics=["accuracy"],',
         *([f"    steps_per_execution={group},"] if group > 1 else []),
+        *([f"    jit_compile={opts.jit_compile},"] if opts.jit_compile is not None else []),
         ")",
         f"history = model.fit(x_train, y_train, {', '.join(fit)})",
         "test_loss, test_accuracy = model.evaluate(x_test, y_test)",

@@ -10,11 +10,12 @@ from typing import Any
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
-from traitlets import Bool, Integer, Unicode
+from traitlets import Bool, Integer, TraitError, Unicode, validate
 
+from nbmnist.backend import use_backend
 from nbmnist.declaration import Kind, parse_declaration
 from nbmnist.declaration.vocabulary import LAYER_WORDS
-from nbmnist.errors import OptionError
+from nbmnist.errors import BackendError, OptionError
 from nbmnist.keras_code import to_keras_code
 from nbmnist.recipes import recipe
 from nbmnist.runs import RunStore
@@ -104,6 +105,12 @@ _FLAGS = (
         help="on a GPU: float16 compute (output layer float32); ignored on CPU",
     ),
     argument(
+        "--jit-compile",
+        choices=("on", "off"),
+        help="compile the training step with XLA (default: Keras decides: always with JAX, "
+        "on a GPU or TPU with TensorFlow, never with PyTorch)",
+    ),
+    argument(
         "--show-code",
         action="store_true",
         help="print the plain Keras code this cell means, instead of training",
@@ -120,7 +127,8 @@ def _training_flags(func: Callable[..., Any]) -> Callable[..., Any]:
 @magics_class
 class NbmnistMagics(Magics):
     """Declare, train and record Keras models on MNIST from a cell. Configure with
-    ``%config NbmnistMagics.fast = True`` (or ``.live``, ``.seed``)."""
+    ``%config NbmnistMagics.fast = True`` (or ``.live``, ``.seed``, ``.runs_dir``,
+    ``.backend``)."""
 
     fast = Bool(
         fast_mode_from_env(),
@@ -136,6 +144,24 @@ class NbmnistMagics(Magics):
         help="Run store folder (default: NBMNIST_RUNS or ./nbmnist-runs); on Colab a "
         "Google Drive folder keeps runs across sessions.",
     ).tag(config=True)
+    backend = Unicode(
+        None,
+        allow_none=True,
+        help="Keras backend of this kernel: tensorflow, jax or torch. Set it before the first "
+        "training cell (default: KERAS_BACKEND, ~/.keras/keras.json, else TensorFlow).",
+    ).tag(config=True)
+
+    @validate("backend")
+    def _use_backend(self, proposal: Any) -> str | None:
+        """Choose the backend now; an unknown one, or a switch after Keras has loaded, is
+        refused with a one-line ``BackendError`` message (restart the kernel to switch)."""
+        if proposal["value"] is None:
+            return None
+        try:
+            use_backend(proposal["value"])
+        except BackendError as err:
+            raise TraitError(f"{type(err).__name__}: {err}") from err  # traitlets rolls back
+        return str(proposal["value"]).strip().lower()
 
     def _train(self, kind: Kind, line: str, cell: str, magic: Callable[..., Any]) -> None:
         namespace = self.shell.user_ns if self.shell is not None else {}
@@ -146,8 +172,12 @@ class NbmnistMagics(Magics):
             raise UsageError(
                 f"run name {name!r} is not a Python name; use letters, digits and _ (e.g. relu_2h)"
             )
-        skip = {"name", "no_live", "fast", "show_code", "grid", "recipe"}
+        if self.backend:
+            use_backend(self.backend)  # Keras may have been imported on another one since
+        skip = {"name", "no_live", "fast", "show_code", "grid", "recipe", "jit_compile"}
         options = {k: v for k, v in vars(args).items() if v is not None and k not in skip}
+        if args.jit_compile is not None:
+            options["jit_compile"] = args.jit_compile == "on"
         if args.recipe:
             cell, options = _with_recipe(kind, args.recipe, cell, options)
         options["live"] = self.live and not args.no_live

@@ -31,6 +31,17 @@ def _fixed(digits: int) -> Callable[[Any], str]:
     return lambda value: "n/a" if value is None else f"{value:.{digits}f}"
 
 
+def _backend(run: Run) -> str:
+    """``jax, GPU``: the Keras backend and the kind of device (records from before backends
+    were recorded trained on TensorFlow)."""
+    environment = run.environment
+    backend = run.execution.get("backend") or environment.get("backend")
+    if not backend and "tensorflow" in environment:
+        backend = "tensorflow"
+    device = environment.get("device", "").split(" (")[0]
+    return ", ".join(part for part in (backend, device) if part)
+
+
 def _best(run: Run, part: int) -> Any:
     best = run.best_epoch("val_accuracy")
     return None if best is None else best[part]
@@ -62,6 +73,7 @@ COLUMNS: dict[str, Column] = {
     "best val accuracy": Column(lambda run: _best(run, 1), _fixed(4)),
     "best epoch": Column(lambda run: _best(run, 0), lambda v: "n/a" if v is None else str(v)),
     "wall time (s)": Column(lambda run: run.wall_time_s, _fixed(1)),
+    "backend": Column(_backend),
     "status": Column(lambda run: run.status),
 }
 DEFAULT_COLUMNS = tuple(name for name in COLUMNS if name != "status")
@@ -153,7 +165,8 @@ def summary_table(
         runs: the runs to list; None: the session's runs in order (``nbmnist.runs()``).
         columns: column titles from ``COLUMNS``; None: ``DEFAULT_COLUMNS`` (name,
             architecture, optimizer, loss, BN, dropout, params, epochs, data, test loss, test
-            accuracy, best val accuracy, best epoch, wall time). Losses and accuracies are
+            accuracy, best val accuracy, best epoch, wall time, backend). Losses and
+            accuracies are
             printed with 4 decimals, wall time in seconds with 1.
         sort_by: a column title to sort by (accuracies and ``epochs`` descending, the rest
             ascending); runs without a value go last.

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
 
-from nbmnist.display import curves, notebook
+from nbmnist.display import TrainingInfo, curves, notebook
 from nbmnist.display.notebook import LiveDashboard
 from nbmnist.metric_log import MetricLog
 from nbmnist.runs import Run
-from nbmnist.training import TrainingInfo
 
 INFO = TrainingInfo(
     name="demo",
@@ -24,6 +24,7 @@ INFO = TrainingInfo(
     summary="  dense 10 softmax  (None, 10)  7,850",
     num_train=5000,
     validation="split",
+    backend="jax",
 )
 
 
@@ -76,6 +77,7 @@ def test_dashboard_updates_in_place(
     assert shown == [dashboard.widget]  # one display slot, shown once
     assert "demo" in dashboard.header.value and "1,234 params" in dashboard.header.value
     assert "bundled sample" in dashboard.header.value
+    assert "CPU (2 cores) with jax" in dashboard.header.value
     log = MetricLog()
     images = []
     for n, (loss, accuracy) in enumerate([(1.0, 0.6), (0.5, 0.8), (0.3, 0.9)], 1):
@@ -93,6 +95,16 @@ def test_dashboard_updates_in_place(
     out = capsys.readouterr().out
     assert out.startswith("before training\n")  # the user's output is never cleared
     assert "demo: test_loss 0.3000 · test_accuracy 0.9000" in out
+
+
+def test_header_names_the_device_backend_and_a_mixed_policy() -> None:
+    from nbmnist.display.text import header_line
+
+    assert header_line(INFO) == (
+        "demo: mlp, 1,234 params, MNIST (sample), 3 epochs on CPU (2 cores) with jax"
+    )
+    gpu = replace(INFO, device="GPU (NVIDIA H100 80GB HBM3)", precision="mixed_float16")
+    assert header_line(gpu).endswith("on GPU (NVIDIA H100 80GB HBM3) with jax, mixed_float16")
 
 
 def test_redraws_are_throttled_but_the_last_epoch_is_drawn(shown: list[Any]) -> None:
@@ -149,7 +161,6 @@ def test_metric_log_best_and_divergence() -> None:
 
 
 def test_batch_progress_is_polled_and_the_poller_stops(shown: list[Any]) -> None:
-    from dataclasses import replace
 
     progress = [(0, 0)]
     dashboard = LiveDashboard()

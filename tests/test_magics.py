@@ -46,6 +46,19 @@ def test_cnn_keras_example_for_one_epoch(shell: Shell) -> None:
     assert run.test_accuracy > 0.5
 
 
+def test_jit_compile_flag_is_passed_recorded_and_printed(
+    shell: Shell, capsys: pytest.CaptureFixture[str]
+) -> None:
+    shell.run("%%mlp plain --epochs 1 --no-live --jit-compile off\ndense 16 relu")
+    run = shell.ns["plain"]
+    assert run.options["jit_compile"] is False and run.execution["jit_compile"] is False
+    assert run.model.jit_compile is False
+    shell.run("%%mlp --show-code --jit-compile on\ndense 16 relu")
+    assert "    jit_compile=True," in capsys.readouterr().out
+    error = shell.run_expecting_error("%%mlp --jit-compile maybe\ndense 16 relu")
+    assert isinstance(error, UsageError) and "invalid choice: 'maybe'" in str(error)
+
+
 def test_default_names_and_python_api_agree(shell: Shell) -> None:
     shell.run("%%mlp --epochs 1\ndense 16 relu")
     shell.run("%%mlp --epochs 1 --no-live --train-size 1000\ndense 16 relu")

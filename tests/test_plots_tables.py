@@ -103,9 +103,23 @@ def test_summary_table_cells_come_from_the_runs() -> None:
     assert rows[0]["epochs"] == "2" and rows[0]["wall time (s)"] == "79.2"
     assert rows[0]["best val accuracy"] == "0.9856" and rows[0]["best epoch"] == "2"
     assert rows[0]["data"] == "MNIST" and rows[1]["data"] == "MNIST (sample)"
+    assert rows[0]["backend"] == "" and table.field_names[-1] == "backend"
     text = table.get_string()
     assert "| relu_2h" in text and "0.9856" in text
     assert "<table>" in table._repr_html_()
+
+
+def test_backend_column_names_the_backend_and_the_device_kind() -> None:
+    jax_gpu = make_run(
+        "a",
+        0.99,
+        environment={"backend": "jax", "jax": "0.7.2", "device": "GPU (NVIDIA H100 80GB HBM3)"},
+        execution={"backend": "jax"},
+    )
+    # a record written before backends were recorded: TensorFlow's version, a device
+    old = make_run("b", 0.98, environment={"tensorflow": "2.21.0", "device": "CPU (2 cores)"})
+    table = summary_table([jax_gpu, old], columns=["name", "backend"])
+    assert [row[1] for row in table.rows] == ["jax, GPU", "tensorflow, CPU"]
 
 
 def test_summary_table_columns_and_sorting() -> None:

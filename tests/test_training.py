@@ -276,9 +276,9 @@ def test_grouped_steps_make_the_same_updates_as_one_batch_per_call() -> None:
 
 
 def test_steps_per_execution_defaults_from_the_model_cost() -> None:
-    from nbmnist.declaration import parse_declaration
     from nbmnist.backend import MAX_CPU_STEPS_PER_EXECUTION as MAX_STEPS_PER_EXECUTION
     from nbmnist.backend import auto_steps_per_execution
+    from nbmnist.declaration import parse_declaration
 
     seed_mlp = parse_declaration("430 322 relu he_normal bn dropout=0.5", "mlp").with_head()
     keras_example = parse_declaration(

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from nbmnist.display.curves import CurvePlot
-from nbmnist.display.text import duration, final_line, header_line, metrics_line
+from nbmnist.display.text import backend_text, duration, final_line, header_line, metrics_line
 
 if TYPE_CHECKING:
     from nbmnist.display import TrainingInfo
@@ -79,7 +79,7 @@ class LiveDashboard:
         self.header.value = (
             f"<b>{html.escape(info.name)}</b> · {info.kind} · {info.num_params:,} params · "
             f"{html.escape(info.data_title)}, {info.num_train:,} training images, validation: "
-            f"{info.validation} · {html.escape(info.device)}{sample}"
+            f"{info.validation} · {html.escape(backend_text(info))}{sample}"
         )
         self.status.value = f"0/{info.epochs} · starting"
         self._batch_progress = info.batch_progress

@@ -32,11 +32,21 @@ def plural(count: int, noun: str) -> str:
     return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
+def backend_text(info: TrainingInfo) -> str:
+    """``CPU (2 cores) with jax``, ``GPU (NVIDIA H100) with jax, mixed_float16``."""
+    text = info.device
+    if info.backend:
+        text += f" with {info.backend}"
+    if info.precision != "float32":
+        text += f", {info.precision}"
+    return text
+
+
 def header_line(info: TrainingInfo) -> str:
-    """``relu_2h: mlp, 482,570 params, MNIST, 22 epochs on CPU (2 cores)``."""
+    """``relu_2h: mlp, 482,570 params, MNIST, 22 epochs on CPU (2 cores) with jax``."""
     return (
         f"{info.name}: {info.kind}, {info.num_params:,} params, {info.data_title}, "
-        f"{plural(info.epochs, 'epoch')} on {info.device}"
+        f"{plural(info.epochs, 'epoch')} on {backend_text(info)}"
     )
 
 

@@ -1,0 +1,296 @@
+"""nbmnist.backend: which Keras backend, which device, and how a run trains there.
+
+The suite runs once per backend (``make test``: TensorFlow, then JAX), so "this backend" below
+is whichever the process runs on; the other is exercised in a subprocess.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from nbmnist import backend
+from nbmnist.backend import (
+    BackendError,
+    Device,
+    choose_steps_per_execution,
+    configured_backend,
+    precision_policy,
+    use_backend,
+)
+from nbmnist.declaration import parse_declaration
+from tests.conftest import REPO, TINY_MLP
+
+SEED_MLP = parse_declaration("430 322 relu he_normal bn dropout=0.5", "mlp").with_head()
+KERAS_EXAMPLE = parse_declaration(
+    "conv 32 3x3 relu\nconv 64 3x3 relu\nmaxpool 2\nflatten\ndense 128 relu", "cnn"
+).with_head()
+
+
+def this_backend() -> str:
+    import keras
+
+    return str(keras.backend.backend())
+
+
+def other_backend() -> str:
+    return "jax" if this_backend() == "tensorflow" else "tensorflow"
+
+
+def run_python(code: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """Run ``code`` in a fresh interpreter (a fresh Keras) from the repository root."""
+    environment = {**os.environ, **env}
+    environment.pop("KERAS_BACKEND", None)
+    environment.update(env)
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        cwd=REPO,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+# --- which backend -----------------------------------------------------------------------
+
+
+def test_keras_backend_variable_wins_over_keras_json(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    monkeypatch.delenv("KERAS_BACKEND", raising=False)
+    assert configured_backend() == ("tensorflow", "Keras' default")
+    (tmp_path / "keras.json").write_text(json.dumps({"backend": "jax", "floatx": "float32"}))
+    assert configured_backend() == ("jax", str(tmp_path / "keras.json"))
+    monkeypatch.setenv("KERAS_BACKEND", "Torch")
+    assert configured_backend() == ("torch", "KERAS_BACKEND")
+
+
+def test_an_uninstalled_default_falls_back_to_an_installed_backend(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Colab's TPU runtime has no TensorFlow: Keras' default must not stop nbmnist there."""
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    monkeypatch.delenv("KERAS_BACKEND", raising=False)
+    monkeypatch.setattr(backend, "installed", lambda name: name == "jax")
+    assert backend._choose_backend() == "jax"
+    assert "'tensorflow' (Keras' default) is not installed; training on 'jax'" in (
+        capsys.readouterr().out
+    )
+
+
+@pytest.mark.parametrize(
+    ("variable", "installed", "message"),
+    [
+        (
+            "torch",
+            {"jax"},
+            "backend 'torch' (KERAS_BACKEND) is not installed; install it with "
+            'pip install "nbmnist[torch]", or choose one of jax',
+        ),
+        (None, set(), 'no Keras backend is installed; install one, e.g. pip install "nbmnist[jax]'),
+        (
+            "jaxx",
+            {"jax"},
+            "unknown Keras backend 'jaxx'; nbmnist trains on tensorflow, jax, torch. "
+            "Did you mean 'jax'?",
+        ),
+        ("numpy", {"jax"}, "unknown Keras backend 'numpy'"),
+    ],
+)  # fmt: skip
+def test_a_backend_that_cannot_train_is_one_line_naming_the_extra(
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    variable: str | None,
+    installed: set[str],
+    message: str,
+) -> None:
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    if variable is None:
+        monkeypatch.delenv("KERAS_BACKEND", raising=False)
+    else:
+        monkeypatch.setenv("KERAS_BACKEND", variable)
+    monkeypatch.setattr(backend, "installed", lambda name: name in installed)
+    with pytest.raises(BackendError) as raised:
+        backend._choose_backend()
+    assert message in str(raised.value)
+    assert raised.value._render_traceback_() == [f"BackendError: {raised.value}"]
+
+
+def test_switching_backend_after_keras_loaded_says_restart_the_kernel() -> None:
+    backend.import_keras()
+    use_backend(this_backend())  # the same one: fine
+    with pytest.raises(BackendError, match="restart the kernel"):
+        use_backend(other_backend())
+    with pytest.raises(BackendError, match="Did you mean 'torch'"):
+        use_backend("trch")
+
+
+def test_config_backend_in_the_shell_checks_at_once(shell, caplog) -> None:  # type: ignore[no-untyped-def]
+    backend.import_keras()
+    shell.ip.run_line_magic("config", f'NbmnistMagics.backend = "{other_backend()}"')
+    # %config logs the error as one line (it does not raise)
+    assert [r.getMessage() for r in caplog.records if "restart the kernel" in r.getMessage()]
+    magics = shell.ip.magics_manager.registry["NbmnistMagics"]
+    assert magics.backend is None  # the refused value was not kept
+    shell.ip.run_line_magic("config", f'NbmnistMagics.backend = "{this_backend()}"')
+    assert magics.backend == this_backend()
+    shell.ip.run_line_magic("config", "NbmnistMagics.backend = None")
+
+
+def test_a_notebook_chooses_jax_before_the_first_cell_and_tensorflow_never_loads(
+    tmp_path: Path,
+) -> None:
+    """The backend set with %config is the one trained on; with JAX, TensorFlow (installed
+    here) is never imported: not for seeding, saving, loading or evaluating; and JAX's
+    compiled programs land in the persistent cache."""
+    result = run_python(
+        f"""
+        import sys
+        from IPython.testing.globalipapp import start_ipython
+        ip = start_ipython()
+        ip.run_line_magic("load_ext", "nbmnist")
+        ip.run_line_magic("config", 'NbmnistMagics.backend = "jax"')
+        ip.run_cell_magic("mlp", "tiny --epochs 1 --seed 1 --no-live", "{TINY_MLP}")
+        run = ip.user_ns["tiny"]
+        import nbmnist
+        again = nbmnist.load_runs()[0]
+        assert again.model.count_params() == run.num_params
+        from nbmnist.backend import jax_cache_dir
+        print("backend", run.execution["backend"], run.environment["backend"])
+        print("grouping", run.execution["grouping"], run.execution["data_on_device"])
+        print("tensorflow loaded", "tensorflow" in sys.modules)
+        print("cached programs", len(list(jax_cache_dir().rglob("*"))) > 0)
+        """,
+        NBMNIST_RUNS=str(tmp_path / "runs"),
+        KERAS_HOME=str(tmp_path / "keras"),
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    out = result.stdout
+    assert "backend jax jax" in out and "grouping lax.scan True" in out
+    assert "on CPU" in out and "with jax" in out  # the header names device and backend
+    assert "tensorflow loaded False" in out
+    assert "cached programs True" in out
+
+
+def test_a_model_saved_under_one_backend_reloads_under_the_other(tmp_path: Path) -> None:
+    import nbmnist
+    from nbmnist.display.console import ConsoleDisplay
+    from nbmnist.training import prepare_arrays
+
+    run = nbmnist.train(
+        "conv 4 3x3 relu | bn | maxpool 2\nflatten\ndense 16 relu | dropout 0.2",
+        "cnn",
+        "portable",
+        display=ConsoleDisplay(open(os.devnull, "w")),  # noqa: SIM115
+        epochs=1,
+        train_size=500,
+        runs_dir=str(tmp_path),
+    )
+    _, _, x_test, _ = prepare_arrays(nbmnist.load_dataset("mnist", warn=False), "cnn")
+    images = x_test[:64]
+    np.save(tmp_path / "images.npy", images)
+    np.save(tmp_path / "expected.npy", np.asarray(run.model.predict(images, verbose=0)))
+    result = run_python(
+        f"""
+        import numpy as np, nbmnist, keras
+        run = nbmnist.load_runs({str(tmp_path)!r})[0]
+        images = np.load({str(tmp_path / "images.npy")!r})
+        probabilities = np.asarray(run.model.predict(images, verbose=0))
+        np.save({str(tmp_path / "reloaded.npy")!r}, probabilities)
+        print(keras.backend.backend())
+        """,
+        KERAS_BACKEND=other_backend(),
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.split()[-1] == other_backend()
+    expected = np.load(tmp_path / "expected.npy")
+    assert np.load(tmp_path / "reloaded.npy") == pytest.approx(expected, abs=1e-5)
+
+
+# --- how a run trains on this backend and device --------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "kind", "declaration", "batch_size", "epoch", "requested", "expected"),
+    [
+        ("tensorflow", "cpu", SEED_MLP, 128, 391, None, (32, "keras")),
+        ("jax", "cpu", SEED_MLP, 128, 391, None, (32, "lax.scan")),
+        ("tensorflow", "cpu", KERAS_EXAMPLE, 128, 391, None, (2, "keras")),
+        ("jax", "gpu", SEED_MLP, 128, 391, None, (391, "lax.scan")),  # an epoch per call
+        ("jax", "gpu", KERAS_EXAMPLE, 128, 391, None, (86, "lax.scan")),  # ~0.2 s a call
+        ("tensorflow", "tpu", SEED_MLP, 128, 469, None, (469, "keras")),
+        ("jax", "cpu", SEED_MLP, 128, 391, 7, (7, "lax.scan")),  # as asked
+        ("jax", "cpu", SEED_MLP, 128, 5, 7, (5, "lax.scan")),  # never past one epoch
+        ("tensorflow", "cpu", SEED_MLP, 60000, 1, None, (1, "none")),
+        ("torch", "gpu", SEED_MLP, 128, 391, None, (1, "none")),
+        ("torch", "cpu", SEED_MLP, 128, 391, 8, (1, "none")),
+    ],
+)  # fmt: skip
+def test_steps_per_execution_per_backend_and_device(
+    name: str,
+    kind: backend.DeviceKind,
+    declaration: object,
+    batch_size: int,
+    epoch: int,
+    requested: int | None,
+    expected: tuple[int, str],
+) -> None:
+    steps, reason, grouping = choose_steps_per_execution(
+        name,
+        kind,
+        declaration,
+        batch_size,
+        epoch,
+        requested,  # type: ignore[arg-type]
+    )
+    assert (steps, grouping) == expected
+    if name == "torch":
+        assert "PyTorch backend runs one batch per call" in reason
+        assert ("not applied" in reason) == (requested not in (None, 1))
+    elif requested is not None:
+        assert reason.startswith("as asked")
+
+
+@pytest.mark.parametrize(
+    ("kind", "asked", "policy"),
+    [
+        ("gpu", True, "mixed_float16"),
+        ("tpu", True, "mixed_bfloat16"),
+        ("cpu", True, "float32"),
+        ("gpu", False, "float32"),
+    ],
+)
+def test_mixed_precision_as_each_device_wants_it(kind: str, asked: bool, policy: str) -> None:
+    chosen, reason = precision_policy(asked, Device(kind, "x"))  # type: ignore[arg-type]
+    assert chosen == policy
+    assert ("ignored" in reason) == (asked and kind == "cpu")
+
+
+def test_this_backend_trains_with_the_recorded_settings() -> None:
+    import nbmnist
+    from nbmnist.display.console import ConsoleDisplay
+
+    run = nbmnist.train(
+        TINY_MLP,
+        display=ConsoleDisplay(open(os.devnull, "w")),  # noqa: SIM115
+        epochs=1,
+        jit_compile=False,
+        steps_per_execution=4,
+    )
+    execution = run.execution
+    assert execution["backend"] == this_backend() == run.environment["backend"]
+    assert execution["device"] == run.environment["device"] == str(backend.device())
+    assert execution["jit_compile"] is False  # as asked
+    assert execution["steps_per_execution"] == run.options["steps_per_execution"] == 4
+    assert execution["grouping"] == {"jax": "lax.scan", "tensorflow": "keras"}[this_backend()]
+    assert execution["data_on_device"] == (this_backend() == "jax")
+    assert run.model.optimizer.iterations.numpy() == 40  # 5,000 fitted / 128: none lost
