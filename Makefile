@@ -1,6 +1,10 @@
 # nbmnist: two commands on a fresh machine.
 #   make demo   create .venv, install nbmnist, execute notebooks/01_mlp_mnist.ipynb -> build/
-#   make test   create .venv, install with test extras, run ruff, mypy and pytest
+#   make test   create .venv, install with test extras, run ruff, mypy and pytest: everything on
+#               TensorFlow, the backend-dependent tests again on JAX, and the dashboard and
+#               magics tests again with Colab's ipywidgets 7.7.1 and Keras 3.13
+#   make test-backends   the backend-dependent tests on TensorFlow, JAX and PyTorch (installs
+#               torch: from the registry that is several GB of CUDA libraries)
 # NBMNIST_DATA=/path/to/data make demo   trains on the full data found there.
 
 PYTHON ?= python3
@@ -8,15 +12,24 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 STRICT := nbmnist/declaration nbmnist/errors.py nbmnist/metric_log.py nbmnist/runs.py
+# Colab's GPU runtime versions that differ from ours, laid over .venv with PYTHONPATH
+COLAB  := .venv-colab
+COLAB_PACKAGES := ipywidgets==7.7.1 ipython_genutils==0.2.0 keras==3.13.2 ipython==7.34.0 \
+	backcall==0.2.0 pickleshare==0.7.5 decorator==5.2.1
+# the tests that depend on the Keras backend (one lesson notebook among them)
+BACKEND_TESTS := tests/test_backend.py tests/test_training.py tests/test_magics.py \
+	tests/test_runs.py tests/test_sweep.py tests/test_display.py tests/test_kernel.py \
+	tests/test_notebook.py -k "not (02_cnn or 03_fashion or assignment)"
+COLAB_TESTS := tests/test_display.py tests/test_magics.py tests/test_packaging.py
 # Debian's Chromium for the JupyterLab end-to-end test (Playwright's own download is not used)
 CHROMIUM := /usr/bin/chromium
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: venv demo test test-browser lint bench fuzz clean
+.PHONY: venv demo test test-backends test-browser lint bench bench-gpu fuzz clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[test,bench]"
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[tensorflow,jax,test,bench]"
 	rm -f $(VENV)/.installed-*
 	touch $@
 
@@ -35,8 +48,23 @@ $(CHROMIUM):
 	$(SUDO) apt-get update -qq
 	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
 
-test: lint $(CHROMIUM)
+$(COLAB)/.installed: Makefile $(STAMP)
+	rm -rf $(COLAB)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps \
+		--target $(COLAB) $(COLAB_PACKAGES)
+	touch $@
+
+test: lint $(CHROMIUM) $(COLAB)/.installed
 	$(BIN)/python -m pytest
+	KERAS_BACKEND=jax $(BIN)/python -m pytest $(BACKEND_TESTS)
+	PYTHONPATH=$(COLAB) NBMNIST_EXPECT_VERSIONS="$(COLAB_PACKAGES)" \
+		$(BIN)/python -m pytest $(COLAB_TESTS)
+
+test-backends: $(STAMP)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[torch]"
+	for backend in tensorflow jax torch; do \
+		KERAS_BACKEND=$$backend $(BIN)/python -m pytest $(BACKEND_TESTS) || exit 1; \
+	done
 
 # the JupyterLab + Chromium end-to-end test alone (screenshots in build/e2e/)
 test-browser: $(STAMP) $(CHROMIUM)
@@ -60,4 +88,4 @@ fuzz: $(STAMP)
 		--hypothesis-show-statistics
 
 clean:
-	rm -rf build .pytest_cache .mypy_cache .ruff_cache
+	rm -rf build .pytest_cache .mypy_cache .ruff_cache $(COLAB)

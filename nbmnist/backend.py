@@ -18,7 +18,8 @@ What it does per backend, and why:
   needed instead of being taken whole at start-up.
 - JAX: the training arrays are put on the device once (``jax.device_put``), not copied from
   host memory for every batch; a group of batches is one compiled call (``jax.lax.scan`` over
-  Keras' own ``train_step``: the same updates in the same order as one batch at a time);
+  Keras' own ``train_step``: the same updates in the same order as one batch at a time;
+  except convolutions on a CPU, which XLA runs far slower inside a loop);
   compiled programs are kept in a persistent cache (``$KERAS_HOME/nbmnist-jax-cache``) so a
   model compiled once is not compiled again, in later cells or kernels; GPU memory is not
   preallocated, so two kernels can share one GPU.
@@ -42,6 +43,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
+from nbmnist.declaration import ConvSpec
 from nbmnist.errors import BackendError, did_you_mean
 
 if TYPE_CHECKING:
@@ -513,7 +515,14 @@ def choose_steps_per_execution(
         steps, reason = steps_per_epoch, reason + "; at most one epoch per call"
     if steps == 1:
         return 1, reason, "none"
-    return steps, reason, "lax.scan" if backend == "jax" else "keras"
+    if backend != "jax":
+        return steps, reason, "keras"
+    if kind == "cpu" and any(isinstance(spec, ConvSpec) for spec in declaration.layers):
+        # XLA:CPU runs convolutions inside a loop ~5x slower than alone (the fast recipe's
+        # CNN: 46 s against 10 s an epoch on 2 cores; docs/performance.md): there Keras'
+        # own Python loop over the group is kept.
+        return steps, reason + "; convolutions on a CPU: Keras' loop, not lax.scan", "keras"
+    return steps, reason, "lax.scan"
 
 
 def plan_execution(

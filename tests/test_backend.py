@@ -225,6 +225,7 @@ def test_a_model_saved_under_one_backend_reloads_under_the_other(tmp_path: Path)
         ("tensorflow", "cpu", SEED_MLP, 128, 391, None, (32, "keras")),
         ("jax", "cpu", SEED_MLP, 128, 391, None, (32, "lax.scan")),
         ("tensorflow", "cpu", KERAS_EXAMPLE, 128, 391, None, (2, "keras")),
+        ("jax", "cpu", KERAS_EXAMPLE, 8, 391, None, (32, "keras")),  # no convolutions in scan
         ("jax", "gpu", SEED_MLP, 128, 391, None, (391, "lax.scan")),  # an epoch per call
         ("jax", "gpu", KERAS_EXAMPLE, 128, 391, None, (86, "lax.scan")),  # ~0.2 s a call
         ("tensorflow", "tpu", SEED_MLP, 128, 469, None, (469, "keras")),

@@ -63,3 +63,62 @@ def test_binder_post_build_installs_nbmnist_and_fetches_both_datasets() -> None:
     assert 'for name in ("mnist", "fashion_mnist")' in post_build
     assert "load_dataset(name)" in post_build
     assert os.access(REPO / "binder" / "postBuild", os.X_OK)
+
+
+def test_runs_with_the_versions_colab_ships_and_ours() -> None:
+    """``make test`` runs the dashboard and magics tests a second time over Colab's versions
+    (``NBMNIST_EXPECT_VERSIONS``, e.g. ``ipywidgets==7.7.1 keras==3.13.2``): check that this
+    process really has them; in every run, the versions pyproject.toml allows."""
+    from importlib.metadata import version
+
+    import IPython
+    import ipywidgets
+    import keras
+
+    modules = {"ipywidgets": ipywidgets, "keras": keras, "ipython": IPython}
+    for pin in os.environ.get("NBMNIST_EXPECT_VERSIONS", "").split():
+        name, _, wanted = pin.partition("==")
+        assert version(name) == wanted, name
+        if name in modules:  # the module imported is that version, not only its metadata
+            assert modules[name].__version__ == wanted, name
+    assert int(ipywidgets.__version__.split(".")[0]) in (7, 8)
+    major, minor = (int(part) for part in keras.__version__.split(".")[:2])
+    assert (major, minor) >= (3, 13)
+    dependencies = PYPROJECT["project"]["dependencies"]
+    assert "ipywidgets>=7.7,<9" in dependencies and "keras>=3.13" in dependencies
+    assert "ipython>=7.34" in dependencies
+    assert not any(dep.startswith(("tensorflow", "jax", "torch")) for dep in dependencies)
+    extras = PYPROJECT["project"]["optional-dependencies"]
+    assert {"tensorflow", "jax", "torch"} <= set(extras)
+
+
+# Colab's GPU runtime (issue 12, measured 2026-11): what is already installed there. IPython
+# 7.34 is google-colab's pin; packages that required IPython 8 broke Colab sessions
+# (tira-io/tirex-tracker #75, NeLy-EPFL/flygym #264).
+COLAB = {
+    "python": "3.13.0",
+    "tensorflow": "2.20.0",
+    "keras": "3.13.2",
+    "jax": "0.7.2",
+    "torch": "2.11.0",
+    "ipywidgets": "7.7.1",
+    "ipython": "7.34.0",
+}
+
+
+def test_the_colab_install_cell_installs_nothing_colab_has() -> None:
+    """Every requirement, the backend extras included, admits Colab's own version, so pip
+    upgrades nothing there (it installs only what is missing)."""
+    from packaging.requirements import Requirement
+    from packaging.specifiers import SpecifierSet
+
+    project = PYPROJECT["project"]
+    assert SpecifierSet(project["requires-python"]).contains(COLAB["python"])
+    extras = project["optional-dependencies"]
+    requirements = [*project["dependencies"], *(r for b in COLAB if b in extras for r in extras[b])]
+    for line in requirements:
+        requirement = Requirement(line)
+        if requirement.name in COLAB:
+            assert requirement.specifier.contains(COLAB[requirement.name]), line
+    cell = (REPO / "tools" / "build_notebooks.py").read_text()
+    assert '%pip install --quiet "nbmnist @ {INSTALL}"' in cell  # no extras, no --upgrade
