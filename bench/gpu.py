@@ -228,6 +228,9 @@ def main() -> None:
     parser.add_argument("--backends", nargs="+", default=["jax", "torch"])
     parser.add_argument("--epochs", type=int, default=4, help="epochs per throughput run")
     parser.add_argument("--lesson", action="store_true")
+    parser.add_argument(
+        "--tasks", nargs="+", default=[label for label, _ in TASKS], help="of: %(default)s"
+    )
     parser.add_argument("--train-size", type=int, help="train on the first N images (a smoke run)")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, default=None, help="also write the JSON here")
@@ -242,6 +245,8 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as cache:
             env = {**os.environ, "KERAS_BACKEND": backend, "JAX_COMPILATION_CACHE_DIR": cache}
             for label, task in TASKS:
+                if label not in args.tasks:
+                    continue
                 command = [sys.executable, __file__, "--worker", task, "--epochs", str(args.epochs)]
                 if args.train_size is not None:
                     command += ["--train-size", str(args.train_size)]

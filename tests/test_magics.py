@@ -204,8 +204,8 @@ def test_help_shows_the_grammar(shell: Shell) -> None:
 def test_recipe_fast_with_a_comment_for_a_body(shell: Shell) -> None:
     shell.run("%%cnn quick --recipe fast --epochs 1 --train-size 600 --no-live\n# the preset")
     run = shell.ns["quick"]
-    assert run.architecture == "conv 32-64 / dense 128-10" and run.uses_batchnorm
-    assert run.options["lr_schedule"] == "cosine" and run.options["learning_rate"] == 3e-3
+    assert run.architecture == "conv 16-32 / dense 128-10" and not run.uses_batchnorm
+    assert run.options["lr_schedule"] == "cosine" and run.options["learning_rate"] == 5e-3
     assert run.options["epochs"] == 1  # a flag given on the line wins over the recipe
 
 
