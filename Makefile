@@ -82,6 +82,12 @@ bench: $(STAMP)
 	NBMNIST_DATA=$${NBMNIST_DATA:-../shared/data} $(BIN)/python bench/input_pipelines.py mlp
 	NBMNIST_DATA=$${NBMNIST_DATA:-../shared/data} $(BIN)/python bench/input_pipelines.py cnn 10000
 
+# on a CUDA machine (with a CUDA build of JAX, and torch, in the environment): each backend
+# against plain Keras on it, and lesson 01 on full data (docs/performance.md)
+bench-gpu:
+	NBMNIST_DATA=$${NBMNIST_DATA:-../shared/data} $${PYTHON_GPU:-python3} bench/gpu.py \
+		--backends jax torch --lesson
+
 # 10,000 examples per property of the declaration fuzz test (the default run uses 300)
 fuzz: $(STAMP)
 	NBMNIST_FUZZ_EXAMPLES=10000 $(BIN)/python -m pytest -q tests/test_declaration_fuzz.py \
