@@ -52,8 +52,6 @@ if TYPE_CHECKING:
 #: The Keras 3 backends nbmnist trains on, in the order one is picked when the configured
 #: backend is not installed (see ``import_keras``).
 BACKENDS = ("tensorflow", "jax", "torch")
-#: The Python module each backend needs.
-_MODULES = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}
 #: How to install each backend (the extras in pyproject.toml).
 INSTALL = {name: f'pip install "nbmnist[{name}]"' for name in BACKENDS}
 
@@ -115,8 +113,9 @@ def configured_backend() -> tuple[str, str]:
 
 
 def installed(name: str) -> bool:
-    """True if backend ``name``'s framework can be imported (without importing it)."""
-    return importlib.util.find_spec(_MODULES[name]) is not None
+    """True if backend ``name``'s framework (a module of that name) can be imported, checked
+    without importing it."""
+    return importlib.util.find_spec(name) is not None
 
 
 def keras_loaded() -> bool:

@@ -321,7 +321,9 @@ def _read_folder(info: DatasetInfo, folder: Path) -> Dataset | None:
 
 def keras_cache_dir() -> Path:
     """Keras' dataset cache: ``$KERAS_HOME/datasets``, default ``~/.keras/datasets``."""
-    return Path(os.environ.get("KERAS_HOME", Path.home() / ".keras")).expanduser() / "datasets"
+    from nbmnist.backend import keras_home
+
+    return keras_home() / "datasets"
 
 
 def download(info: DatasetInfo) -> Path:
