@@ -49,8 +49,9 @@ def weight_arrays(run_or_model: Any, include_bias: bool = False) -> list[WeightA
         ``Hidden 1 · dense 430``, ``Conv 1 · conv 32 3x3``, ``Output · dense 10``, and
         ``… bias`` for biases.
     """
-    import keras
+    from nbmnist.backend import import_keras
 
+    keras = import_keras()  # the configured backend, even when a reloaded run comes first
     _, model = _model_of(run_or_model)
     layers = [
         layer
