@@ -1,6 +1,6 @@
 """nbmnist: declare, train and compare small Keras networks on MNIST from Jupyter cells.
 
-Importing nbmnist (and ``%load_ext nbmnist``) imports neither TensorFlow nor matplotlib;
+Importing nbmnist (and ``%load_ext nbmnist``) imports neither Keras, its backend nor matplotlib;
 they load on first use.
 """
 

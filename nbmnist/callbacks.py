@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from nbmnist.display import Display
     from nbmnist.metric_log import MetricLog
 
-import_keras()  # sets the backend and mutes TensorFlow's start-up before the first import
+import_keras()  # chooses and sets up the backend before Keras is first imported
 import keras  # noqa: E402
 
 

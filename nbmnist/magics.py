@@ -75,7 +75,7 @@ _FLAGS = (
     argument(
         "--steps-per-execution",
         type=int,
-        help="batches per call into TensorFlow (default: from the model's cost; same updates)",
+        help="batches per call into the backend (default: from the model's cost; same updates)",
     ),
     argument(
         "--recipe",

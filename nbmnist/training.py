@@ -1,7 +1,8 @@
 """Compile, fit and evaluate a declared model; the result is a recorded ``Run``.
 
-Everything the user wrote is validated (options, then the declaration) before TensorFlow is
-imported or data is read, so a mistake costs milliseconds and never a half-trained model.
+Everything the user wrote is validated (options, then the declaration) before Keras and its
+backend are imported or data is read, so a mistake costs milliseconds and never a
+half-trained model. What depends on the backend and the device lives in ``nbmnist.backend``.
 """
 
 from __future__ import annotations
