@@ -104,8 +104,15 @@ class Run:
             from nbmnist.backend import import_keras, tensorflow_kept_out
 
             keras = import_keras()
-            with tensorflow_kept_out():
-                self._model = keras.saving.load_model(self.model_path, safe_mode=True)
+            try:
+                with tensorflow_kept_out():
+                    self._model = keras.saving.load_model(self.model_path, safe_mode=True)
+            except Exception as err:  # Keras raises many kinds for a damaged file
+                reason = str(err).strip().splitlines()[0] if str(err).strip() else ""
+                raise RunStoreError(
+                    f"{self.model_path}: cannot load this run's model "
+                    f"({type(err).__name__}: {reason[:200]}); the record is still readable"
+                ) from err
         return self._model
 
     @model.setter
@@ -132,13 +139,24 @@ class Run:
         return safe
 
     @classmethod
-    def from_record(cls, record: dict[str, Any], folder: Path) -> Run:
-        """A ``Run`` from a ``run.json`` record found in ``folder``."""
+    def from_record(cls, record: Any, folder: Path) -> Run:
+        """A ``Run`` from a ``run.json`` record found in ``folder``.
+
+        Raises:
+            RunStoreError: the record is not a run record of this schema: not a JSON object,
+                a field missing or of the wrong type (one line naming the file and field).
+        """
+        if not isinstance(record, dict):
+            raise RunStoreError(
+                f"{folder / RECORD}: not a run record (a JSON object was expected, "
+                f"found {type(record).__name__})"
+            )
         if record.get("schema") != SCHEMA_VERSION:
             raise RunStoreError(
                 f"{folder / RECORD}: schema {record.get('schema')!r} is not {SCHEMA_VERSION}; "
                 "it was written by another nbmnist version"
             )
+        _check_fields(record, folder / RECORD)
         values = {name: record[name] for name in RECORD_FIELDS if name in record}
         values["history"] = {
             key: [math.nan if v is None else float(v) for v in series]
@@ -181,6 +199,65 @@ RECORD_FIELDS = (
     "environment",
     "execution",
 )
+
+
+_NUMBER = (int, float)
+#: What each field of a record must be: accepted JSON types, and whether it is required.
+_FIELD_TYPES: dict[str, tuple[tuple[type, ...], bool]] = {
+    "name": ((str,), True),
+    "kind": ((str,), True),
+    "declaration": ((str,), True),
+    "variables": ((dict,), False),
+    "options": ((dict,), True),
+    "history": ((dict,), True),
+    "test_loss": ((*_NUMBER, type(None)), True),
+    "test_accuracy": ((*_NUMBER, type(None)), True),
+    "num_params": ((int,), True),
+    "wall_time_s": ((*_NUMBER, type(None)), True),
+    "data_source": ((str,), True),
+    "status": ((str,), True),
+    "uses_sample": ((bool,), False),
+    "architecture": ((str,), False),
+    "uses_batchnorm": ((bool,), False),
+    "dropout_rates": ((list,), False),
+    "head_appended": ((bool,), False),
+    "num_non_trainable_params": ((int,), False),
+    "epoch_seconds": ((list,), False),
+    "created": ((str,), False),
+    "environment": ((dict,), False),
+    "execution": ((dict,), False),
+}
+STATUSES = ("running", "completed", "interrupted", "diverged")
+
+
+def _check_fields(record: dict[str, Any], path: Path) -> None:
+    """Raise ``RunStoreError`` naming the first field of ``record`` that a ``Run`` cannot
+    hold: missing, of the wrong JSON type, a history series that is not numbers, or an
+    unknown status."""
+    for name, (types, required) in _FIELD_TYPES.items():
+        if name not in record:
+            if required:
+                raise RunStoreError(f"{path}: the record has no {name!r}")
+            continue
+        value = record[name]
+        wrong_bool = isinstance(value, bool) and bool not in types
+        if not isinstance(value, types) or wrong_bool:
+            expected = " or ".join("null" if t is type(None) else t.__name__ for t in types)
+            raise RunStoreError(f"{path}: {name!r} is {type(value).__name__}, expected {expected}")
+    for key, series in record["history"].items():
+        numbers = isinstance(series, list) and all(
+            v is None or (isinstance(v, _NUMBER) and not isinstance(v, bool)) for v in series
+        )
+        if not numbers:
+            raise RunStoreError(f"{path}: history {key!r} is not a list of numbers")
+    for name in ("epoch_seconds", "dropout_rates"):
+        values = record.get(name, [])
+        if not all(isinstance(v, _NUMBER) and not isinstance(v, bool) for v in values):
+            raise RunStoreError(f"{path}: {name!r} is not a list of numbers")
+    if record["status"] not in STATUSES:
+        raise RunStoreError(
+            f"{path}: status {record['status']!r} is not one of {', '.join(STATUSES)}"
+        )
 
 
 def _json_safe(value: Any) -> Any:
@@ -231,11 +308,24 @@ class RunStore:
 
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = Path(root).expanduser()
+        self.skipped: list[str] = []  # what the last iteration could not read, one line each
 
     @classmethod
     def default(cls, root: str | None = None) -> RunStore:
         """``root``, else ``$NBMNIST_RUNS``, else ``./nbmnist-runs`` (beside the notebook)."""
         return cls(root or os.environ.get("NBMNIST_RUNS") or DEFAULT_STORE)
+
+    def check(self) -> None:
+        """Raise ``RunStoreError`` if the store cannot be a folder (a file is in the way), so a
+        run fails before training rather than when its first epoch is saved."""
+        for path in (self.root, *self.root.parents):
+            if path.exists():
+                if not path.is_dir():
+                    raise RunStoreError(
+                        f"{path}: the run store must be a folder, and this is a file; "
+                        "choose another runs_dir (or NBMNIST_RUNS)"
+                    )
+                return
 
     def folder(self, name: str) -> Path:
         if not _NAME.fullmatch(name) or name in (".", ".."):
@@ -301,7 +391,18 @@ class RunStore:
         return Run.from_record(record, folder)
 
     def __iter__(self) -> Iterator[Run]:
-        return (self.load(name) for name in self.names())
+        """The readable runs, oldest first. A record that cannot be read is skipped with one
+        line naming it and what is wrong (kept in ``self.skipped``); nothing is changed on
+        disk by reading."""
+        self.skipped = []
+        for name in self.names():
+            try:
+                run = self.load(name)
+            except RunStoreError as err:
+                self.skipped.append(str(err))
+                print(f"nbmnist: skipped {err}")
+                continue
+            yield run
 
     def unique_name(self, name: str, taken: set[str] | frozenset[str] = frozenset()) -> str:
         """``name`` if neither the store nor ``taken`` has it, else ``name_2``, ``name_3``…"""

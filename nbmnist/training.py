@@ -271,6 +271,7 @@ class StoreWriter:
 
 
 def _run_name(name: str | None, kind: str, store: RunStore, overwrite: bool) -> str:
+    store.check()
     requested = name or next_name(kind, store)
     store.folder(requested)  # a name that cannot be a folder fails here, before training
     if overwrite:

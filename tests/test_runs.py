@@ -6,12 +6,14 @@ import importlib.util
 import json
 import os
 import random
+import re
 import signal
 import subprocess
 import sys
 import textwrap
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -98,7 +100,103 @@ def test_bad_names_and_records_are_clear_errors(tmp_path: Path) -> None:
     (tmp_path / "broken").mkdir()
     (tmp_path / "broken" / RECORD).write_text("{not json")
     with pytest.raises(RunStoreError, match=r"broken/run\.json: unreadable"):
-        load_runs(tmp_path)
+        RunStore(tmp_path).load("broken")
+
+
+def good_record(tmp_path: Path) -> dict:
+    train(TINY_MLP, "mlp", "good", display=quiet(), epochs=1, runs_dir=str(tmp_path))
+    return json.loads((tmp_path / "good" / RECORD).read_text())
+
+
+# (what is damaged, how, a fragment of the one line that names it)
+DAMAGES = [
+    ("not JSON", lambda r: "{not json", "unreadable"),
+    ("a list", lambda r: "[]", "not a run record (a JSON object was expected, found list)"),
+    ("an empty object", lambda r: "{}", "schema None is not 1"),
+    ("only a name", lambda r: '{"schema": 1, "name": "x"}', "the record has no 'kind'"),
+    ("another schema", lambda r: json.dumps({**r, "schema": 99}), "schema 99 is not 1"),
+    (
+        "history of text",
+        lambda r: json.dumps({**r, "history": {"loss": "abc"}}),
+        "history 'loss' is not a list of numbers",
+    ),
+    (
+        "options a list",
+        lambda r: json.dumps({**r, "options": []}),
+        "'options' is list, expected dict",
+    ),
+    (
+        "unknown status",
+        lambda r: json.dumps({**r, "status": "exploded"}),
+        "status 'exploded' is not one of",
+    ),
+    (
+        "params as text",
+        lambda r: json.dumps({**r, "num_params": "many"}),
+        "'num_params' is str, expected int",
+    ),
+    (
+        "epoch seconds of text",
+        lambda r: json.dumps({**r, "epoch_seconds": ["x"]}),
+        "'epoch_seconds' is not a list of numbers",
+    ),
+    ("empty file", lambda r: "", "unreadable"),
+    ("binary garbage", lambda r: "\x00\xff\x10", "unreadable"),
+]
+
+
+@pytest.mark.parametrize(("what", "damage", "fragment"), DAMAGES, ids=[d[0] for d in DAMAGES])
+def test_a_bad_record_is_skipped_with_one_line_and_the_rest_load(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], what: str, damage: Any, fragment: str
+) -> None:
+    record = good_record(tmp_path)
+    (tmp_path / "bad").mkdir()
+    bad = tmp_path / "bad" / RECORD
+    bad.write_text(damage(record))
+    before = bad.read_bytes()
+    capsys.readouterr()
+    loaded = load_runs(tmp_path)
+    assert [run.name for run in loaded] == ["good"]
+    out = capsys.readouterr().out.splitlines()
+    assert len(out) == 1 and out[0].startswith(f"nbmnist: skipped {bad}") and fragment in out[0]
+    assert bad.read_bytes() == before  # reading never rewrites or deletes
+    with pytest.raises(RunStoreError, match=re.escape(fragment)):
+        RunStore(tmp_path).load("bad")
+
+
+def test_foreign_files_in_the_store_are_ignored_and_listing_still_works(
+    tmp_path: Path, shell: Shell, capsys: pytest.CaptureFixture[str]
+) -> None:
+    good_record(tmp_path)
+    (tmp_path / "notes.txt").write_text("a student's file")
+    (tmp_path / "empty_folder").mkdir()
+    (tmp_path / "odd").mkdir()
+    (tmp_path / "odd" / RECORD).mkdir()  # a folder where the record should be
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / RECORD).write_text("[]")
+    table = shell.ip.run_line_magic("nbmnist_runs", str(tmp_path))
+    assert [row[0] for row in table.rows] == ["good"]
+    assert "nbmnist: skipped" in capsys.readouterr().out
+    assert (tmp_path / "notes.txt").read_text() == "a student's file"
+
+
+def test_a_damaged_model_is_a_one_line_error_and_the_record_still_loads(tmp_path: Path) -> None:
+    good_record(tmp_path)
+    (tmp_path / "good" / "model.keras").write_bytes(b"PK\x03\x04 not a zip at all")
+    run = load_runs(tmp_path)[0]
+    assert run.test_accuracy is not None
+    with pytest.raises(RunStoreError, match=r"good/model\.keras: cannot load this run's model"):
+        _ = run.model
+    assert (tmp_path / "good" / "model.keras").is_file()  # kept for the user to look at
+
+
+def test_a_store_path_that_is_a_file_fails_before_training(tmp_path: Path) -> None:
+    store = tmp_path / "runs"
+    store.write_text("not a folder")
+    with pytest.raises(RunStoreError, match=r"runs: the run store must be a folder"):
+        train(TINY_MLP, display=quiet(), runs_dir=str(store / "inner"))
+    assert load_runs(store) == []
+    assert store.read_text() == "not a folder"
 
 
 def test_magic_rerun_gets_a_new_name_and_the_cell_name_follows(shell: Shell) -> None:
