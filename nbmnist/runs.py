@@ -31,6 +31,7 @@ SCHEMA_VERSION = 1
 RECORD = "run.json"
 MODEL = "model.keras"
 DEFAULT_STORE = "nbmnist-runs"
+STAGING = ".nbmnist-staging"
 
 
 class RunStoreError(NbmnistError):
@@ -348,16 +349,17 @@ class RunStore:
     def __contains__(self, name: object) -> bool:
         return isinstance(name, str) and (self.root / name / RECORD).is_file()
 
-    def write(self, run: Run) -> None:
-        """Write (or rewrite) ``run``'s record atomically."""
-        folder = self.folder(run.name)
+    def write(self, run: Run, folder: Path | None = None) -> None:
+        """Write (or rewrite) ``run``'s record atomically, in its folder or in ``folder``."""
+        folder = folder or self.folder(run.name)
         folder.mkdir(parents=True, exist_ok=True)
         data = json.dumps(run.to_record(), indent=1, allow_nan=False).encode()
         atomic_write(folder / RECORD, data)
 
-    def save_model(self, run: Run, model: Any) -> None:
-        """Save ``model`` as the run's ``model.keras`` (atomically) and point the run at it."""
-        folder = self.folder(run.name)
+    def save_model(self, run: Run, model: Any, folder: Path | None = None) -> None:
+        """Save ``model`` as the run's ``model.keras`` (atomically), in its folder or in
+        ``folder``, and point the run at it."""
+        folder = folder or self.folder(run.name)
         folder.mkdir(parents=True, exist_ok=True)
         temporary = folder / f".{MODEL}.partial.keras"
         from nbmnist.backend import tensorflow_kept_out
@@ -370,10 +372,38 @@ class RunStore:
         run.model_path = str(folder / MODEL)
 
     def remove(self, name: str) -> None:
-        """Delete a run's folder (``--overwrite``)."""
+        """Delete a run's folder (``--overwrite`` of a run that never completed)."""
         folder = self.folder(name)
         if folder.is_dir():
             shutil.rmtree(folder)
+
+    def staging(self, name: str) -> Path:
+        """Where a run that will replace the completed run ``name`` trains until it completes
+        (``STAGING`` in the store, invisible to ``names()``)."""
+        self.folder(name)  # the name must be valid
+        return self.root / STAGING / f"{name}-{os.getpid()}"
+
+    def replace(self, name: str, staged: Path, run: Run) -> None:
+        """Put the completed ``run``, trained in ``staged``, in place of the run ``name``: the
+        old folder is moved aside, the new one renamed in, then the old one deleted, so at
+        every moment one complete run is on disk under ``name`` or aside."""
+        final = self.folder(name)
+        aside = staged.with_name(staged.name + ".replaced")
+        if final.is_dir():
+            os.replace(final, aside)
+        os.replace(staged, final)
+        shutil.rmtree(aside, ignore_errors=True)
+        if run.model_path:
+            run.model_path = str(final / MODEL)
+
+    def keep_as(self, staged: Path, run: Run, name: str) -> None:
+        """Store ``run``, trained in ``staged``, as a run of its own named ``name``."""
+        final = self.folder(name)
+        os.replace(staged, final)
+        run.name = name
+        self.write(run)
+        if run.model_path:
+            run.model_path = str(final / MODEL)
 
     def load(self, name: str) -> Run:
         """The run ``name``.

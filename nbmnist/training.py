@@ -13,6 +13,7 @@ import os
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -32,7 +33,16 @@ from nbmnist.display import Broadcast, Display, TrainingInfo, choose_display
 from nbmnist.errors import OptionError, did_you_mean
 from nbmnist.metric_log import MetricLog
 from nbmnist.model import as_declaration, build_model, non_trainable_params, summary_text
-from nbmnist.runs import Run, RunStore, Status, next_name, now, record, session_names
+from nbmnist.runs import (
+    Run,
+    RunStore,
+    RunStoreError,
+    Status,
+    next_name,
+    now,
+    record,
+    session_names,
+)
 
 OPTIMIZERS = ("adam", "sgd", "rmsprop", "adadelta", "adagrad", "nadam")
 LOSSES = ("categorical_crossentropy", "mse")
@@ -255,19 +265,31 @@ def _loss(options: TrainingOptions, declaration: Declaration) -> Any:
 
 class StoreWriter:
     """Keeps a run's record on disk current: written when training starts and after every
-    epoch (atomically; see ``RunStore``)."""
+    epoch (atomically; see ``RunStore``), in the run's folder or in ``folder``."""
 
-    def __init__(self, store: RunStore, run: Run) -> None:
-        self.store, self.run = store, run
+    def __init__(self, store: RunStore, run: Run, folder: Path | None = None) -> None:
+        self.store, self.run, self.folder = store, run, folder
 
     def on_train_begin(self, info: TrainingInfo) -> None:
-        self.store.write(self.run)
+        self.store.write(self.run, self.folder)
 
     def on_epoch_end(self, log: MetricLog) -> None:
-        self.store.write(self.run)  # run.history is log.history: the new epoch is in it
+        self.store.write(self.run, self.folder)  # run.history is log.history: epoch in it
 
     def on_train_end(self, run: Run) -> None:
-        self.store.write(run)
+        self.store.write(run, self.folder)
+
+
+def _replaces_completed_run(store: RunStore, name: str) -> bool:
+    """True if ``--overwrite`` would replace a run that completed (or cannot be read): it is
+    then kept until its successor completes. An unfinished one is simply replaced (a sweep
+    retrying an interrupted point)."""
+    if name not in store:
+        return False
+    try:
+        return store.load(name).status == "completed"
+    except RunStoreError:
+        return True
 
 
 def _run_name(name: str | None, kind: str, store: RunStore, overwrite: bool) -> str:
@@ -507,6 +529,20 @@ def fit(
     return status
 
 
+def _settle_replacement(store: RunStore, run: Run, staged: Path, name: str) -> None:
+    """After an ``--overwrite`` of a completed run: a completed successor takes its place; any
+    other keeps the old one and is stored under a new name."""
+    if run.status == "completed":
+        store.replace(name, staged, run)
+        return
+    kept = store.unique_name(name, session_names())
+    store.keep_as(staged, run, kept)
+    print(
+        f"nbmnist: {name!r} {run.status}, so the completed run {name!r} is kept; "
+        f"this one is saved as {kept!r}"
+    )
+
+
 def evaluate(model: Any, data: TrainingData) -> tuple[float, float]:
     """(test loss, test accuracy in [0, 1]) of ``model`` on the test set."""
     scores = model.evaluate(
@@ -566,9 +602,12 @@ def train(
     if execution.data_on_device:
         data = on_device(data, declaration.kind)
     run = new_run(run_name, declaration, opts, data, model, execution)
-    if opts.overwrite:
+    staged = None
+    if opts.overwrite and _replaces_completed_run(store, run_name):
+        staged = store.staging(run_name)
+    elif opts.overwrite:
         store.remove(run_name)
-    display = Broadcast(display or choose_display(opts.live), StoreWriter(store, run))
+    display = Broadcast(display or choose_display(opts.live), StoreWriter(store, run, staged))
     summary = summary_text(declaration, model) if show_summary else ""
     started = time.perf_counter()
     status = fit(model, run, data, opts, execution, display, summary)
@@ -577,9 +616,11 @@ def train(
     run.status = status
     run.wall_time_s = time.perf_counter() - started
     run.model = model
-    store.save_model(run, model)
+    store.save_model(run, model, staged)
+    display.on_train_end(run)  # the store's final write included
+    if staged is not None:
+        _settle_replacement(store, run, staged, run_name)
     record(run)
-    display.on_train_end(run)
     if status == "interrupted":
         raise KeyboardInterrupt
     return run

@@ -77,6 +77,63 @@ def test_names_stay_unique_unless_overwrite(tmp_path: Path) -> None:
     assert RunStore(store).names() == ["same_2", "same_3", "same"]
 
 
+class FailingAt(ConsoleDisplay):
+    """A quiet display that raises ``error`` after epoch ``epoch`` (Ctrl-C, or a crash)."""
+
+    def __init__(self, epoch: int, error: BaseException) -> None:
+        import io
+
+        super().__init__(io.StringIO())
+        self.epoch, self.error = epoch, error
+
+    def on_epoch_end(self, log: Any) -> None:
+        super().on_epoch_end(log)
+        if log.epochs == self.epoch:
+            raise self.error
+
+
+@pytest.mark.parametrize("error", [KeyboardInterrupt(), RuntimeError("the kernel broke")])
+def test_overwrite_keeps_the_completed_run_until_its_successor_completes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], error: BaseException
+) -> None:
+    store = RunStore(tmp_path)
+    old = train(TINY_MLP, "mlp", "kept", display=quiet(), epochs=1, runs_dir=str(tmp_path))
+    before = (tmp_path / "kept" / "model.keras").read_bytes()
+    with pytest.raises(type(error)):
+        train(
+            "dense 64 relu",
+            "mlp",
+            "kept",
+            display=FailingAt(1, error),
+            epochs=3,
+            runs_dir=str(tmp_path),
+            overwrite=True,
+        )
+    again = store.load("kept")
+    assert again.status == "completed" and again.test_accuracy == old.test_accuracy
+    assert (tmp_path / "kept" / "model.keras").read_bytes() == before
+    if isinstance(error, KeyboardInterrupt):  # the interrupted successor is kept as well
+        assert "the completed run 'kept' is kept; this one is saved as 'kept_2'" in (
+            capsys.readouterr().out
+        )
+        successor = store.load("kept_2")
+        assert successor.status == "interrupted" and successor.epochs == 1
+        assert successor.model.count_params() == 784 * 64 + 64 + 650
+    assert store.names()[0] == "kept"
+
+
+def test_overwrite_replaces_a_completed_run_once_the_new_one_completes(tmp_path: Path) -> None:
+    train(TINY_MLP, "mlp", "swap", display=quiet(), epochs=1, runs_dir=str(tmp_path))
+    new = train(
+        "dense 8", "mlp", "swap", display=quiet(), epochs=1, runs_dir=str(tmp_path), overwrite=True
+    )
+    loaded = RunStore(tmp_path).load("swap")
+    assert loaded.num_params == new.num_params == 784 * 8 + 8 + 90
+    assert new.model_path == str(tmp_path / "swap" / "model.keras")
+    assert RunStore(tmp_path).names() == ["swap"]
+    assert not any((tmp_path / ".nbmnist-staging").iterdir())  # nothing left aside
+
+
 def test_interrupted_run_is_on_disk_with_its_epochs(tmp_path: Path) -> None:
     from tests.test_training import Recorder
 
