@@ -176,32 +176,6 @@ class Run:
         )
 
 
-RECORD_FIELDS = (
-    "name",
-    "kind",
-    "declaration",
-    "variables",
-    "options",
-    "history",
-    "test_loss",
-    "test_accuracy",
-    "num_params",
-    "wall_time_s",
-    "data_source",
-    "status",
-    "uses_sample",
-    "architecture",
-    "uses_batchnorm",
-    "dropout_rates",
-    "head_appended",
-    "num_non_trainable_params",
-    "epoch_seconds",
-    "created",
-    "environment",
-    "execution",
-)
-
-
 _NUMBER = (int, float)
 #: What each field of a record must be: accepted JSON types, and whether it is required.
 _FIELD_TYPES: dict[str, tuple[tuple[type, ...], bool]] = {
@@ -228,6 +202,8 @@ _FIELD_TYPES: dict[str, tuple[tuple[type, ...], bool]] = {
     "environment": ((dict,), False),
     "execution": ((dict,), False),
 }
+#: The fields of ``run.json`` besides ``schema``, in the order they are written.
+RECORD_FIELDS = tuple(_FIELD_TYPES)
 STATUSES = ("running", "completed", "interrupted", "diverged")
 
 
