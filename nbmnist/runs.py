@@ -207,6 +207,14 @@ RECORD_FIELDS = tuple(_FIELD_TYPES)
 STATUSES = ("running", "completed", "interrupted", "diverged")
 
 
+def _numbers(values: Any, allow_null: bool = False) -> bool:
+    """True if ``values`` is a JSON list of numbers (and nulls, if allowed); no booleans."""
+    return isinstance(values, list) and all(
+        (allow_null and v is None) or (isinstance(v, _NUMBER) and not isinstance(v, bool))
+        for v in values
+    )
+
+
 def _check_fields(record: dict[str, Any], path: Path) -> None:
     """Raise ``RunStoreError`` naming the first field of ``record`` that a ``Run`` cannot
     hold: missing, of the wrong JSON type, a history series that is not numbers, or an
@@ -222,14 +230,10 @@ def _check_fields(record: dict[str, Any], path: Path) -> None:
             expected = " or ".join("null" if t is type(None) else t.__name__ for t in types)
             raise RunStoreError(f"{path}: {name!r} is {type(value).__name__}, expected {expected}")
     for key, series in record["history"].items():
-        numbers = isinstance(series, list) and all(
-            v is None or (isinstance(v, _NUMBER) and not isinstance(v, bool)) for v in series
-        )
-        if not numbers:
+        if not _numbers(series, allow_null=True):  # null: a NaN or infinite epoch
             raise RunStoreError(f"{path}: history {key!r} is not a list of numbers")
     for name in ("epoch_seconds", "dropout_rates"):
-        values = record.get(name, [])
-        if not all(isinstance(v, _NUMBER) and not isinstance(v, bool) for v in values):
+        if not _numbers(record.get(name, [])):
             raise RunStoreError(f"{path}: {name!r} is not a list of numbers")
     if record["status"] not in STATUSES:
         raise RunStoreError(
