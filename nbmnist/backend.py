@@ -21,8 +21,10 @@ What it does per backend, and why:
   Keras' own ``train_step``: the same updates in the same order as one batch at a time;
   except convolutions on a CPU, which XLA runs far slower inside a loop);
   compiled programs are kept in a persistent cache (``$KERAS_HOME/nbmnist-jax-cache``) so a
-  model compiled once is not compiled again, in later cells or kernels; GPU memory is not
-  preallocated, so two kernels can share one GPU.
+  model compiled once is not compiled again, in later cells or kernels; XLA's Triton matrix
+  multiplications are off on GPUs (their autotuning doubled the compile time of every model,
+  for no faster epochs: ``JAX_XLA_FLAGS``); GPU memory is not preallocated, so two kernels
+  can share one GPU.
 - PyTorch: one batch per call (Keras' PyTorch backend requires ``steps_per_execution=1``);
   on a CUDA GPU the training arrays are put on the GPU once.
 """
@@ -68,6 +70,12 @@ STEP_RATES: dict[str, float] = {"cpu": 5e10, "gpu": 2e12, "tpu": 2e12}
 ACCELERATOR_STEP_FLOOR_S = 2e-4
 EXECUTION_BUDGET_S = 0.2
 MAX_CPU_STEPS_PER_EXECUTION = 32
+
+#: XLA flags nbmnist adds for JAX, each unless ``XLA_FLAGS`` already sets it. Triton GEMM
+#: fusions off: on one H100 (JAX 0.11.2, docs/performance.md) autotuning them took half of
+#: each model's first epoch (seed 000's MLP 9.2 s -> 3.3 s, the fast CNN 7.8 s -> 3.9 s),
+#: and the later epochs ran as fast with cuBLAS (0.148 s against 0.156 s). GPU-only flag.
+JAX_XLA_FLAGS = {"xla_gpu_enable_triton_gemm": "false"}
 
 #: Mixed precision each device kind wants (``--mixed-precision``): float16 with loss scaling
 #: on CUDA GPUs (tensor cores), bfloat16 on TPUs (their native type); none on CPUs.
@@ -217,6 +225,16 @@ def _before_import(name: str) -> None:
         # Take GPU memory as needed, not 75% of it at start-up: a second kernel (another
         # notebook, a sweep worker) can then share the GPU.
         os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
+        os.environ["XLA_FLAGS"] = xla_flags(os.environ.get("XLA_FLAGS", ""))
+
+
+def xla_flags(given: str) -> str:
+    """``given`` (the user's ``XLA_FLAGS``) with each of ``JAX_XLA_FLAGS`` it does not set."""
+    flags = given.split()
+    for name, value in JAX_XLA_FLAGS.items():
+        if not any(flag.lstrip("-").split("=")[0] == name for flag in flags):
+            flags.append(f"--{name}={value}")
+    return " ".join(flags)
 
 
 def _after_import(name: str) -> None:

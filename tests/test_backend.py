@@ -169,9 +169,12 @@ def test_a_notebook_chooses_jax_before_the_first_cell_and_tensorflow_never_loads
         print("grouping", run.execution["grouping"], run.execution["data_on_device"])
         print("tensorflow loaded", "tensorflow" in sys.modules)
         print("cached programs", len(list(jax_cache_dir().rglob("*"))) > 0)
+        import os
+        print("xla flags", os.environ["XLA_FLAGS"])
         """,
         NBMNIST_RUNS=str(tmp_path / "runs"),
         KERAS_HOME=str(tmp_path / "keras"),
+        XLA_FLAGS="--xla_gpu_autotune_level=4",
     )
     assert result.returncode == 0, result.stderr[-3000:]
     out = result.stdout
@@ -179,6 +182,14 @@ def test_a_notebook_chooses_jax_before_the_first_cell_and_tensorflow_never_loads
     assert "on CPU" in out and "with jax" in out  # the header names device and backend
     assert "tensorflow loaded False" in out
     assert "cached programs True" in out
+    assert "xla flags --xla_gpu_autotune_level=4 --xla_gpu_enable_triton_gemm=false" in out
+
+
+def test_xla_flags_add_ours_and_keep_the_users() -> None:
+    assert backend.xla_flags("") == "--xla_gpu_enable_triton_gemm=false"
+    mine = "--xla_gpu_enable_triton_gemm=true --xla_gpu_autotune_level=2"
+    assert backend.xla_flags(mine) == mine
+    assert backend.xla_flags("xla_gpu_enable_triton_gemm") == "xla_gpu_enable_triton_gemm"
 
 
 def test_a_model_saved_under_one_backend_reloads_under_the_other(tmp_path: Path) -> None:
