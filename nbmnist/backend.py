@@ -38,7 +38,8 @@ import json
 import os
 import platform
 import sys
-from collections.abc import Iterator
+import threading
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -272,9 +273,20 @@ def import_keras() -> Any:
             import keras
 
             _after_import(keras.backend.backend())
+            _SET_UP.add(keras.backend.backend())
     import keras
 
+    name = keras.backend.backend()
+    if name not in _SET_UP:  # the user imported Keras first: set up what still can be
+        _before_import(name)
+        with native_stderr_muted():
+            _after_import(name)
+        _SET_UP.add(name)
     return keras
+
+
+#: Backends ``import_keras`` has set up in this process.
+_SET_UP: set[str] = set()
 
 
 @contextlib.contextmanager
@@ -508,8 +520,15 @@ def choose_steps_per_execution(
     batch_size: int,
     steps_per_epoch: int,
     requested: int | None = None,
+    partial_last_batch: bool = False,
 ) -> tuple[int, str, str]:
     """Batches per call into ``backend`` on a ``kind`` device, why, and how they are grouped.
+
+    ``partial_last_batch``: the epoch ends with a smaller batch. With ``lax.scan`` a group
+    of the whole epoch then stops before it, so the partial batch is a call (and a compiled
+    program) of its own, which ``compile_ahead`` compiles beside the group's: one program
+    holding both took twice as long to compile (the fast recipe on an H100: 3.0 s against
+    1.45 s, docs/performance.md).
 
     Returns:
         ``(steps, reason, grouping)``; ``grouping`` is ``"keras"`` (Keras'
@@ -539,6 +558,9 @@ def choose_steps_per_execution(
         # CNN: 46 s against 10 s an epoch on 2 cores; docs/performance.md): there Keras'
         # own Python loop over the group is kept.
         return steps, reason + "; convolutions on a CPU: Keras' loop, not lax.scan", "keras"
+    if partial_last_batch and steps == steps_per_epoch > 2:
+        steps -= 1
+        reason += "; the last, partial batch a call of its own (compiled beside the group)"
     return steps, reason, "lax.scan"
 
 
@@ -550,6 +572,7 @@ def plan_execution(
     steps_per_execution: int | None = None,
     mixed_precision: bool = False,
     jit_compile: bool | None = None,
+    partial_last_batch: bool = False,
 ) -> Execution:
     """Choose how a run trains on the active backend and device; flags given win.
 
@@ -560,6 +583,8 @@ def plan_execution(
         steps_per_execution: as asked (``--steps-per-execution``), or None for automatic.
         mixed_precision: ``--mixed-precision``: the device's mixed policy.
         jit_compile: ``--jit-compile``: True/False, or None to let Keras decide.
+        partial_last_batch: the epoch ends with a smaller batch (see
+            ``choose_steps_per_execution``).
 
     Raises:
         BackendError: no usable Keras backend (see ``import_keras``).
@@ -569,7 +594,13 @@ def plan_execution(
     where = device()
     precision, precision_reason = precision_policy(mixed_precision, where)
     steps, reason, grouping = choose_steps_per_execution(
-        backend, where.kind, declaration, batch_size, steps_per_epoch, steps_per_execution
+        backend,
+        where.kind,
+        declaration,
+        batch_size,
+        steps_per_epoch,
+        steps_per_execution,
+        partial_last_batch,
     )
     return Execution(
         backend=backend,
@@ -651,6 +682,138 @@ def group_batches(model: Any, execution: Execution, batch_size: int) -> None:
     # An instance attribute, not a subclass: the saved model stays a plain keras.Sequential
     # that loads on any backend. object.__setattr__ skips Keras' attribute tracking.
     object.__setattr__(model, "train_step", train_step)
+
+
+def batch_sizes(counts: Iterable[int], batch_size: int) -> list[int]:
+    """The distinct batch sizes that going through sets of ``counts`` examples in batches of
+    ``batch_size`` takes (a last partial batch has its own size), in order."""
+    sizes: list[int] = []
+    for count in counts:
+        for size in (min(count, batch_size), count % batch_size if count > batch_size else 0):
+            if size and size not in sizes:
+                sizes.append(size)
+    return sizes
+
+
+def compile_ahead(
+    model: Any,
+    x: Any,
+    y: Any,
+    *,
+    train_sizes: Sequence[int] = (),
+    evaluation_sizes: Sequence[int] = (),
+    batches_per_epoch: int = 1,
+    steps_per_call: int = 1,
+) -> Any:
+    """A Keras callback that compiles ``model``'s other programs while ``fit`` compiles its
+    first training step.
+
+    JAX only, with its persistent cache on (``import_keras``); otherwise None. Each batch
+    shape a program runs on is a compilation of its own; Keras compiles each when it first
+    meets it: the last (partial) training call at the end of the first epoch, then the
+    evaluation step. Here, at the start of ``fit``, the training step (``model.train_step``
+    jitted as Keras jits it) is traced for calls of ``train_sizes`` examples and the
+    evaluation step for batches of ``evaluation_sizes`` examples, shaped like ``x`` and
+    ``y``, and they are compiled on a background thread, side by side with the first
+    training step. Keras' own calls then find them in the cache (where one comes before its
+    compilation ends, it waits for it). A failure here only means Keras compiles them
+    itself, as it would have.
+
+    Args:
+        model: a compiled Keras model, before ``fit``.
+        x, y: arrays shaped like one example's batch (the first axis is replaced).
+        train_sizes: examples in training calls other than the first (the epoch's last).
+        evaluation_sizes: batch sizes of evaluation (validation and test).
+        batches_per_epoch, steps_per_call: the batches of an epoch as Keras counts them (of
+            the size ``fit`` is given), and how many one call runs (its
+            ``steps_per_execution``): the epoch's last call is where the training programs
+            compiled here are needed.
+    """
+    if active_backend() != "jax" or not getattr(model, "jit_compile", False):
+        return None
+    keras = import_keras()
+    if train_sizes and device().kind == "gpu" and _has_convolutions(keras, model):
+        # Two training programs with convolutions compiling at once on a GPU pick their
+        # cuDNN algorithms by timing them side by side, and both slow down: the fast
+        # recipe's 1.4 s each took 3.7 s and 19.7 s (H100, docs/performance.md).
+        train_sizes = ()
+    if not (train_sizes or evaluation_sizes):
+        return None
+    import jax
+
+    if not getattr(jax.config, "jax_compilation_cache_dir", None):
+        return None
+
+    def batch(size: int) -> Any:
+        return (_abstract(x, size), _abstract(y, size))
+
+    class CompileAhead(keras.callbacks.Callback):  # type: ignore[name-defined,misc]
+        def __init__(self) -> None:
+            super().__init__()
+            self.trained = threading.Event()  # the training programs are compiled
+            self.done = threading.Event()  # all are
+
+        def on_train_begin(self, logs: Any = None) -> None:
+            try:  # the states Keras' fit and evaluate pass their steps
+                train_state = _abstract(model._get_jax_state(
+                    trainable_variables=True,
+                    non_trainable_variables=True,
+                    optimizer_variables=True,
+                    metrics_variables=True,
+                    purge_model_variables=False,
+                ))  # fmt: skip
+                test_state = _abstract(model._get_jax_state(
+                    trainable_variables=True,
+                    non_trainable_variables=True,
+                    metrics_variables=True,
+                    purge_model_variables=False,
+                ))  # fmt: skip
+                train = jax.jit(model.train_step, donate_argnums=0)
+                test = jax.jit(model.test_step, donate_argnums=0)
+                trains = [train.lower(train_state, batch(n)) for n in train_sizes]
+                tests = [test.lower(test_state, batch(n)) for n in evaluation_sizes]
+            except Exception:  # an optimization only: Keras compiles these itself later
+                self.trained.set()
+                self.done.set()
+                return
+
+            def compile_all() -> None:
+                for programs, finished in ((trains, self.trained), (tests, self.done)):
+                    for program in programs:
+                        with contextlib.suppress(Exception):
+                            program.compile()  # into the persistent cache, for Keras' call
+                    finished.set()
+
+            threading.Thread(target=compile_all, name="nbmnist-compile-ahead", daemon=True).start()
+
+        # Where Keras is about to compile what is being compiled here, it waits for it
+        # instead: never slower than compiling it a second time.
+        def on_train_batch_begin(self, batch: int, logs: Any = None) -> None:
+            if batch + steps_per_call >= batches_per_epoch:  # the epoch's last call
+                self.trained.wait()
+
+        def on_test_begin(self, logs: Any = None) -> None:
+            self.done.wait()
+
+        def on_train_end(self, logs: Any = None) -> None:
+            self.done.wait()
+
+    return CompileAhead()
+
+
+def _has_convolutions(keras: Any, model: Any) -> bool:
+    return any(isinstance(layer, keras.layers.Conv2D) for layer in model.layers)
+
+
+def _abstract(tree: Any, batch_size: int | None = None) -> Any:
+    """Shapes and dtypes of ``tree``'s arrays (with a first axis of ``batch_size``)."""
+    import jax
+
+    def shape(array: Any) -> Any:
+        dims = array.shape if batch_size is None else (batch_size, *array.shape[1:])
+        return jax.ShapeDtypeStruct(dims, array.dtype)
+
+    return jax.tree.map(shape, tree)
 
 
 def release_memory() -> None:

@@ -20,6 +20,8 @@ import numpy as np
 
 from nbmnist.backend import (
     Execution,
+    batch_sizes,
+    compile_ahead,
     environment,
     group_batches,
     import_keras,
@@ -383,14 +385,15 @@ def on_device(data: TrainingData, kind: Kind) -> TrainingData:
 
 
 def compiled_model(
-    declaration: Declaration, opts: TrainingOptions, steps_per_epoch: int
+    declaration: Declaration, opts: TrainingOptions, data: TrainingData
 ) -> tuple[Any, Execution]:
-    """Build and compile the model as this backend and device train it best.
+    """Build and compile the model as this backend and device train it best, for ``data``.
 
     Returns:
         The compiled ``keras.Sequential`` and the ``Execution`` it trains with
         (``jit_compile`` resolved to what Keras chose).
     """
+    steps_per_epoch = data.steps_per_epoch(opts.batch_size)
     execution = plan_execution(
         declaration,
         opts.batch_size,
@@ -398,6 +401,7 @@ def compiled_model(
         steps_per_execution=opts.steps_per_execution,
         mixed_precision=opts.mixed_precision,
         jit_compile=opts.jit_compile,
+        partial_last_batch=data.num_fitted % opts.batch_size != 0,
     )
     if opts.mixed_precision and execution.precision == "float32":
         print("nbmnist: --mixed-precision ignored: no GPU or TPU here, training in float32")
@@ -500,10 +504,25 @@ def fit(
         )
     )
     validation: dict[str, Any] = {}
+    evaluated = [len(data.y_test)]  # the test set, after training
     if opts.validation == "split":
         validation["validation_split"] = opts.validation_split
+        evaluated.append(len(data.y_train) - data.num_fitted)
     elif opts.validation == "test":
         validation["validation_data"] = (data.x_test, data.y_test)
+    callbacks = [callback]
+    group = execution.fit_batch_size(opts.batch_size)
+    ahead = compile_ahead(
+        model,
+        data.x_test,
+        data.y_test,
+        train_sizes=batch_sizes([data.num_fitted], group)[1:],  # the first: fit's own
+        evaluation_sizes=batch_sizes(evaluated, EVALUATION_BATCH_SIZE),
+        batches_per_epoch=-(-data.num_fitted // group),
+        steps_per_call=execution.keras_steps_per_execution,
+    )
+    if ahead is not None:
+        callbacks.append(ahead)
     status: Status = "completed"
     try:
         with interrupt.watch(model):
@@ -514,7 +533,7 @@ def fit(
                 validation_batch_size=EVALUATION_BATCH_SIZE,
                 epochs=opts.effective_epochs,
                 verbose=0,
-                callbacks=[callback],
+                callbacks=callbacks,
                 **validation,
             )
     except KeyboardInterrupt:
@@ -598,7 +617,7 @@ def train(
     run_name = _run_name(name, declaration.kind, store, opts.overwrite)
     data = training_data(opts, declaration.kind)
     declaration = declaration.with_head(data.dataset.num_classes)
-    model, execution = compiled_model(declaration, opts, data.steps_per_epoch(opts.batch_size))
+    model, execution = compiled_model(declaration, opts, data)
     if execution.data_on_device:
         data = on_device(data, declaration.kind)
     run = new_run(run_name, declaration, opts, data, model, execution)

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -238,6 +239,8 @@ def test_a_model_saved_under_one_backend_reloads_under_the_other(tmp_path: Path)
         ("tensorflow", "cpu", KERAS_EXAMPLE, 128, 391, None, (2, "keras")),
         ("jax", "cpu", KERAS_EXAMPLE, 8, 391, None, (32, "keras")),  # no convolutions in scan
         ("jax", "gpu", SEED_MLP, 128, 391, None, (391, "lax.scan")),  # an epoch per call
+        ("jax", "gpu", SEED_MLP, 128, -391, None, (390, "lax.scan")),  # partial batch alone
+        ("tensorflow", "gpu", SEED_MLP, 128, -391, None, (391, "keras")),
         ("jax", "gpu", KERAS_EXAMPLE, 128, 391, None, (86, "lax.scan")),  # ~0.2 s a call
         ("tensorflow", "tpu", SEED_MLP, 128, 469, None, (469, "keras")),
         ("jax", "cpu", SEED_MLP, 128, 391, 7, (7, "lax.scan")),  # as asked
@@ -261,8 +264,9 @@ def test_steps_per_execution_per_backend_and_device(
         kind,
         declaration,
         batch_size,
-        epoch,
+        abs(epoch),  # negative: the epoch's last batch is partial
         requested,  # type: ignore[arg-type]
+        partial_last_batch=epoch < 0,
     )
     assert (steps, grouping) == expected
     if name == "torch":
@@ -308,3 +312,72 @@ def test_this_backend_trains_with_the_recorded_settings() -> None:
     assert execution["grouping"] == grouping
     assert execution["data_on_device"] == (this_backend() == "jax")  # torch: on a GPU only
     assert int(run.model.optimizer.iterations.numpy()) == 40  # 5,000 fitted / 128: none lost
+
+
+def test_batch_sizes_name_each_distinct_shape() -> None:
+    assert backend.batch_sizes([10_000, 10_000], 1000) == [1000]
+    assert backend.batch_sizes([1000, 450], 1000) == [1000, 450]
+    assert backend.batch_sizes([2500], 1000) == [1000, 500]
+
+
+def test_later_programs_compile_beside_the_first_on_jax() -> None:
+    """On JAX the last, partial training call and the evaluation steps compile on a thread of
+    their own while fit compiles its first training step, and Keras' own calls then find
+    them compiled; elsewhere nothing is added."""
+    import threading
+
+    import nbmnist
+    from nbmnist.display.console import ConsoleDisplay
+
+    if this_backend() != "jax":
+        model = nbmnist.build_model(parse_declaration(TINY_MLP, "mlp").with_head())
+        model.compile(optimizer="adam", loss="categorical_crossentropy")
+        x = np.zeros((4, 784))
+        assert backend.compile_ahead(model, x, x, train_sizes=[3], evaluation_sizes=[4]) is None
+        return
+    import jax
+
+    compiles: list[tuple[str, str, float]] = []
+
+    def listen(event: str, seconds: float, **info: Any) -> None:
+        name = info.get("fun_name", "")
+        if event.endswith("backend_compile_duration") and name.endswith("_step)"):
+            compiles.append((threading.current_thread().name, name, seconds))
+
+    jax.monitoring.register_event_duration_secs_listener(listen)
+    try:
+        run = nbmnist.train(
+            TINY_MLP,
+            display=ConsoleDisplay(open(os.devnull, "w")),  # noqa: SIM115
+            epochs=2,
+            train_size=3000,  # 2,550 fitted: 19 batches of 128 in one call, then 118 images
+            validation_split=0.15,  # 450 images: a batch size of its own beside the test set's
+        )
+    finally:
+        jax.monitoring.clear_event_listeners()
+    assert run.status == "completed" and len(run.history["val_loss"]) == 2
+    assert run.execution["steps_per_execution"] == 19
+    assert int(run.model.optimizer.iterations.numpy()) == 40  # 20 batches an epoch: none lost
+    ahead = sorted(name for thread, name, _ in compiles if thread == "nbmnist-compile-ahead")
+    assert ahead == ["jit(test_step)", "jit(test_step)", "jit(train_step)"]
+    main = [(name, s) for thread, name, s in compiles if thread != "nbmnist-compile-ahead"]
+    slowest_ahead = min(s for thread, _, s in compiles if thread == "nbmnist-compile-ahead")
+    assert [name for name, s in main if s > slowest_ahead / 2] == ["jit(train_step)"]  # 1st
+
+
+def test_keras_imported_before_nbmnist_still_gets_the_compilation_cache(tmp_path: Path) -> None:
+    result = run_python(
+        """
+        import os
+        import keras, jax
+        from nbmnist.backend import import_keras, jax_cache_dir
+        import_keras()
+        print("cache", jax.config.jax_compilation_cache_dir == str(jax_cache_dir()))
+        print("flags", os.environ["XLA_FLAGS"])
+        """,
+        KERAS_BACKEND="jax",
+        KERAS_HOME=str(tmp_path),
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "cache True" in result.stdout
+    assert "--xla_gpu_enable_triton_gemm=false" in result.stdout
