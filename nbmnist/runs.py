@@ -2,31 +2,36 @@
 
 A store is a folder (default ``./nbmnist-runs``, or ``NBMNIST_RUNS``) with one subfolder per
 run: ``run.json`` (declaration, options, environment, per-epoch history, final metrics,
-status, wall time) and, once training ends, ``model.keras``. ``run.json`` is rewritten after
-every epoch by an atomic replace (temporary file, fsync, rename, fsync of the folder), so a
-kernel killed at any moment leaves the last completed epoch readable and never a torn file.
+status, wall time, who writes it) and ``model.keras``, the model of a recent epoch while it
+trains and the final model once it ends. ``run.json`` is rewritten after every epoch by an
+atomic replace (temporary file, fsync, rename, fsync of the folder), so a kernel killed at
+any moment leaves the last completed epoch readable and never a torn file. A run whose
+writing process is gone loads as ``killed``; the temporary files such a process left are
+removed by the next run written to the store.
 Nothing is pickled: the record is JSON and the model is Keras' own format, loaded with
 ``safe_mode=True`` on first access.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
 import re
 import shutil
+import socket
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from nbmnist.errors import NbmnistError
 from nbmnist.metric_log import MetricLog
 
-Status = Literal["running", "completed", "interrupted", "diverged"]
+Status = Literal["running", "completed", "interrupted", "diverged", "killed"]
 SCHEMA_VERSION = 1
 RECORD = "run.json"
 MODEL = "model.keras"
@@ -57,8 +62,9 @@ class Run:
         wall_time_s: seconds from the start of ``fit`` to the end of the test evaluation.
         data_source: where the data came from; names the bundled sample when it was used.
         uses_sample: trained on the bundled sample, not the full dataset.
-        status: ``running`` (still training, or its process died), ``completed``,
-            ``interrupted`` (Ctrl-C) or ``diverged`` (loss became NaN).
+        status: ``running`` (training now), ``completed``, ``interrupted`` (Ctrl-C),
+            ``diverged`` (loss became NaN) or ``killed`` (its process ended while it
+            trained: the record on disk still says ``running``; see ``Writer``).
         architecture: short description, e.g. ``dense 430-322-10``.
         uses_batchnorm: the model has BatchNormalization layers.
         dropout_rates: distinct dropout rates, in order of use.
@@ -70,6 +76,10 @@ class Run:
         execution: how it trained on that backend and device (``backend.Execution``):
             precision policy, XLA compilation, batches per call and why, data on the device.
         model_path: the saved ``model.keras``, if the run is in a store.
+        model_epoch: the epoch (1-based) whose model ``model_path`` holds; the last one once
+            training ends, an earlier one for a ``killed`` run; None: no model saved.
+        writer: who writes the record while it trains (``Writer.record``): host, process
+            id and start time, heartbeat (ISO 8601, UTC).
         model: the trained ``keras.Model``; loaded from ``model_path`` on first access.
     """
 
@@ -95,6 +105,8 @@ class Run:
     created: str = ""
     environment: dict[str, str] = field(default_factory=dict)
     execution: dict[str, Any] = field(default_factory=dict)
+    model_epoch: int | None = None
+    writer: dict[str, Any] = field(default_factory=dict)
     model_path: str | None = None
     _model: Any = field(default=None, init=False, repr=False, compare=False)
 
@@ -166,7 +178,12 @@ class Run:
         values["dropout_rates"] = tuple(values.get("dropout_rates", ()))
         model = folder / MODEL
         values["model_path"] = str(model) if model.is_file() else None
-        return cls(**values)
+        if values["model_path"] is None:
+            values["model_epoch"] = None
+        run = cls(**values)
+        if run.status == "running" and run.writer and not Writer.alive(run.writer, folder):
+            run.status = "killed"  # in memory only: reading never rewrites the store
+        return run
 
     def __repr__(self) -> str:
         accuracy = "n/a" if self.test_accuracy is None else f"{self.test_accuracy:.4f}"
@@ -201,10 +218,12 @@ _FIELD_TYPES: dict[str, tuple[tuple[type, ...], bool]] = {
     "created": ((str,), False),
     "environment": ((dict,), False),
     "execution": ((dict,), False),
+    "model_epoch": ((int, type(None)), False),
+    "writer": ((dict,), False),
 }
 #: The fields of ``run.json`` besides ``schema``, in the order they are written.
 RECORD_FIELDS = tuple(_FIELD_TYPES)
-STATUSES = ("running", "completed", "interrupted", "diverged")
+STATUSES = ("running", "completed", "interrupted", "diverged", "killed")
 
 
 def _numbers(values: Any, allow_null: bool = False) -> bool:
@@ -260,7 +279,9 @@ def atomic_write(path: Path, data: bytes) -> None:
     """Replace ``path`` with ``data`` so that a crash at any moment leaves the old or the
     new content, never a mix: write a temporary file beside it, fsync, rename, fsync the
     folder."""
-    descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    descriptor, temporary = tempfile.mkstemp(
+        prefix=f".{path.name}.{Writer.tag()}.", suffix=TEMPORARY, dir=path.parent
+    )
     try:
         with os.fdopen(descriptor, "wb") as file:
             file.write(data)
@@ -278,6 +299,88 @@ def atomic_write(path: Path, data: bytes) -> None:
 
 
 _NAME = re.compile(r"[^\x00-\x1f/\\:*?\"<>|]+")
+#: The longest run name: a folder name, with room for ``_2`` and temporary-file suffixes.
+MAX_NAME_LENGTH = 120
+#: How temporary files and folders in a store end (see ``RunStore.clean``).
+TEMPORARY = ".nbmnist-tmp"
+#: A run whose writer is on another host is taken as dead once its heartbeat is this old
+#: (seconds); on the same host the process itself is checked.
+STALE_HEARTBEAT_S = 6 * 3600
+
+
+class Writer:
+    """The process writing records: identified by host, process id and the process's start
+    time (so a reused process id is not mistaken for it)."""
+
+    #: Folders whose runs this process is training now.
+    writing: ClassVar[set[str]] = set()
+
+    @staticmethod
+    def _started(pid: int) -> str | None:
+        """When process ``pid`` started (clock ticks since boot, Linux), or None."""
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            return None
+        return stat.rsplit(")", 1)[-1].split()[19]
+
+    @classmethod
+    def record(cls) -> dict[str, Any]:
+        """This process, with a heartbeat of now."""
+        return {
+            "host": socket.gethostname(),
+            "pid": os.getpid(),
+            "started": cls._started(os.getpid()),
+            "heartbeat": now(),
+        }
+
+    @classmethod
+    def tag(cls) -> str:
+        """This process in a file name: host digest, process id, start time."""
+        host = hashlib.sha1(socket.gethostname().encode()).hexdigest()[:8]
+        return f"w{host}-{os.getpid()}-{cls._started(os.getpid()) or 0}"
+
+    @classmethod
+    def alive(cls, writer: dict[str, Any], folder: Path | None = None) -> bool:
+        """Whether the process ``writer`` (a ``record``) may still be writing ``folder``."""
+        if writer.get("host") != socket.gethostname():
+            try:
+                beat = datetime.fromisoformat(str(writer.get("heartbeat")))
+            except ValueError:
+                return False
+            return (datetime.now(UTC) - beat).total_seconds() < STALE_HEARTBEAT_S
+        pid = writer.get("pid")
+        if not isinstance(pid, int) or pid <= 0:
+            return False
+        if pid == os.getpid() and writer.get("started") == cls._started(pid):
+            return folder is None or str(folder) in cls.writing
+        return cls._process_alive(pid, writer.get("started"))
+
+    @classmethod
+    def _process_alive(cls, pid: int, started: Any) -> bool:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            pass  # someone else's process: it exists
+        current = cls._started(pid)
+        return current is None or started is None or current == started
+
+    @classmethod
+    def tag_alive(cls, tag: str) -> bool:
+        """Whether the writer named by a ``tag`` (in a temporary file's name) is alive; a tag
+        from another host counts as alive (it cannot be checked from here)."""
+        match = re.fullmatch(r"w([0-9a-f]{8})-(\d+)-(\d+)", tag)
+        if match is None:
+            return True
+        host = hashlib.sha1(socket.gethostname().encode()).hexdigest()[:8]
+        if match[1] != host:
+            return True
+        pid, started = int(match[2]), match[3]
+        if pid == os.getpid():
+            return started == (cls._started(pid) or "0")
+        return cls._process_alive(pid, None if started == "0" else started)
 
 
 class RunStore:
@@ -309,7 +412,17 @@ class RunStore:
                 return
 
     def folder(self, name: str) -> Path:
-        if not _NAME.fullmatch(name) or name in (".", ".."):
+        """The folder of the run ``name``.
+
+        Raises:
+            RunStoreError: ``name`` cannot be a folder name (characters, length).
+        """
+        if len(name) > MAX_NAME_LENGTH:
+            raise RunStoreError(
+                f"run name {name[:20]!r}... is {len(name)} characters long; "
+                f"use at most {MAX_NAME_LENGTH}"
+            )
+        if not _NAME.fullmatch(name) or name in (".", "..") or name.startswith("."):
             raise RunStoreError(
                 f"run name {name!r} cannot be a folder name; use letters, digits, _ . - [ ] ="
             )
@@ -338,10 +451,10 @@ class RunStore:
 
     def save_model(self, run: Run, model: Any, folder: Path | None = None) -> None:
         """Save ``model`` as the run's ``model.keras`` (atomically), in its folder or in
-        ``folder``, and point the run at it."""
+        ``folder``, and point the run at it, as the model of its last completed epoch."""
         folder = folder or self.folder(run.name)
         folder.mkdir(parents=True, exist_ok=True)
-        temporary = folder / f".{MODEL}.partial.keras"
+        temporary = folder / f".{MODEL}.{Writer.tag()}{TEMPORARY}.keras"
         from nbmnist.backend import tensorflow_kept_out
 
         with tensorflow_kept_out():
@@ -350,6 +463,7 @@ class RunStore:
             os.fsync(file.fileno())
         os.replace(temporary, folder / MODEL)
         run.model_path = str(folder / MODEL)
+        run.model_epoch = run.epochs or None
 
     def remove(self, name: str) -> None:
         """Delete a run's folder (``--overwrite`` of a run that never completed)."""
@@ -361,7 +475,7 @@ class RunStore:
         """Where a run that will replace the completed run ``name`` trains until it completes
         (``STAGING`` in the store, invisible to ``names()``)."""
         self.folder(name)  # the name must be valid
-        return self.root / STAGING / f"{name}-{os.getpid()}"
+        return self.root / STAGING / f"{name}.{Writer.tag()}{TEMPORARY}"
 
     def replace(self, name: str, staged: Path, run: Run) -> None:
         """Put the completed ``run``, trained in ``staged``, in place of the run ``name``: the
@@ -413,6 +527,24 @@ class RunStore:
                 print(f"nbmnist: skipped {err}")
                 continue
             yield run
+
+    def clean(self) -> list[Path]:
+        """Remove what writers that are gone left behind: temporary files in run folders and
+        staging folders (their names carry the writer's ``Writer.tag``). Returns them."""
+        if not self.root.is_dir():
+            return []
+        found = [*self.root.glob(f"*/.*{TEMPORARY}*"), *self.root.glob(f"{STAGING}/*")]
+        removed = []
+        for path in found:
+            match = re.search(r"\.(w[0-9a-f]{8}-\d+-\d+)\.", path.name)
+            if match is None or Writer.tag_alive(match[1]):
+                continue
+            if path.is_dir():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
+            removed.append(path)
+        return removed
 
     def unique_name(self, name: str, taken: set[str] | frozenset[str] = frozenset()) -> str:
         """``name`` if neither the store nor ``taken`` has it, else ``name_2``, ``name_3``…"""

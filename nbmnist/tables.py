@@ -74,9 +74,21 @@ COLUMNS: dict[str, Column] = {
     "best epoch": Column(lambda run: _best(run, 0), lambda v: "n/a" if v is None else str(v)),
     "wall time (s)": Column(lambda run: run.wall_time_s, _fixed(1)),
     "backend": Column(_backend),
-    "status": Column(lambda run: run.status),
+    "status": Column(lambda run: _status(run)),
 }
 DEFAULT_COLUMNS = tuple(name for name in COLUMNS if name != "status")
+
+
+def _status(run: Run) -> str:
+    """The run's status; for a run that did not complete, which model it kept."""
+    if run.status == "completed":
+        return run.status
+    if run.model_path is None:
+        return f"{run.status}, no model"
+    if run.model_epoch is not None and run.model_epoch != run.epochs:
+        return f"{run.status}, model of epoch {run.model_epoch}"
+    return run.status
+
 
 #: Style names for ``summary_table(style=...)``, as PrettyTable names them.
 STYLES = (
@@ -165,9 +177,10 @@ def summary_table(
         runs: the runs to list; None: the session's runs in order (``nbmnist.runs()``).
         columns: column titles from ``COLUMNS``; None: ``DEFAULT_COLUMNS`` (name,
             architecture, optimizer, loss, BN, dropout, params, epochs, data, test loss, test
-            accuracy, best val accuracy, best epoch, wall time, backend). Losses and
-            accuracies are
-            printed with 4 decimals, wall time in seconds with 1.
+            accuracy, best val accuracy, best epoch, wall time, backend), and ``status``
+            when a run did not complete (killed, interrupted, diverged, still running), with
+            the epoch of the model it kept. Losses and accuracies are printed with 4
+            decimals, wall time in seconds with 1.
         sort_by: a column title to sort by (accuracies and ``epochs`` descending, the rest
             ascending); runs without a value go last.
         style: a PrettyTable style name from ``STYLES`` (e.g. ``markdown``); None: default.
@@ -185,6 +198,8 @@ def summary_table(
         if name not in COLUMNS:
             raise ValueError(f"unknown column {name!r}; expected one of {', '.join(COLUMNS)}")
     rows = list(session_runs() if runs is None else runs)
+    if columns is None and any(run.status != "completed" for run in rows):
+        chosen.append("status")
     if sort_by:
         descending = "accuracy" in sort_by or sort_by == "epochs"
         present = [run for run in rows if COLUMNS[sort_by].value(run) is not None]

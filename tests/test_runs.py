@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import importlib.util
+import io
 import json
+import math
 import os
 import random
 import re
@@ -21,7 +23,7 @@ import pytest
 import nbmnist
 from nbmnist import RunStore, load_runs, train
 from nbmnist.display.console import ConsoleDisplay
-from nbmnist.runs import RECORD, RunStoreError, clear
+from nbmnist.runs import RECORD, RunStoreError, clear, now
 from tests.conftest import REPO, TINY_MLP, Shell
 
 
@@ -300,7 +302,7 @@ def test_sigkill_at_random_moments_never_leaves_a_torn_record(tmp_path: Path) ->
         # time, and each of the 20 children must start before it can be killed.
         env["KERAS_BACKEND"] = "jax"
     rng = random.Random(20261120)
-    seen_runs = 0
+    seen_runs = killed_models = 0
     for _ in range(20):
         child = subprocess.Popen([sys.executable, str(script), str(store)], env=env)
         deadline = time.monotonic() + 60
@@ -313,14 +315,109 @@ def test_sigkill_at_random_moments_never_leaves_a_torn_record(tmp_path: Path) ->
         for run in runs:
             lengths = {len(values) for values in run.history.values()}
             assert len(lengths) <= 1 and lengths <= {0, 1, 2, 3, 4}
-            assert run.status in ("running", "completed")
+            assert run.status in ("killed", "completed")  # never "running": its process died
             assert run.status != "completed" or (run.epochs == 4 and run.test_accuracy is not None)
+            assert (run.model_epoch is None) == (run.model_path is None)
+            assert run.model_epoch is None or 1 <= run.model_epoch <= run.epochs
+            if run.status == "killed" and run.model_path and not killed_models:
+                assert run.model.count_params() == run.num_params  # a usable model of epoch k
+                killed_models += 1
         seen_runs = max(seen_runs, len(runs))
         # restart from scratch: the next child starts a fresh store
         for path in sorted(store.rglob("*"), reverse=True):
             path.unlink() if path.is_file() else path.rmdir()
         store.rmdir()
     assert seen_runs >= 1
+
+
+def _as_if_written_by(folder: Path, writer: dict[str, object]) -> None:
+    """Make the record in ``folder`` say it is still training, written by ``writer``."""
+    record = json.loads((folder / "run.json").read_text())
+    record.update(status="running", writer=writer)
+    (folder / "run.json").write_text(json.dumps(record))
+
+
+def _dead_pid() -> int:
+    pid = 4_000_000  # above Linux's default pid_max (2**22): no such process
+    while Path(f"/proc/{pid}").exists():
+        pid += 1
+    return pid
+
+
+def test_a_run_whose_writer_is_gone_loads_as_killed_and_the_table_says_so(
+    tmp_path: Path,
+) -> None:
+    import socket
+
+    store = tmp_path / "store"
+    for name in ("gone", "alive", "far_fresh", "far_stale"):
+        train(TINY_MLP, "mlp", name, epochs=2, runs_dir=str(store), display=quiet())
+    host = socket.gethostname()
+    long_ago = "2020-01-01T00:00:00+00:00"
+    _as_if_written_by(store / "gone", {"host": host, "pid": _dead_pid(), "heartbeat": long_ago})
+    parent = os.getppid()  # alive, and not this process
+    _as_if_written_by(store / "alive", {"host": host, "pid": parent, "heartbeat": long_ago})
+    _as_if_written_by(store / "far_fresh", {"host": "elsewhere", "pid": 1, "heartbeat": now()})
+    _as_if_written_by(store / "far_stale", {"host": "elsewhere", "pid": 1, "heartbeat": long_ago})
+    status = {run.name: run.status for run in load_runs(store)}
+    assert status == {
+        "gone": "killed",
+        "alive": "running",
+        "far_fresh": "running",
+        "far_stale": "killed",
+    }
+    assert json.loads((store / "gone" / "run.json").read_text())["status"] == "running"  # unread
+    table = nbmnist.summary_table(nbmnist.load_runs(store))
+    assert "status" in table.field_names
+    assert table.rows[0][table.field_names.index("status")] == "killed"  # its final model
+    (store / "gone" / "model.keras").unlink()
+    gone = RunStore(store).load("gone")
+    assert gone.model_epoch is None
+    assert nbmnist.summary_table([gone], columns=["status"]).rows == [["killed, no model"]]
+
+
+def test_the_model_is_saved_as_epochs_complete(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A killed run keeps the model of its last saved epoch: here every epoch is saved (the
+    share of time saving may take made unlimited) and read back while training goes on."""
+    from nbmnist import training
+
+    monkeypatch.setattr(training, "MODEL_SAVE_SHARE", math.inf)
+    store = tmp_path / "store"
+    on_disk: list[object] = []
+
+    class Peek(ConsoleDisplay):
+        def on_epoch_end(self, log: object) -> None:  # before the store's writer, each epoch
+            record = json.loads((store / "peek" / "run.json").read_text())
+            on_disk.append(record["model_epoch"])
+            super().on_epoch_end(log)  # type: ignore[arg-type]
+
+    run = train(TINY_MLP, "mlp", "peek", epochs=3, runs_dir=str(store), display=Peek(io.StringIO()))
+    assert on_disk == [None, 1, 2]  # when epoch k ends, epoch k-1's model is on disk
+    assert run.model_epoch == 3 and RunStore(store).load("peek").model_epoch == 3
+
+
+def test_temporary_files_of_dead_writers_are_removed_by_the_next_run(tmp_path: Path) -> None:
+    from nbmnist.runs import TEMPORARY, Writer
+
+    store = tmp_path / "store"
+    train(TINY_MLP, "mlp", "first", epochs=1, runs_dir=str(store), display=quiet())
+    host = Writer.tag().split("-")[0]
+    dead = f"{host}-{_dead_pid()}-1"
+    leftovers = [
+        store / "first" / f".run.json.{dead}.abc{TEMPORARY}",
+        store / "first" / f".model.keras.{dead}{TEMPORARY}.keras",
+        store / ".nbmnist-staging" / f"first.{dead}{TEMPORARY}",
+    ]
+    mine = store / "first" / f".run.json.{Writer.tag()}.xyz{TEMPORARY}"  # this live process
+    other_host = store / "first" / f".run.json.w00000000-{_dead_pid()}-1.q{TEMPORARY}"
+    leftovers[2].mkdir(parents=True)
+    for path in [*leftovers[:2], mine, other_host]:
+        path.write_bytes(b"partial")
+    train(TINY_MLP, "mlp", "second", epochs=1, runs_dir=str(store), display=quiet())
+    assert [path.exists() for path in leftovers] == [False, False, False]
+    assert mine.exists() and other_host.exists()  # alive, or not checkable from here
 
 
 def test_violins_of_a_reloaded_run_are_its_kernels(tmp_path: Path) -> None:
