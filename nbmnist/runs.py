@@ -14,7 +14,9 @@ Nothing is pickled: the record is JSON and the model is Keras' own format, loade
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import itertools
 import json
 import math
 import os
@@ -22,7 +24,7 @@ import re
 import shutil
 import socket
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -546,14 +548,42 @@ class RunStore:
             removed.append(path)
         return removed
 
-    def unique_name(self, name: str, taken: set[str] | frozenset[str] = frozenset()) -> str:
-        """``name`` if neither the store nor ``taken`` has it, else ``name_2``, ``name_3``…"""
-        if name not in self and name not in taken:
-            return name
-        number = 2
-        while f"{name}_{number}" in self or f"{name}_{number}" in taken:
-            number += 1
-        return f"{name}_{number}"
+    def claim(self, name: str, taken: Collection[str] = frozenset()) -> str:
+        """Claim a folder for a new run: ``name`` if free, else ``name_2``, ``name_3``...
+
+        A name is claimed by creating its folder, an exclusive create: of several processes
+        claiming at once (two notebooks in one folder, a sweep's workers) each gets a folder
+        of its own. Names in ``taken`` (the session's) are skipped too. ``release`` gives an
+        unused claim back.
+
+        Raises:
+            RunStoreError: ``name`` cannot be a folder name.
+        """
+        self.folder(name)
+        return self._claim_first(
+            itertools.chain([name], (f"{name}_{n}" for n in itertools.count(2))), taken
+        )
+
+    def claim_next(self, prefix: str, taken: Collection[str] = frozenset()) -> str:
+        """Claim the first free ``prefix_1``, ``prefix_2``... (see ``claim``)."""
+        return self._claim_first((f"{prefix}_{n}" for n in itertools.count(1)), taken)
+
+    def _claim_first(self, names: Iterable[str], taken: Collection[str]) -> str:
+        self.root.mkdir(parents=True, exist_ok=True)
+        for candidate in names:
+            if candidate in taken:
+                continue
+            try:
+                self.folder(candidate).mkdir()
+            except FileExistsError:
+                continue
+            return candidate
+        raise AssertionError("unreachable: the names are endless")
+
+    def release(self, name: str) -> None:
+        """Give back the claim on ``name`` if nothing was written in its folder."""
+        with contextlib.suppress(OSError):
+            self.folder(name).rmdir()  # only an empty folder
 
 
 def load_runs(path: str | os.PathLike[str] | None = None) -> list[Run]:
@@ -591,14 +621,6 @@ def runs() -> list[Run]:
 def session_names() -> set[str]:
     """Names of the session's runs."""
     return set(_RUNS)
-
-
-def next_name(prefix: str, store: RunStore | None = None) -> str:
-    """The first of ``prefix_1``, ``prefix_2``, ... used neither in the session nor the store."""
-    number = 1
-    while f"{prefix}_{number}" in _RUNS or (store is not None and f"{prefix}_{number}" in store):
-        number += 1
-    return f"{prefix}_{number}"
 
 
 def clear() -> None:

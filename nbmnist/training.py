@@ -8,6 +8,7 @@ half-trained model. What depends on the backend and the device lives in ``nbmnis
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import math
 import os
 import time
@@ -41,7 +42,6 @@ from nbmnist.runs import (
     RunStoreError,
     Status,
     Writer,
-    next_name,
     now,
     record,
     session_names,
@@ -63,6 +63,11 @@ FAST_TRAIN_SIZE = 2000
 #: default validation split (10,000 of 60,000) and the sample's (1,000), so one compiled
 #: evaluation step serves them all; evaluation results do not depend on it.
 EVALUATION_BATCH_SIZE = 1000
+#: Bounds on options, so that a typo fails at once instead of after loading and building:
+#: epochs (the seed notebooks train 10-22), and batch and training sizes (the datasets hold
+#: 60,000 training images).
+MAX_EPOCHS = 10_000
+MAX_TRAIN_SIZE = 60_000
 #: The share of training time that saving the model after epochs may take (see
 #: ``StoreWriter``): seed 000's MLP saves in ~0.04 s, so on 2 CPU cores (1-2 s epochs) after
 #: every epoch, on a GPU (0.15 s epochs) after every few.
@@ -143,16 +148,19 @@ class TrainingOptions:
         _choice("optimizer", self.optimizer, OPTIMIZERS)
         _choice("loss", self.loss, LOSSES)
         _choice("validation", self.validation, VALIDATIONS)
-        _positive_int("epochs", self.epochs)
-        _positive_int("batch_size", self.batch_size)
+        _positive_int("epochs", self.epochs, MAX_EPOCHS)
+        _positive_int("batch_size", self.batch_size, MAX_TRAIN_SIZE)
         if self.train_size is not None:
-            _positive_int("train_size", self.train_size)
+            _positive_int("train_size", self.train_size, MAX_TRAIN_SIZE)
         if self.steps_per_execution is not None:
             _positive_int("steps_per_execution", self.steps_per_execution)
         if self.jit_compile is not None and not isinstance(self.jit_compile, bool):
             raise OptionError(f"jit_compile must be True, False or None, got {self.jit_compile!r}")
-        if self.seed is not None and (not _is_int(self.seed) or self.seed < 0):
-            raise OptionError(f"seed must be a whole number >= 0, got {self.seed!r}")
+        if self.seed is not None and (not _is_int(self.seed) or not 0 <= self.seed < 2**32):
+            raise OptionError(
+                f"seed must be a whole number from 0 to {2**32 - 1} (NumPy's range), "
+                f"got {self.seed!r}"
+            )
         if self.learning_rate is not None and not (
             isinstance(self.learning_rate, (int, float))
             and math.isfinite(self.learning_rate)
@@ -166,19 +174,35 @@ class TrainingOptions:
             raise OptionError(
                 f"validation_split must be a fraction between 0 and 1 (e.g. 0.2), got {split!r}"
             )
+        if self.validation == "split" and self.train_size is not None:
+            smallest = next(n for n in itertools.count(2) if _split_sizes(n, split) >= (1, 1))
+            if self.train_size < smallest:
+                raise OptionError(
+                    f"train_size {self.train_size} leaves no images to train or validate on "
+                    f"with validation_split {split:g}; use train_size >= {smallest}, or "
+                    "validation 'test' or 'none'"
+                )
 
     @property
     def effective_epochs(self) -> int:
         return min(self.epochs, FAST_EPOCHS) if self.fast else self.epochs
 
 
+def _split_sizes(count: int, split: float) -> tuple[int, int]:
+    """(fitted, held out) of ``count`` images with Keras' ``validation_split``."""
+    fitted = int(count * (1 - split))
+    return fitted, count - fitted
+
+
 def _is_int(value: Any) -> bool:
     return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
 
 
-def _positive_int(name: str, value: Any) -> None:
+def _positive_int(name: str, value: Any, most: int | None = None) -> None:
     if not _is_int(value) or value <= 0:
         raise OptionError(f"{name} must be a whole number > 0, got {value!r}")
+    if most is not None and value > most:
+        raise OptionError(f"{name} must be at most {most:,}, got {value:,}")
 
 
 def _choice(name: str, value: str, choices: tuple[str, ...]) -> None:
@@ -328,18 +352,21 @@ def _replaces_completed_run(store: RunStore, name: str) -> bool:
 
 
 def _run_name(name: str | None, kind: str, store: RunStore, overwrite: bool) -> str:
+    """The run's name, its folder claimed in ``store`` (``RunStore.claim``) unless it will
+    replace a run of that name (``overwrite``)."""
     store.check()
-    requested = name or next_name(kind, store)
-    store.folder(requested)  # a name that cannot be a folder fails here, before training
+    if name is None:
+        return store.claim_next(kind, session_names())
     if overwrite:
-        return requested
-    unique = store.unique_name(requested, session_names())
-    if unique != requested:
+        store.folder(name)  # a name that cannot be a folder fails here, before training
+        return name
+    claimed = store.claim(name, session_names())
+    if claimed != name:
         print(
-            f"nbmnist: a run named {requested!r} exists (in {store.root} or this session); "
-            f"this one is {unique!r}. Use --overwrite (overwrite=True) to replace it."
+            f"nbmnist: a run named {name!r} exists (in {store.root} or this session); "
+            f"this one is {claimed!r}. Use --overwrite (overwrite=True) to replace it."
         )
-    return unique
+    return claimed
 
 
 @dataclass(frozen=True)
@@ -393,7 +420,7 @@ def training_data(opts: TrainingOptions, kind: Kind) -> TrainingData:
     x_train, y_train, x_test, y_test = prepare_arrays(dataset, kind, train_size)
     fitted = len(x_train)
     if opts.validation == "split":
-        fitted = int(fitted * (1 - opts.validation_split))  # as Keras splits
+        fitted, _ = _split_sizes(fitted, opts.validation_split)
     return TrainingData(dataset, source, x_train, y_train, x_test, y_test, fitted)
 
 
@@ -587,7 +614,7 @@ def _settle_replacement(store: RunStore, run: Run, staged: Path, name: str) -> N
     if run.status == "completed":
         store.replace(name, staged, run)
         return
-    kept = store.unique_name(name, session_names())
+    kept = store.claim(name, session_names())
     store.keep_as(staged, run, kept)
     print(
         f"nbmnist: {name!r} {run.status}, so the completed run {name!r} is kept; "
@@ -648,33 +675,37 @@ def train(
     declaration = as_declaration(text, kind, variables)
     store = RunStore.default(opts.runs_dir)
     run_name = _run_name(name, declaration.kind, store, opts.overwrite)
-    data = training_data(opts, declaration.kind)
-    declaration = declaration.with_head(data.dataset.num_classes)
-    model, execution = compiled_model(declaration, opts, data)
-    if execution.data_on_device:
-        data = on_device(data, declaration.kind)
-    run = new_run(run_name, declaration, opts, data, model, execution)
-    staged = None
-    if opts.overwrite and _replaces_completed_run(store, run_name):
-        staged = store.staging(run_name)
-    elif opts.overwrite:
-        store.remove(run_name)
-    display = Broadcast(
-        display or choose_display(opts.live), StoreWriter(store, run, model, staged)
-    )
-    summary = summary_text(declaration, model) if show_summary else ""
-    started = time.perf_counter()
-    status = fit(model, run, data, opts, execution, display, summary)
-    if status == "completed":
-        run.test_loss, run.test_accuracy = evaluate(model, data)
-    run.status = status
-    run.wall_time_s = time.perf_counter() - started
-    run.model = model
-    store.save_model(run, model, staged)
-    display.on_train_end(run)  # the store's final write included
-    if staged is not None:
-        _settle_replacement(store, run, staged, run_name)
-    record(run)
-    if status == "interrupted":
-        raise KeyboardInterrupt
-    return run
+    try:
+        data = training_data(opts, declaration.kind)
+        declaration = declaration.with_head(data.dataset.num_classes)
+        model, execution = compiled_model(declaration, opts, data)
+        if execution.data_on_device:
+            data = on_device(data, declaration.kind)
+        run = new_run(run_name, declaration, opts, data, model, execution)
+        staged = None
+        if opts.overwrite and _replaces_completed_run(store, run_name):
+            staged = store.staging(run_name)
+        elif opts.overwrite:
+            store.remove(run_name)
+        display = Broadcast(
+            display or choose_display(opts.live), StoreWriter(store, run, model, staged)
+        )
+        summary = summary_text(declaration, model) if show_summary else ""
+        started = time.perf_counter()
+        status = fit(model, run, data, opts, execution, display, summary)
+        if status == "completed":
+            run.test_loss, run.test_accuracy = evaluate(model, data)
+        run.status = status
+        run.wall_time_s = time.perf_counter() - started
+        run.model = model
+        store.save_model(run, model, staged)
+        display.on_train_end(run)  # the store's final write included
+        if staged is not None:
+            _settle_replacement(store, run, staged, run_name)
+        record(run)
+        if status == "interrupted":
+            raise KeyboardInterrupt
+        return run
+    except BaseException:
+        store.release(run_name)  # the claimed folder, if this run wrote nothing into it
+        raise

@@ -306,7 +306,7 @@ def test_sigkill_at_random_moments_never_leaves_a_torn_record(tmp_path: Path) ->
     for _ in range(20):
         child = subprocess.Popen([sys.executable, str(script), str(store)], env=env)
         deadline = time.monotonic() + 60
-        while not store.exists() and time.monotonic() < deadline:  # wait for the first write
+        while not any(store.glob("*/run.json")) and time.monotonic() < deadline:  # 1st write
             time.sleep(0.05)
         time.sleep(rng.uniform(0.0, 1.5))
         child.send_signal(signal.SIGKILL)
@@ -442,3 +442,54 @@ def test_violins_of_a_reloaded_run_are_its_kernels(tmp_path: Path) -> None:
     ]
     for array, layer in zip(arrays, dense, strict=True):
         assert np.array_equal(array.values, layer.kernel.numpy().ravel())
+
+
+CLAIMER = textwrap.dedent(
+    """
+    import sys, time
+    from nbmnist.runs import RunStore
+    store, start = sys.argv[1], float(sys.argv[2])
+    while time.time() < start:  # all eight claim at the same moment
+        pass
+    print(RunStore(store).claim("same"))
+    """
+)
+
+
+def test_eight_processes_claiming_one_name_at_once_get_eight_folders(tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    start = time.time() + 3.0  # after every child has started
+    children = [
+        subprocess.Popen(
+            [sys.executable, "-c", CLAIMER, str(store), str(start)],
+            stdout=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "PYTHONPATH": str(REPO)},
+        )
+        for _ in range(8)
+    ]
+    names = [child.communicate(timeout=60)[0].strip() for child in children]
+    assert sorted(names) == sorted(["same", *(f"same_{n}" for n in range(2, 9))])
+    assert sorted(path.name for path in store.iterdir()) == sorted(names)
+
+
+def test_a_run_that_fails_before_writing_gives_its_name_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from nbmnist import training
+    from nbmnist.errors import DataError
+
+    def broken(*args: object) -> None:
+        raise DataError("the data is broken")
+
+    store = tmp_path / "store"
+    with monkeypatch.context() as patch:
+        patch.setattr(training, "training_data", broken)
+        with pytest.raises(DataError):
+            train(TINY_MLP, "mlp", "first_try", runs_dir=str(store), display=quiet())
+    assert not (store / "first_try").exists()
+    run = train(TINY_MLP, "mlp", "first_try", epochs=1, runs_dir=str(store), display=quiet())
+    assert run.name == "first_try"
+    assert train(TINY_MLP, "mlp", None, epochs=1, runs_dir=str(store), display=quiet()).name == (
+        "mlp_1"
+    )
