@@ -202,6 +202,15 @@ def _parse_idx(path: Path) -> tuple[np.ndarray, str]:
 
 
 def _checksum_error(path: Path, digest: str) -> DataError:
+    sample = {digest: name for name, digest in _sample_sha256().items()}
+    for info in DATASETS.values():  # intact, but another dataset's file (or another split)
+        for split, known in info.sha256.items():
+            if digest == known or sample.get(digest) == f"{info.folder}/{SPLITS[split]}":
+                which = "" if digest == known else " sample"
+                return DataError(
+                    f"{path}: this is {info.title}'s{which} {SPLITS[split]} (intact), not the "
+                    f"file expected here; give {info.title}'s files a folder of their own"
+                )
     return DataError(
         f"{path}: SHA-256 {digest[:16]}… matches no known copy of this file (corrupt, "
         "truncated or modified); delete it and run again, or point NBMNIST_DATA at "

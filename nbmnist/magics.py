@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import builtins
 import keyword
 import re
+import types
 from collections.abc import Callable
 from typing import Any
 
@@ -18,10 +20,35 @@ from nbmnist.declaration.vocabulary import LAYER_WORDS
 from nbmnist.errors import BackendError, OptionError
 from nbmnist.keras_code import to_keras_code
 from nbmnist.recipes import recipe
-from nbmnist.runs import RunStore
+from nbmnist.runs import Run, RunStore
 from nbmnist.sweep import parse_grid, sweep
 from nbmnist.tables import summary_table
 from nbmnist.training import fast_mode_from_env, train
+
+
+def _check_not_shadowing(name: str, namespace: dict[str, Any]) -> None:
+    """Refuse a run name that would rebind something the notebook needs: ``nbmnist``, a
+    builtin, or a variable holding anything but a run (a module, a function, data).
+
+    Raises:
+        UsageError: one line naming what the name holds.
+    """
+    if name == "nbmnist" or (name not in namespace and hasattr(builtins, name)):
+        what = "the nbmnist module" if name == "nbmnist" else f"Python's built-in {name}"
+    elif name in namespace and not _holds_runs(namespace[name]):
+        value = namespace[name]
+        kind = "a module" if isinstance(value, types.ModuleType) else type(value).__name__
+        what = f"the notebook's {name!r} ({kind})"
+    else:
+        return
+    raise UsageError(f"run name {name!r} would replace {what}; choose another name")
+
+
+def _holds_runs(value: Any) -> bool:
+    """A run, or a sweep's list of runs: what a training cell binds its name to."""
+    return isinstance(value, Run) or (
+        isinstance(value, list) and bool(value) and all(isinstance(v, Run) for v in value)
+    )
 
 
 def _check_expanded(kind: str, line: str, namespace: dict[str, Any]) -> None:
@@ -172,6 +199,8 @@ class NbmnistMagics(Magics):
             raise UsageError(
                 f"run name {name!r} is not a Python name; use letters, digits and _ (e.g. relu_2h)"
             )
+        if name is not None:
+            _check_not_shadowing(name, namespace)
         if self.backend:
             use_backend(self.backend)  # Keras may have been imported on another one since
         skip = {"name", "no_live", "fast", "show_code", "grid", "recipe", "jit_compile"}

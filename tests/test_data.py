@@ -209,3 +209,14 @@ def test_debian_folder_is_searched_after_keras_cache(
     with pytest.warns(SampleDataWarning):  # the files there are the sample's bytes
         dataset = load_dataset("fashion_mnist")
     assert dataset.source == str(tmp_path / "datasets" / "fashion-mnist")
+
+
+def test_the_other_datasets_files_are_named_not_called_corrupt(tmp_path: Path) -> None:
+    """MNIST's (intact) files where Fashion-MNIST's are looked for: the error says whose they
+    are instead of calling them corrupt."""
+    mnist = copy_sample(tmp_path / "elsewhere")
+    (tmp_path / "fashion-mnist").mkdir()
+    for path in mnist.iterdir():
+        shutil.copy(path, tmp_path / "fashion-mnist" / path.name)
+    with pytest.raises(DataError, match=r"this is MNIST's sample \S+ \(intact\), not the file"):
+        load_dataset("fashion_mnist", source=tmp_path)

@@ -216,3 +216,27 @@ def test_recipe_fast_with_a_comment_for_a_body(shell: Shell) -> None:
 def test_recipe_errors(shell: Shell, line: str, fragment: str) -> None:
     error = shell.run_expecting_error(f"%%mlp {line}\n# the preset")
     assert isinstance(error, UsageError) and fragment in str(error)
+
+
+@pytest.mark.parametrize(
+    ("name", "fragment"),
+    [
+        ("nbmnist", "would replace the nbmnist module"),
+        ("print", "would replace Python's built-in print"),
+        ("np", "would replace the notebook's 'np' (a module)"),
+        ("x_train", "would replace the notebook's 'x_train' (ndarray)"),
+    ],
+)
+def test_a_run_name_never_replaces_what_the_notebook_needs(
+    shell: Shell, name: str, fragment: str
+) -> None:
+    shell.run("import numpy as np\nx_train = np.zeros(3)")
+    error = shell.run_expecting_error(f"%%mlp {name} --epochs 1 --no-live\ndense 8")
+    assert fragment in str(error) and "\n" not in str(error)
+    assert nbmnist.runs() == [] and shell.ns["np"].__name__ == "numpy"
+
+
+def test_a_run_name_may_rebind_an_earlier_run(shell: Shell) -> None:
+    shell.run("%%mlp again --epochs 1 --no-live\ndense 8")
+    shell.run("%%mlp again --epochs 1 --no-live --overwrite\ndense 4")
+    assert shell.ns["again"].num_params == 784 * 4 + 4 + 50
