@@ -35,6 +35,7 @@ import contextlib
 import functools
 import importlib.util
 import json
+import logging
 import os
 import platform
 import sys
@@ -238,10 +239,22 @@ def xla_flags(given: str) -> str:
     return " ".join(flags)
 
 
+class RetracingFilter(logging.Filter):
+    """Drops TensorFlow's "triggered tf.function retracing" warnings: each new model traces
+    new functions, which is expected here and nothing a student can act on. Other warnings
+    pass."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "triggered tf.function retracing" not in record.getMessage()
+
+
 def _after_import(name: str) -> None:
     if name == "tensorflow":
         import tensorflow as tf
 
+        logger = tf.get_logger()
+        if not any(isinstance(f, RetracingFilter) for f in logger.filters):
+            logger.addFilter(RetracingFilter())
         for gpu in tf.config.list_physical_devices("GPU"):
             with contextlib.suppress(RuntimeError, ValueError):  # devices already started
                 tf.config.experimental.set_memory_growth(gpu, True)

@@ -381,3 +381,19 @@ def test_keras_imported_before_nbmnist_still_gets_the_compilation_cache(tmp_path
     assert result.returncode == 0, result.stderr[-3000:]
     assert "cache True" in result.stdout
     assert "--xla_gpu_enable_triton_gemm=false" in result.stdout
+
+
+def test_retracing_warnings_are_dropped_and_other_warnings_kept() -> None:
+    import logging
+
+    def passes(message: str) -> bool:
+        record = logging.LogRecord("tensorflow", logging.WARNING, __file__, 1, message, (), None)
+        return backend.RetracingFilter().filter(record)
+
+    assert not passes("5 out of the last 5 calls to <function f> triggered tf.function retracing.")
+    assert passes("Gradients do not exist for variables ['dense/kernel'] when minimizing the loss.")
+    if this_backend() == "tensorflow":
+        import tensorflow as tf
+
+        backend.import_keras()
+        assert any(isinstance(f, backend.RetracingFilter) for f in tf.get_logger().filters)
