@@ -132,6 +132,12 @@ _FLAGS = (
         help="on a GPU: float16 compute (output layer float32); ignored on CPU",
     ),
     argument(
+        "--memory-limit-gb",
+        type=float,
+        help="the most memory a model may need to train, in GB (default: this machine's); "
+        "a larger model is refused before it is built",
+    ),
+    argument(
         "--jit-compile",
         choices=("on", "off"),
         help="compile the training step with XLA (default: Keras decides: always with JAX, "

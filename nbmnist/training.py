@@ -33,7 +33,7 @@ from nbmnist.backend import (
 from nbmnist.data import Dataset, load_dataset
 from nbmnist.declaration import Declaration, Kind
 from nbmnist.display import Broadcast, Display, TrainingInfo, choose_display
-from nbmnist.errors import OptionError, did_you_mean
+from nbmnist.errors import DeclarationError, OptionError, did_you_mean
 from nbmnist.metric_log import MetricLog
 from nbmnist.model import as_declaration, build_model, non_trainable_params, summary_text
 from nbmnist.runs import (
@@ -114,6 +114,8 @@ class TrainingOptions:
             ``backend.auto_steps_per_execution`` picks it. Always 1 with PyTorch.
         jit_compile: compile the training step with XLA (True/False); None lets Keras
             decide (JAX: always; TensorFlow: on a GPU or TPU; PyTorch: never).
+        memory_limit_gb: the most memory (gigabytes, 1e9 bytes) a model may need to train
+            (``check_memory``); None: this machine's physical memory.
     """
 
     data: str = "mnist"
@@ -134,6 +136,7 @@ class TrainingOptions:
     lr_schedule: str = "constant"
     steps_per_execution: int | None = None
     jit_compile: bool | None = None
+    memory_limit_gb: float | None = None
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__  # normalise spellings on a frozen dataclass
@@ -169,6 +172,11 @@ class TrainingOptions:
             raise OptionError(
                 f"learning_rate must be a number > 0 (e.g. 0.001), got {self.learning_rate!r}"
             )
+        limit = self.memory_limit_gb
+        if limit is not None and not (
+            isinstance(limit, (int, float)) and not isinstance(limit, bool) and limit > 0
+        ):
+            raise OptionError(f"memory_limit_gb must be a number > 0, got {limit!r}")
         split = self.validation_split
         if not (isinstance(split, (int, float)) and 0 < split < 1):
             raise OptionError(
@@ -211,6 +219,41 @@ def _choice(name: str, value: str, choices: tuple[str, ...]) -> None:
             f"unknown {name} '{value}'; expected one of {', '.join(choices)}."
             + did_you_mean(value, choices)
         )
+
+
+def physical_memory() -> int | None:
+    """This machine's physical memory in bytes, or None where the OS does not say."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def check_memory(declaration: Declaration, opts: TrainingOptions) -> None:
+    """Refuse, before anything is built, a model whose training needs more memory than
+    ``opts.memory_limit_gb`` (default: this machine's physical memory), estimated by
+    ``Declaration.training_bytes`` for one batch of ``opts.batch_size``.
+
+    Raises:
+        DeclarationError: one line naming the layer that needs the most, and the figures.
+    """
+    limit = physical_memory() if opts.memory_limit_gb is None else opts.memory_limit_gb * 1e9
+    if limit is None:
+        return
+    need, worst = declaration.training_bytes(opts.batch_size)
+    if need <= limit:
+        return
+    spec = declaration.layers[worst]
+    params = declaration.parameter_counts()[worst]
+    where = "the machine's memory" if opts.memory_limit_gb is None else "memory_limit_gb"
+    raise DeclarationError(
+        f"this model needs about {need / 1e9:,.1f} GB to train with batch_size "
+        f"{opts.batch_size}, over {where} ({limit / 1e9:,.1f} GB); most of it for "
+        f"'{spec.describe()}' ({params:,} parameters): make it smaller"
+        + ("" if opts.memory_limit_gb is None else ", or raise memory_limit_gb"),
+        line=spec.line or None,
+        column=spec.column or None,
+    )
 
 
 def make_options(**options: Any) -> TrainingOptions:
@@ -659,7 +702,8 @@ def train(
         **options: ``TrainingOptions`` fields: ``data``, ``epochs``, ``batch_size``,
             ``optimizer``, ``learning_rate``, ``loss``, ``validation``, ``validation_split``,
             ``train_size``, ``seed``, ``live``, ``fast``, ``runs_dir``, ``overwrite``,
-            ``mixed_precision``, ``lr_schedule``, ``steps_per_execution``, ``jit_compile``.
+            ``mixed_precision``, ``lr_schedule``, ``steps_per_execution``, ``jit_compile``,
+            ``memory_limit_gb``.
 
     Returns:
         The recorded ``Run`` (also in ``nbmnist.runs()``).
@@ -673,6 +717,7 @@ def train(
     """
     opts = make_options(**{"fast": fast_mode_from_env(), **options})
     declaration = as_declaration(text, kind, variables)
+    check_memory(declaration.with_head(), opts)
     store = RunStore.default(opts.runs_dir)
     run_name = _run_name(name, declaration.kind, store, opts.overwrite)
     try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import os
 import signal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -133,6 +134,11 @@ def test_fast_mode_caps_epochs_and_uses_the_sample(monkeypatch: pytest.MonkeyPat
         ({"learning_rate": float("nan")}, "learning_rate"),
         ({"data": "cifar10"}, "unknown data 'cifar10'"),
         ({"seed": -1}, "seed must be"),
+        ({"seed": 2**32}, "seed must be a whole number from 0 to 4294967295"),
+        ({"epochs": 10**20}, "epochs must be at most 10,000, got 100,000,000,000,000,000,000"),
+        ({"batch_size": 10**6}, "batch_size must be at most 60,000"),
+        ({"train_size": 1}, "train_size 1 leaves no images to train or validate on"),
+        ({"train_size": 2, "validation_split": 0.9}, "use train_size >= 11"),
         ({"steps_per_execution": 0}, "steps_per_execution must be a whole number > 0"),
         ({"lr": 0.1}, "unknown training option 'lr'"),
         ({"epoch": 3}, "Did you mean 'epochs'?"),
@@ -142,8 +148,9 @@ def test_bad_options_fail_before_anything_is_built(options: dict, fragment: str)
     recorder = Recorder()
     with pytest.raises(OptionError) as caught:
         train(TINY_MLP, display=recorder, **options)
-    assert fragment in str(caught.value)
+    assert fragment in str(caught.value) and "\n" not in str(caught.value)
     assert recorder.calls == [] and nbmnist.runs() == []
+    assert not Path(os.environ["NBMNIST_RUNS"]).exists()  # no folder claimed, no record
 
 
 def test_bad_declaration_fails_before_anything_is_built() -> None:
@@ -299,3 +306,32 @@ def test_steps_per_execution_defaults_from_the_model_cost() -> None:
     assert auto_steps_per_execution(big, 128) == 1  # a group would delay Ctrl-C
     run = train(TINY_MLP, display=Recorder(), epochs=1, batch_size=6000, validation="none")
     assert run.options["steps_per_execution"] == 1  # never more than one epoch's batches
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ("430 322 relu he_normal bn dropout=0.5", "mlp"),
+        ("conv 32 3x3 relu\nconv 64 3x3 relu\nmaxpool 2\nflatten\ndense 128 relu", "cnn"),
+        ("conv 8 5x5 same | bn\nglobalavgpool", "cnn"),
+    ],
+)
+def test_parameter_counts_from_the_declaration_are_keras_counts(text: str, kind: str) -> None:
+    declaration = nbmnist.parse_declaration(text, kind).with_head()  # type: ignore[arg-type]
+    model = nbmnist.build_model(declaration)
+    assert sum(declaration.parameter_counts()) == model.count_params()
+
+
+def test_a_model_too_large_for_memory_is_refused_before_it_is_built() -> None:
+    recorder = Recorder()
+    with pytest.raises(nbmnist.DeclarationError) as caught:
+        train("dense 99999999999", display=recorder)
+    message = str(caught.value)
+    assert message.startswith("line 1, col 1: this model needs about 1,374,400.0 GB")
+    assert "'dense 99999999999' (78,499,999,999,215 parameters)" in message
+    assert recorder.calls == [] and not Path(os.environ["NBMNIST_RUNS"]).exists()
+    text = "dense 512 relu\ndense 300000 relu"  # ~2.8 GB
+    with pytest.raises(nbmnist.DeclarationError, match=r"line 2.*raise memory_limit_gb"):
+        train(text, display=recorder, memory_limit_gb=1)
+    with pytest.raises(OptionError, match="memory_limit_gb must be a number > 0"):
+        train(text, display=recorder, memory_limit_gb=0)

@@ -267,6 +267,38 @@ class Declaration:
                 total += after[0] * after[1] * spec.filters * k_h * k_w * before[2]
         return total
 
+    def parameter_counts(self) -> list[int]:
+        """Parameters of each layer, as Keras counts them: ``dense`` in * units + units,
+        ``conv`` k_h * k_w * in_channels * filters + filters, ``bn`` 4 per channel (2 of them
+        non-trainable statistics); other layers 0. Python ints (no overflow)."""
+        counts = []
+        shapes = self.output_shapes()
+        for spec, before in zip(self.layers, shapes[:-1], strict=False):
+            if isinstance(spec, DenseSpec):
+                counts.append(before[0] * spec.units + spec.units)
+            elif isinstance(spec, ConvSpec):
+                k_h, k_w = spec.kernel_size
+                counts.append(k_h * k_w * before[2] * spec.filters + spec.filters)
+            elif isinstance(spec, BatchNormSpec):
+                counts.append(4 * before[-1])
+            else:
+                counts.append(0)
+        return counts
+
+    def training_bytes(self, batch_size: int) -> tuple[int, int]:
+        """An estimate of the memory training needs, in bytes, and the index of the layer
+        that needs the most: float32 weights with their gradient and two Adam moments (16
+        bytes per parameter), and each layer's output for one batch, kept for the backward
+        pass with its gradient (8 bytes per value)."""
+        shapes = self.output_shapes()[1:]
+        needs = []
+        for count, shape in zip(self.parameter_counts(), shapes, strict=True):
+            values = batch_size
+            for n in shape:
+                values *= n
+            needs.append(16 * count + 8 * values)
+        return sum(needs), max(range(len(needs)), key=needs.__getitem__)
+
     @property
     def output_activation(self) -> str:
         """Activation of the model's output (``"linear"`` when the last Dense has none)."""
