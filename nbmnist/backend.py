@@ -38,6 +38,7 @@ import json
 import logging
 import os
 import platform
+import signal
 import sys
 import threading
 from collections.abc import Iterable, Iterator, Sequence
@@ -282,7 +283,7 @@ def import_keras() -> Any:
         name = _choose_backend()
         os.environ["KERAS_BACKEND"] = name
         _before_import(name)
-        with native_stderr_muted():
+        with interrupts_held("Keras and " + name), native_stderr_muted():
             import keras
 
             _after_import(keras.backend.backend())
@@ -296,6 +297,35 @@ def import_keras() -> Any:
             _after_import(name)
         _SET_UP.add(name)
     return keras
+
+
+@contextlib.contextmanager
+def interrupts_held(what: str) -> Iterator[None]:
+    """Hold Ctrl-C (SIGINT) until the block ends, then raise ``KeyboardInterrupt``.
+
+    For imports: a ``KeyboardInterrupt`` inside ``import tensorflow`` leaves half-imported
+    modules behind, and every later training cell fails until the kernel restarts. Held
+    here, the stop button takes effect a moment later, with a note. Only in the main
+    thread, where Python handles signals, and only over Python's own handler.
+    """
+    current = signal.getsignal(signal.SIGINT)
+    if threading.current_thread() is not threading.main_thread() or current in (None,):
+        yield
+        return
+    held: list[int] = []
+
+    def hold(signum: int, frame: Any) -> None:
+        if not held:
+            print(f"nbmnist: stopping once {what} have loaded", file=sys.stderr, flush=True)
+        held.append(signum)
+
+    signal.signal(signal.SIGINT, hold)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, current)
+    if held:
+        raise KeyboardInterrupt
 
 
 #: Backends ``import_keras`` has set up in this process.

@@ -86,3 +86,37 @@ def test_interrupt_keeps_completed_epochs_and_the_next_cell_runs(kernel: tuple[A
     assert (name, state) == ("long", "interrupted") and 2 <= int(epochs) < 200
     status, out = run(client, "%%mlp after --epochs 1 --no-live\ndense 8")
     assert status == "ok" and "after: test_loss" in out
+
+
+def test_interrupt_during_the_first_cells_imports_leaves_a_working_kernel() -> None:
+    """Ctrl-C while the first training cell of a fresh kernel imports Keras and its backend
+    (breaking that import broke the kernel): the cell stops with KeyboardInterrupt once the
+    import is done, and the next training cell works."""
+    manager = kernel_manager()
+    manager.start_kernel(env={**os.environ, "NBMNIST_DOWNLOAD": "0"})
+    client = manager.client()
+    client.start_channels()
+    try:
+        client.wait_for_ready(timeout=60)
+        assert run(client, "%load_ext nbmnist\nimport sys")[0] == "ok"
+        reply_id = client.execute("%%mlp first --epochs 1 --no-live\ndense 8")
+        time.sleep(0.5)  # inside `import keras` and its backend (2-5 s here)
+        manager.interrupt_kernel()
+        reply = client.get_shell_msg(timeout=120)
+        assert reply["parent_header"]["msg_id"] == reply_id
+        assert reply["content"]["ename"] == "KeyboardInterrupt"
+        printed = ""
+        while True:
+            message = client.get_iopub_msg(timeout=120)
+            if message["parent_header"].get("msg_id") != reply_id:
+                continue
+            if message["msg_type"] == "stream":
+                printed += message["content"]["text"]
+            if message["msg_type"] == "status" and message["content"]["execution_state"] == "idle":
+                break
+        assert "nbmnist: stopping once Keras and" in printed  # held, not broken
+        status, out = run_next(client, "%%mlp second --epochs 1 --no-live\ndense 8")
+        assert status == "ok" and "second: test_loss" in out
+    finally:
+        client.stop_channels()
+        manager.shutdown_kernel(now=True)
