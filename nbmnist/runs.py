@@ -310,6 +310,19 @@ TEMPORARY = ".nbmnist-tmp"
 STALE_HEARTBEAT_S = 6 * 3600
 
 
+@contextlib.contextmanager
+def _write_errors(path: Path, what: str) -> Iterator[None]:
+    """``OSError`` while writing ``path`` as one line, saying the previous one is intact."""
+    try:
+        yield
+    except OSError as err:
+        reason = err.strerror or str(err)
+        raise RunStoreError(
+            f"{path}: cannot write the run's {what} ({reason}); the previous {what} is "
+            "intact. Free some space (or choose another runs_dir) and run the cell again"
+        ) from err
+
+
 class Writer:
     """The process writing records: identified by host, process id and the process's start
     time (so a reused process id is not mistaken for it)."""
@@ -445,25 +458,35 @@ class RunStore:
         return isinstance(name, str) and (self.root / name / RECORD).is_file()
 
     def write(self, run: Run, folder: Path | None = None) -> None:
-        """Write (or rewrite) ``run``'s record atomically, in its folder or in ``folder``."""
+        """Write (or rewrite) ``run``'s record atomically, in its folder or in ``folder``.
+
+        Raises:
+            RunStoreError: the disk refused the write (full, read-only, ...); the previous
+                record is intact.
+        """
         folder = folder or self.folder(run.name)
-        folder.mkdir(parents=True, exist_ok=True)
         data = json.dumps(run.to_record(), indent=1, allow_nan=False).encode()
-        atomic_write(folder / RECORD, data)
+        with _write_errors(folder / RECORD, "record"):
+            folder.mkdir(parents=True, exist_ok=True)
+            atomic_write(folder / RECORD, data)
 
     def save_model(self, run: Run, model: Any, folder: Path | None = None) -> None:
         """Save ``model`` as the run's ``model.keras`` (atomically), in its folder or in
         ``folder``, and point the run at it, as the model of its last completed epoch."""
         folder = folder or self.folder(run.name)
-        folder.mkdir(parents=True, exist_ok=True)
         temporary = folder / f".{MODEL}.{Writer.tag()}{TEMPORARY}.keras"
         from nbmnist.backend import tensorflow_kept_out
 
-        with tensorflow_kept_out():
-            model.save(temporary)
-        with open(temporary, "rb") as file:
-            os.fsync(file.fileno())
-        os.replace(temporary, folder / MODEL)
+        with _write_errors(folder / MODEL, "model"):
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+                with tensorflow_kept_out():
+                    model.save(temporary)
+                with open(temporary, "rb") as file:
+                    os.fsync(file.fileno())
+                os.replace(temporary, folder / MODEL)
+            finally:
+                temporary.unlink(missing_ok=True)
         run.model_path = str(folder / MODEL)
         run.model_epoch = run.epochs or None
 

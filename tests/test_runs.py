@@ -493,3 +493,32 @@ def test_a_run_that_fails_before_writing_gives_its_name_back(
     assert train(TINY_MLP, "mlp", None, epochs=1, runs_dir=str(store), display=quiet()).name == (
         "mlp_1"
     )
+
+
+def test_a_full_disk_stops_the_run_in_one_line_and_keeps_the_previous_record(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+
+    runs_module = sys.modules["nbmnist.runs"]  # nbmnist.runs is also the function runs()
+
+    store = tmp_path / "store"
+    real = runs_module.atomic_write
+    writes: list[Path] = []
+
+    def fills_up(path: Path, data: bytes) -> None:
+        writes.append(path)
+        if len(writes) > 2:  # the start and the first epoch fit; then the disk is full
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real(path, data)
+
+    monkeypatch.setattr(runs_module, "atomic_write", fills_up)
+    with pytest.raises(RunStoreError) as caught:
+        train(TINY_MLP, "mlp", "full", epochs=5, runs_dir=str(store), display=quiet())
+    message = str(caught.value)
+    assert "No space left on device" in message and "the previous record is intact" in message
+    assert "\n" not in message
+    monkeypatch.undo()
+    kept = RunStore(store).load("full")
+    assert kept.epochs == 1 and kept.status == "killed"  # its writer stopped writing it
+    assert not [p for p in (store / "full").iterdir() if p.name.startswith(".")]  # no temps
