@@ -68,6 +68,9 @@ EVALUATION_BATCH_SIZE = 1000
 #: 60,000 training images).
 MAX_EPOCHS = 10_000
 MAX_TRAIN_SIZE = 60_000
+#: The most layers a model may have (``check_size``): with TensorFlow 700 dense layers
+#: trained (slowly: 136 s for one batch), 1,000 raised RecursionError after 5-45 s.
+MAX_MODEL_LAYERS = 500
 #: The share of training time that saving the model after epochs may take (see
 #: ``StoreWriter``): seed 000's MLP saves in ~0.04 s, so on 2 CPU cores (1-2 s epochs) after
 #: every epoch, on a GPU (0.15 s epochs) after every few.
@@ -115,7 +118,7 @@ class TrainingOptions:
         jit_compile: compile the training step with XLA (True/False); None lets Keras
             decide (JAX: always; TensorFlow: on a GPU or TPU; PyTorch: never).
         memory_limit_gb: the most memory (gigabytes, 1e9 bytes) a model may need to train
-            (``check_memory``); None: this machine's physical memory.
+            (``check_size``); None: this machine's physical memory.
     """
 
     data: str = "mnist"
@@ -187,7 +190,7 @@ class TrainingOptions:
             if self.train_size < smallest:
                 raise OptionError(
                     f"train_size {self.train_size} leaves no images to train or validate on "
-                    f"with validation_split {split:g}; use train_size >= {smallest}, or "
+                    f"with validation_split {split:.4g}; use train_size >= {smallest}, or "
                     "validation 'test' or 'none'"
                 )
 
@@ -229,14 +232,24 @@ def physical_memory() -> int | None:
         return None
 
 
-def check_memory(declaration: Declaration, opts: TrainingOptions) -> None:
-    """Refuse, before anything is built, a model whose training needs more memory than
-    ``opts.memory_limit_gb`` (default: this machine's physical memory), estimated by
-    ``Declaration.training_bytes`` for one batch of ``opts.batch_size``.
+def check_size(declaration: Declaration, opts: TrainingOptions) -> None:
+    """Refuse, before anything is built, a model of more than ``MAX_MODEL_LAYERS`` layers,
+    or whose training needs more memory than ``opts.memory_limit_gb`` (default: this
+    machine's physical memory), estimated by ``Declaration.training_bytes`` for one batch
+    of ``opts.batch_size``.
 
     Raises:
-        DeclarationError: one line naming the layer that needs the most, and the figures.
+        DeclarationError: one line naming the layer (the first one too many, or the one that
+            needs the most memory) and the figures.
     """
+    if len(declaration.layers) > MAX_MODEL_LAYERS:
+        extra = declaration.layers[MAX_MODEL_LAYERS]
+        raise DeclarationError(
+            f"{len(declaration.layers):,} layers; a model trains here with at most "
+            f"{MAX_MODEL_LAYERS} (Keras builds it recursively: 1,000 exceeded Python's "
+            "recursion limit)",
+            line=extra.line or None,
+        )
     limit = physical_memory() if opts.memory_limit_gb is None else opts.memory_limit_gb * 1e9
     if limit is None:
         return
@@ -717,7 +730,7 @@ def train(
     """
     opts = make_options(**{"fast": fast_mode_from_env(), **options})
     declaration = as_declaration(text, kind, variables)
-    check_memory(declaration.with_head(), opts)
+    check_size(declaration.with_head(), opts)
     store = RunStore.default(opts.runs_dir)
     run_name = _run_name(name, declaration.kind, store, opts.overwrite)
     try:

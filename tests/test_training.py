@@ -335,3 +335,14 @@ def test_a_model_too_large_for_memory_is_refused_before_it_is_built() -> None:
         train(text, display=recorder, memory_limit_gb=1)
     with pytest.raises(OptionError, match="memory_limit_gb must be a number > 0"):
         train(text, display=recorder, memory_limit_gb=0)
+
+
+def test_a_model_of_too_many_layers_is_refused_before_it_is_built() -> None:
+    recorder = Recorder()
+    with pytest.raises(nbmnist.DeclarationError) as caught:
+        train("\n".join(["dense 8"] * 10_000), display=recorder)
+    assert str(caught.value) == (
+        "line 501: 10,001 layers; a model trains here with at most 500 (Keras builds it "
+        "recursively: 1,000 exceeded Python's recursion limit)"
+    )  # 10,000 declared and the output head
+    assert recorder.calls == []
