@@ -201,6 +201,23 @@ DAMAGES = [
     ),
     ("empty file", lambda r: "", "unreadable"),
     ("binary garbage", lambda r: "\x00\xff\x10", "unreadable"),
+    ("name a number", lambda r: json.dumps({**r, "name": 5}), "'name' is int, expected str"),
+    (
+        "test accuracy as text",
+        lambda r: json.dumps({**r, "test_accuracy": "0.98"}),
+        "'test_accuracy' is str, expected int or float or null",
+    ),
+    (
+        "dropout rates of text",
+        lambda r: json.dumps({**r, "dropout_rates": ["half"]}),
+        "'dropout_rates' is not a list of numbers",
+    ),
+    ("writer as text", lambda r: json.dumps({**r, "writer": "me"}), "'writer' is str"),
+    (
+        "model epoch as text",
+        lambda r: json.dumps({**r, "model_epoch": "3"}),
+        "'model_epoch' is str, expected int or null",
+    ),
 ]
 
 
