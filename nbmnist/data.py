@@ -3,7 +3,8 @@
 ``load_dataset`` looks, in order:
 
 1. the folder named by ``NBMNIST_DATA`` (IDX files, ``.gz`` or not, in ``mnist/`` or
-   ``fashion-mnist/`` subfolders, or Keras' ``mnist.npz``);
+   ``fashion-mnist/`` subfolders, or Keras' ``mnist.npz``); when it is set, the data must
+   be there (a ``DataError`` names the folder otherwise): nothing else is tried;
 2. Keras' cache (``$KERAS_HOME`` or ``~/.keras``, subfolder ``datasets``);
 3. Debian's ``/usr/share/datasets/fashion-mnist`` (package ``dataset-fashion-mnist``);
 4. the real download, through ``keras.utils.get_file`` with a checksum, into Keras' cache
@@ -427,6 +428,15 @@ def _load(info: DatasetInfo, source: str | Path | None) -> Dataset:
         found = _read_folder(info, Path(source).expanduser())
         if found is None:
             raise DataError(f"{source}: holds no {info.title} IDX files or npz")
+        return found
+    if folders:  # NBMNIST_DATA: where the user said the data is
+        found = _read_folder(info, folders[0].expanduser())
+        if found is None:
+            raise DataError(
+                f"{folders[0]}: (NBMNIST_DATA) holds no {info.title} files; put its four IDX "
+                f"files in {folders[0] / info.folder}, or unset NBMNIST_DATA to use Keras' "
+                "cache or a download"
+            )
         return found
     folders += [keras_cache_dir(), DEBIAN_DIR]
     for folder in folders:

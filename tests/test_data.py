@@ -220,3 +220,14 @@ def test_the_other_datasets_files_are_named_not_called_corrupt(tmp_path: Path) -
         shutil.copy(path, tmp_path / "fashion-mnist" / path.name)
     with pytest.raises(DataError, match=r"this is MNIST's sample \S+ \(intact\), not the file"):
         load_dataset("fashion_mnist", source=tmp_path)
+
+
+def test_an_nbmnist_data_folder_without_the_dataset_is_an_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NBMNIST_DATA", str(tmp_path))
+    with pytest.raises(DataError, match=r"\(NBMNIST_DATA\) holds no MNIST files; put its four"):
+        load_dataset("mnist")
+    copy_sample(tmp_path, folder="fashion-mnist")  # the other dataset is not this one
+    with pytest.raises(DataError, match="holds no MNIST files"):
+        load_dataset("mnist")
