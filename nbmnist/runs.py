@@ -349,11 +349,18 @@ class Writer:
             "heartbeat": now(),
         }
 
+    #: A ``tag``: host digest, process id, start time (0: unknown).
+    TAG = re.compile(r"w([0-9a-f]{8})-(\d+)-(\d+)")
+
+    @staticmethod
+    def _host() -> str:
+        """This host in a tag: the first 8 hex digits of its name's SHA-1."""
+        return hashlib.sha1(socket.gethostname().encode()).hexdigest()[:8]
+
     @classmethod
     def tag(cls) -> str:
-        """This process in a file name: host digest, process id, start time."""
-        host = hashlib.sha1(socket.gethostname().encode()).hexdigest()[:8]
-        return f"w{host}-{os.getpid()}-{cls._started(os.getpid()) or 0}"
+        """This process in a file name (``TAG``)."""
+        return f"w{cls._host()}-{os.getpid()}-{cls._started(os.getpid()) or 0}"
 
     @classmethod
     def alive(cls, writer: dict[str, Any], folder: Path | None = None) -> bool:
@@ -386,11 +393,8 @@ class Writer:
     def tag_alive(cls, tag: str) -> bool:
         """Whether the writer named by a ``tag`` (in a temporary file's name) is alive; a tag
         from another host counts as alive (it cannot be checked from here)."""
-        match = re.fullmatch(r"w([0-9a-f]{8})-(\d+)-(\d+)", tag)
-        if match is None:
-            return True
-        host = hashlib.sha1(socket.gethostname().encode()).hexdigest()[:8]
-        if match[1] != host:
+        match = cls.TAG.fullmatch(tag)
+        if match is None or match[1] != cls._host():
             return True
         pid, started = int(match[2]), match[3]
         if pid == os.getpid():
@@ -561,7 +565,7 @@ class RunStore:
         found = [*self.root.glob(f"*/.*{TEMPORARY}*"), *self.root.glob(f"{STAGING}/*")]
         removed = []
         for path in found:
-            match = re.search(r"\.(w[0-9a-f]{8}-\d+-\d+)\.", path.name)
+            match = re.search(rf"\.({Writer.TAG.pattern})\.", path.name)
             if match is None or Writer.tag_alive(match[1]):
                 continue
             if path.is_dir():
