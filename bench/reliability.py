@@ -6,14 +6,19 @@ Usage (any machine; the bundled sample, nothing from ../shared):
 
 What it does, each part reporting tries and failures:
 
-- SIGKILL at random moments: a child process trains seed 000's MLP (4 epochs, the sample)
-  into one store again and again; it is killed 0-2.5 s after its first record appears,
-  ``--kills`` times, the store kept across kills. After each kill: every record readable,
-  no run left ``running`` (each ``killed`` or ``completed``), history lengths consistent,
-  ``model_epoch`` within the epochs and every killed run's model loading. Where each kill
-  landed is read from what it left (no record yet, mid-training, after the last epoch,
-  inside a ``run.json`` write or a model save: their temporary files). At the end one more
-  run is written to the store and the temporary files of the dead must be gone.
+- SIGKILL: a child process trains seed 000's MLP (4 epochs, the sample) into one store
+  again and again, killed ``--kills`` times, the store kept across kills. The kills are
+  aimed in turn at five phases: a random moment before the first epoch ends, a random
+  moment of the later epochs, inside a ``run.json`` replacement and inside a model save
+  (the child, told through a control file, stops after syncing that write's temporary file,
+  before its rename; half the model-save kills instead land while Keras writes the archive,
+  polled every millisecond), and anywhere in the run. After each kill: every record
+  readable, no run left ``running`` (each ``killed`` or ``completed``), history lengths
+  consistent, ``model_epoch`` within the epochs and every killed run's model loading. Where
+  each kill landed is read from what it left (no record yet, mid-training, after the last
+  epoch, inside a ``run.json`` write or a model save: their temporary files), not assumed.
+  At the end one more run is written to the store and the temporary files of the dead must
+  be gone.
 - 8 processes training ``name="same"`` into one store at once: 8 folders, no run lost.
 - ``--overwrite`` of a completed run, killed mid-training: the completed run is still there.
 - Ctrl-C in a real kernel (jupyter_client): once and twice during training (the run kept as
@@ -48,10 +53,30 @@ EPOCHS = 4
 
 CHILD = textwrap.dedent(
     f"""
-    import os, sys
+    import os, sys, time
     import nbmnist
     from nbmnist.display.console import ConsoleDisplay
     quiet = ConsoleDisplay(open(os.devnull, "w"))
+    control, fsync = sys.argv[3], os.fsync
+
+    def pausing_fsync(fd):
+        # Where CONTROL.run.json or CONTROL.model.keras exists, stop for the parent's kill
+        # after the temporary file of that write is synced, before its rename (for
+        # run.json: a replacement, the record already on disk).
+        fsync(fd)
+        try:
+            path = os.readlink(f"/proc/self/fd/{{fd}}")
+        except OSError:
+            return
+        name, folder = os.path.basename(path), os.path.dirname(path)
+        for what in ("run.json", "model.keras"):
+            if (name.startswith("." + what) and os.path.exists(f"{{control}}.{{what}}")
+                    and (what != "run.json" or os.path.exists(os.path.join(folder, what)))):
+                open(f"{{control}}.paused", "w").close()
+                time.sleep(60)
+
+    if control:
+        os.fsync = pausing_fsync
     options = {{"epochs": {EPOCHS}, "validation": "test", **eval(sys.argv[2])}}
     for n in range(1000):
         nbmnist.train({SEED_MLP!r}, "mlp", f"k{{n}}", display=quiet, runs_dir=sys.argv[1],
@@ -68,21 +93,21 @@ def environment() -> dict[str, str]:
     return env
 
 
-def child(store: Path, options: str = "{}") -> subprocess.Popen[bytes]:
+def child(store: Path, options: str = "{}", control: Path | None = None) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [sys.executable, "-c", CHILD, str(store), options],
+        [sys.executable, "-c", CHILD, str(store), options, str(control or "")],
         env=environment(),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
 
 
-def wait_for(condition: Any, timeout: float = 120) -> bool:
+def wait_for(condition: Any, timeout: float = 120, poll: float = 0.02) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if condition():
             return True
-        time.sleep(0.02)
+        time.sleep(poll)
     return False
 
 
@@ -92,30 +117,80 @@ def temporaries(store: Path) -> list[Path]:
     return [*store.glob(f"*/.*{TEMPORARY}*"), *store.glob(f"{STAGING}/*")]
 
 
+def _new_record(store: Path, before: set[str]) -> dict[str, Any] | None:
+    """The record of the run a child started after ``before`` was listed, if written."""
+    for path in store.glob("*/run.json"):
+        if path.parent.name not in before:
+            try:
+                return json.loads(path.read_text())
+            except (OSError, ValueError):
+                return None
+    return None
+
+
+PHASES = (
+    "before the first epoch ended",
+    "mid-training",
+    "inside a run.json write",
+    "inside a model save",
+    "anywhere",
+)
+
+
 def sigkills(kills: int, seed: int = 20261123) -> dict[str, Any]:
+    """SIGKILL a child training into one store ``kills`` times, aimed in turn at each of
+    ``PHASES``; where each kill landed is then read from what it left, not assumed."""
     from nbmnist.runs import RunStore
 
     rng = random.Random(seed)
+    aimed: dict[str, int] = {}
     landed: dict[str, int] = {}
     failures: list[str] = []
     records = models_loaded = temporaries_seen = 0
     with tempfile.TemporaryDirectory() as folder:
         store = Path(folder) / "store"
-        # A fresh process's first run from its first record to completion, timed: the kills
-        # land over all of it (and a little after).
-        process = child(store)
+        control = Path(folder) / "pause"
+        # A fresh process's first run, timed: from its first record to its first epoch, and
+        # to completion.
+        process = child(store, control=control)
         wait_for(lambda: (store / "k0" / "run.json").is_file())
         began = time.monotonic()
+        wait_for(lambda: (_new_record(store, set()) or {}).get("history", {}).get("loss"))
+        first_epoch = time.monotonic() - began
         wait_for(lambda: (store / "k0" / "model.keras").is_file() and json.loads(
             (store / "k0" / "run.json").read_text())["status"] == "completed")  # fmt: skip
-        span = 1.2 * (time.monotonic() - began)
+        span = time.monotonic() - began
+        later_epochs = span - first_epoch
         process.kill()
         process.wait()
         for kill in range(kills):
+            phase = PHASES[kill % len(PHASES)]
+            aimed[phase] = aimed.get(phase, 0) + 1
             before = {path.parent.name for path in store.glob("*/run.json")}
-            process = child(store)
-            wait_for(lambda: {p.parent.name for p in store.glob("*/run.json")} - before)  # noqa: B023
-            time.sleep(rng.uniform(0.0, span))
+            for stale in Path(folder).glob("pause.*"):
+                stale.unlink()
+            paused = phase == "inside a run.json write" or (
+                phase == "inside a model save" and kill % 2 == 0
+            )
+            if paused:
+                # The child stops after writing and fsyncing the temporary file, before the
+                # rename: the widest window of an atomic write, held open for the kill.
+                Path(f"{control}.{'run.json' if 'run.json' in phase else 'model.keras'}").touch()
+            process = child(store, control=control)
+            wait_for(lambda: _new_record(store, before) is not None)  # noqa: B023
+            if phase == "before the first epoch ended":
+                time.sleep(rng.uniform(0.0, first_epoch))
+            elif phase == "mid-training":
+                wait_for(lambda: (_new_record(store, before) or {}).get("history", {}).get("loss"))  # noqa: B023
+                time.sleep(rng.uniform(0.0, later_epochs))
+            elif paused:
+                if not wait_for(lambda: Path(f"{control}.paused").is_file(), timeout=60):
+                    failures.append(f"kill {kill}: the child never reached {phase}")
+            elif phase == "inside a model save":
+                # Killed while Keras writes the temporary archive (polled every millisecond).
+                wait_for(lambda: any(store.glob("*/.model.keras.*")), poll=0.001)
+            else:
+                time.sleep(rng.uniform(0.0, 1.2 * span))
             process.kill()
             process.wait()
             leftovers = [p.name for p in temporaries(store)]
@@ -155,6 +230,8 @@ def sigkills(kills: int, seed: int = 20261123) -> dict[str, Any]:
                         models_loaded += 1
                     except Exception as err:
                         failures.append(f"kill {kill}: {run.name} model: {err}")
+        for stale in Path(folder).glob("pause.*"):
+            stale.unlink()
         final = child(store, "{'epochs': 1}")
         wait_for(lambda: len({p.parent.name for p in store.glob("*/run.json")}) > len(runs))
         wait_for(lambda: not temporaries(store), timeout=30)
@@ -163,9 +240,11 @@ def sigkills(kills: int, seed: int = 20261123) -> dict[str, Any]:
         left_after = [p.name for p in temporaries(store) if str(final.pid) not in p.name]
     return {
         "kills": kills,
+        "aimed": aimed,
         "landed": landed,
         "records checked": records,
         "killed models loaded": models_loaded,
+        "seconds from first record to first epoch": round(first_epoch, 2),
         "seconds from first record to completion": round(span, 2),
         "temporary files seen right after kills": temporaries_seen,
         "temporary files left after the next write": len(left_after),

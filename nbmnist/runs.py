@@ -303,6 +303,22 @@ def atomic_write(path: Path, data: bytes) -> None:
 _NAME = re.compile(r"[^\x00-\x1f/\\:*?\"<>|]+")
 #: The longest run name: a folder name, with room for ``_2`` and temporary-file suffixes.
 MAX_NAME_LENGTH = 120
+#: Characters a shell takes as they are, unquoted: a folder name made of these can be typed.
+_SHELL_SAFE = re.compile(r"[A-Za-z0-9_.,=+-]+")
+
+
+def folder_name(name: str) -> str:
+    """The folder a run named ``name`` is stored in: ``name`` itself where every character
+    is shell-safe (letters, digits, ``_ . , = + -``), else the name with each stretch of
+    other characters made ``_`` and an 8-digit hash of the full name added, so that two
+    names never share a folder: ``drop[rate=0.1]`` is stored in ``drop_rate=0.1-<hash>``.
+    The run keeps its name (in ``run.json``, tables and ``%nbmnist_runs``)."""
+    if _SHELL_SAFE.fullmatch(name) and not re.search(r"-[0-9a-f]{8}$", name):
+        return name
+    readable = re.sub(r"[^A-Za-z0-9_.,=+-]+", "_", name).strip("_") or "run"
+    return f"{readable}-{hashlib.sha256(name.encode()).hexdigest()[:8]}"
+
+
 #: How temporary files and folders in a store end (see ``RunStore.clean``).
 TEMPORARY = ".nbmnist-tmp"
 #: A run whose writer is on another host is taken as dead once its heartbeat is this old
@@ -431,10 +447,11 @@ class RunStore:
                 return
 
     def folder(self, name: str) -> Path:
-        """The folder of the run ``name``.
+        """The folder of the run ``name``: ``folder_name(name)`` in the store, or, for a run
+        an earlier nbmnist stored under its name as written, that folder if it exists.
 
         Raises:
-            RunStoreError: ``name`` cannot be a folder name (characters, length).
+            RunStoreError: ``name`` cannot be a run name (characters, length).
         """
         if len(name) > MAX_NAME_LENGTH:
             raise RunStoreError(
@@ -445,21 +462,40 @@ class RunStore:
             raise RunStoreError(
                 f"run name {name!r} cannot be a folder name; use letters, digits, _ . - [ ] ="
             )
-        return self.root / name
+        folder = self.root / folder_name(name)
+        legacy = self.root / name
+        if folder != legacy and not folder.exists() and (legacy / RECORD).is_file():
+            return legacy
+        return folder
 
-    def names(self) -> list[str]:
-        """Names of the runs in the store, oldest first."""
+    def _folders(self) -> list[Path]:
+        """The folders holding a ``run.json``, oldest record first."""
         if not self.root.is_dir():
             return []
         found = []
         for folder in self.root.iterdir():
             record = folder / RECORD
             if record.is_file():
-                found.append((record.stat().st_mtime, folder.name))
-        return [name for _, name in sorted(found)]
+                found.append((record.stat().st_mtime, folder))
+        return [folder for _, folder in sorted(found)]
+
+    def names(self) -> list[str]:
+        """Names of the runs in the store, oldest first (a folder whose record is unreadable
+        is listed under the folder's name)."""
+        names = []
+        for folder in self._folders():
+            name = folder.name
+            if folder_name(name) != name:  # the folder of another name: its record says
+                with contextlib.suppress(OSError, ValueError, AttributeError):
+                    name = str(json.loads((folder / RECORD).read_text()).get("name", name))
+            names.append(name)
+        return names
 
     def __contains__(self, name: object) -> bool:
-        return isinstance(name, str) and (self.root / name / RECORD).is_file()
+        try:
+            return isinstance(name, str) and (self.folder(name) / RECORD).is_file()
+        except RunStoreError:
+            return False
 
     def write(self, run: Run, folder: Path | None = None) -> None:
         """Write (or rewrite) ``run``'s record atomically, in its folder or in ``folder``.
@@ -503,8 +539,8 @@ class RunStore:
     def staging(self, name: str) -> Path:
         """Where a run that will replace the completed run ``name`` trains until it completes
         (``STAGING`` in the store, invisible to ``names()``)."""
-        self.folder(name)  # the name must be valid
-        return self.root / STAGING / f"{name}.{Writer.tag()}{TEMPORARY}"
+        folder = self.folder(name)  # the name must be valid
+        return self.root / STAGING / f"{folder.name}.{Writer.tag()}{TEMPORARY}"
 
     def replace(self, name: str, staged: Path, run: Run) -> None:
         """Put the completed ``run``, trained in ``staged``, in place of the run ``name``: the
@@ -535,10 +571,13 @@ class RunStore:
             RunStoreError: no such run, or its record is unreadable.
         """
         folder = self.folder(name)
+        if not (folder / RECORD).is_file():
+            raise RunStoreError(f"{folder}: no run named {name!r} in {self.root}")
+        return self._load(folder)
+
+    def _load(self, folder: Path) -> Run:
         try:
             record = json.loads((folder / RECORD).read_text())
-        except FileNotFoundError as err:
-            raise RunStoreError(f"{folder}: no run named {name!r} in {self.root}") from err
         except (OSError, ValueError) as err:
             raise RunStoreError(f"{folder / RECORD}: unreadable ({err})") from err
         return Run.from_record(record, folder)
@@ -548,9 +587,9 @@ class RunStore:
         line naming it and what is wrong (kept in ``self.skipped``); nothing is changed on
         disk by reading."""
         self.skipped = []
-        for name in self.names():
+        for folder in self._folders():
             try:
-                run = self.load(name)
+                run = self._load(folder)
             except RunStoreError as err:
                 self.skipped.append(str(err))
                 print(f"nbmnist: skipped {err}")

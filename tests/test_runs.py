@@ -483,6 +483,40 @@ CLAIMER = textwrap.dedent(
 )
 
 
+def test_folders_are_shell_safe_and_runs_keep_readable_names(tmp_path: Path) -> None:
+    from nbmnist.runs import folder_name
+
+    assert folder_name("drop_3") == "drop_3"  # shell-safe names are their own folder
+    folder = folder_name("drop[rate=0.1]")
+    assert re.fullmatch(r"drop_rate=0\.1-[0-9a-f]{8}", folder)
+    assert folder_name(folder) != folder  # a name shaped like a hashed folder gets its own
+    names = ["net[rate=0.1,units=8]", "net(rate=0.1,units=8)", "a b", "ünï", "x*"]
+    folders = [folder_name(name) for name in names]
+    assert len(set(folders)) == len(names)
+    assert all(re.fullmatch(r"[A-Za-z0-9_.,=+-]+", f) for f in folders)
+    good_record(tmp_path)  # a completed run in tmp_path/good
+    store = RunStore(tmp_path)
+    for name in ["drop[rate=0.1]", "a b"]:
+        run = store.load("good")
+        run.name = name
+        store.write(run)
+    # an earlier nbmnist's folder, named as the run: still found and listed
+    legacy = tmp_path / "old[rate=0.2]"
+    legacy.mkdir()
+    record = json.loads((tmp_path / "good" / RECORD).read_text())
+    (legacy / RECORD).write_text(json.dumps({**record, "name": "old[rate=0.2]"}))
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        ["good", folder_name("drop[rate=0.1]"), folder_name("a b"), "old[rate=0.2]"]
+    )
+    names = ["good", "drop[rate=0.1]", "a b", "old[rate=0.2]"]
+    assert sorted(store.names()) == sorted(names)
+    assert sorted(run.name for run in store) == sorted(names)
+    assert all(name in store and store.load(name).name == name for name in names)
+    assert "drop[rate=0.2]" not in store
+    assert store.claim("drop[rate=0.1]") == "drop[rate=0.1]_2"
+    assert store.claim("old[rate=0.2]") == "old[rate=0.2]_2"
+
+
 def test_eight_processes_claiming_one_name_at_once_get_eight_folders(tmp_path: Path) -> None:
     store = tmp_path / "store"
     start = time.time() + 3.0  # after every child has started

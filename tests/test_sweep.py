@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from IPython.core.error import UsageError
 
 import nbmnist
+from nbmnist.runs import RunStore
 from nbmnist.sweep import best_run, parse_grid, point_name, points
 from tests.conftest import Shell
 
@@ -21,6 +24,11 @@ def test_seed_003_sweep_is_one_cell_and_resumes(
     assert [run.name for run in runs] == ["drop[rate=0.0]", "drop[rate=0.3]", "drop[rate=0.6]"]
     assert [run.dropout_rates for run in runs] == [(0.0,), (0.3,), (0.6,)]  # the values used
     assert all(run.status == "completed" and run.model_path for run in runs)
+    # each point's folder can be typed in a shell as it is; the run keeps its readable name
+    folders = sorted(path.parent.name for path in RunStore.default().root.glob("*/run.json"))
+    assert all(re.fullmatch(r"drop_rate=0\.[036]-[0-9a-f]{8}", folder) for folder in folders)
+    assert len(folders) == 3
+    assert sorted(RunStore.default().names()) == sorted(run.name for run in runs)
     out = capsys.readouterr().out
     assert "drop: 3 of 3 done" in out and "best on validation accuracy: drop[rate=" in out
     # run again: every point is already completed in the store, nothing trains
@@ -47,8 +55,6 @@ def test_grids_over_two_names_take_the_product(shell: Shell) -> None:
 
 
 def test_an_interrupted_point_is_trained_again(shell: Shell) -> None:
-    from nbmnist.runs import RunStore
-
     shell.run(
         "%%mlp part --grid rate=0.1 --epochs 1 --no-live --train-size 500\ndense 8 | dropout {rate}"
     )
