@@ -119,16 +119,18 @@ def run_plain(text: str, kind: str, options: dict[str, Any], data: Any, probe: A
     import keras
 
     import nbmnist
-    from nbmnist.training import _loss, _optimizer, make_options
+    from nbmnist.options import make_options
+    from nbmnist.plan import TrainingPlan
 
     opts = make_options(**options)
-    declaration = nbmnist.parse_declaration(text, kind).with_head()
+    plan = TrainingPlan.of(nbmnist.parse_declaration(text, kind), opts)
     x, y = data
     fitted = len(x) if opts.validation != "split" else int(len(x) * (1 - opts.validation_split))
-    steps = -(-fitted // opts.batch_size) * opts.epochs
-    model = nbmnist.build_model(declaration)
+    model = nbmnist.build_model(plan.declaration)
     model.compile(
-        optimizer=_optimizer(opts, steps), loss=_loss(opts, declaration), metrics=["accuracy"]
+        optimizer=plan.keras_optimizer(plan.total_steps(fitted)),
+        loss=plan.keras_loss(),
+        metrics=["accuracy"],
     )
     split = {"validation_split": opts.validation_split} if opts.validation == "split" else {}
     model.fit(

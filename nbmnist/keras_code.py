@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from nbmnist.backend import auto_steps_per_execution
 from nbmnist.declaration import (
     ActivationSpec,
     BatchNormSpec,
@@ -24,16 +23,8 @@ from nbmnist.declaration import (
     PoolSpec,
 )
 from nbmnist.model import as_declaration
-from nbmnist.training import make_options
-
-_OPTIMIZER_CLASSES = {
-    "adam": "Adam",
-    "sgd": "SGD",
-    "rmsprop": "RMSprop",
-    "adadelta": "Adadelta",
-    "adagrad": "Adagrad",
-    "nadam": "Nadam",
-}
+from nbmnist.options import make_options
+from nbmnist.plan import TrainingPlan
 
 
 def _text(value: str) -> str:
@@ -118,6 +109,7 @@ def to_keras_code(
     text_or_declaration: str | Declaration,
     kind: Kind = "mlp",
     name: str | None = None,
+    models_in_cell: int = 1,
     **options: Any,
 ) -> str:
     """Plain, idiomatic Keras 3 code equivalent to a ``%%mlp`` / ``%%cnn`` cell.
@@ -126,39 +118,44 @@ def to_keras_code(
         text_or_declaration: the cell body, or a parsed ``Declaration``.
         kind: ``"mlp"`` or ``"cnn"`` (ignored for a ``Declaration``).
         name: the model's name in the code (a run name such as ``relu_2h``).
+        models_in_cell: the models the cell trains (a sweep's points; see ``train``).
         **options: the training options, as ``nbmnist.train`` takes them (``epochs``,
             ``batch_size``, ``optimizer``, ``learning_rate``, ``loss``, ``validation``, ...).
 
     Returns:
         Python source: imports, ``keras.Sequential``, ``compile``, data loading with
         ``keras.datasets`` (pixels scaled to float32 in [0, 1], one-hot labels), ``fit`` and
-        ``evaluate``.
+        ``evaluate``: the ``TrainingPlan`` that ``train`` runs, written out.
 
     Raises:
         DeclarationError: the declaration is invalid.
         OptionError: an option is unknown or out of range.
     """
     opts = make_options(**options)
-    declaration = as_declaration(text_or_declaration, kind).with_head(10)
-    optimizer = _OPTIMIZER_CLASSES[opts.optimizer]
+    return plan_code(TrainingPlan.of(as_declaration(text_or_declaration, kind), opts), name)
+
+
+def plan_code(plan: TrainingPlan, name: str | None = None) -> str:
+    """A ``TrainingPlan`` as plain Keras 3 code (see ``to_keras_code``)."""
+    opts = plan.options
     lr = f"learning_rate={opts.learning_rate!r}" if opts.learning_rate is not None else ""
-    if opts.loss == "mse":
-        loss = '"mean_squared_error"'
-    elif declaration.output_activation == "linear":
+    loss = _text(plan.loss)
+    if plan.from_logits:
         loss = "keras.losses.CategoricalCrossentropy(from_logits=True)"
-    else:
-        loss = '"categorical_crossentropy"'
-    shape = "(-1, 784)" if declaration.kind == "mlp" else "(-1, 28, 28, 1)"
-    group = opts.steps_per_execution or auto_steps_per_execution(declaration, opts.batch_size)
-    fit = [f"batch_size={opts.batch_size}", f"epochs={opts.epochs}"]
+    shape = "(" + ", ".join(str(n) for n in plan.batch_shape) + ")"
+    fit = [f"batch_size={plan.batch_size}", f"epochs={plan.epochs}"]
+    split = "1 / 6" if abs(opts.validation_split - 1 / 6) < 1e-12 else repr(opts.validation_split)
     if opts.validation == "split":
-        split = (
-            "1 / 6" if abs(opts.validation_split - 1 / 6) < 1e-12 else repr(opts.validation_split)
-        )
         fit.append(f"validation_split={split}")
     elif opts.validation == "test":
         fit.append("validation_data=(x_test, y_test)")
     lines = ["import keras", "from keras import layers", ""]
+    if opts.fast:
+        lines += [
+            f"# fast mode: nbmnist trains {plan.epochs} epoch(s) on {plan.train_size:,} images "
+            "of its bundled sample",
+            "",
+        ]
     if opts.seed is not None:
         lines += [f"keras.utils.set_random_seed({opts.seed})", ""]
     lines += [
@@ -168,22 +165,22 @@ def to_keras_code(
         "y_train = keras.utils.to_categorical(y_train, 10)",
         "y_test = keras.utils.to_categorical(y_test, 10)",
     ]
-    if opts.train_size is not None:
+    if plan.train_size is not None:
         lines.append(
-            f"x_train, y_train = x_train[: {opts.train_size}], y_train[: {opts.train_size}]"
+            f"x_train, y_train = x_train[: {plan.train_size}], y_train[: {plan.train_size}]"
         )
-    lines += ["", model_code(declaration, name), "model.summary()", ""]
+    lines += ["", model_code(plan.declaration, name), "model.summary()", ""]
     if opts.lr_schedule == "cosine":
         peak = (
             opts.learning_rate
             if opts.learning_rate is not None
-            else f"keras.optimizers.{optimizer}().learning_rate.numpy()"
+            else f"keras.optimizers.{plan.optimizer}().learning_rate.numpy()"
         )
         fitted = "len(x_train)"
         if opts.validation == "split":
             fitted = f"int(len(x_train) * (1 - {split}))"
         lines += [
-            f"steps = -(-{fitted} // {opts.batch_size}) * {opts.epochs}  # batches in all",
+            f"steps = -(-{fitted} // {plan.batch_size}) * {plan.epochs}  # batches in all",
             "warmup = max(1, steps // 10)",
             "schedule = keras.optimizers.schedules.CosineDecay(",
             "    0.0, decay_steps=steps - warmup, warmup_target="
@@ -192,9 +189,10 @@ def to_keras_code(
             ")",
         ]
         lr = "learning_rate=schedule"
+    group = plan.steps_per_execution
     lines += [
         "model.compile(",
-        f"    optimizer=keras.optimizers.{optimizer}({lr}),",
+        f"    optimizer=keras.optimizers.{plan.optimizer}({lr}),",
         f"    loss={loss},",
         '    metrics=["accuracy"],',
         *([f"    steps_per_execution={group},"] if group > 1 else []),

@@ -19,11 +19,12 @@ from nbmnist.declaration import Kind, parse_declaration
 from nbmnist.declaration.vocabulary import LAYER_WORDS
 from nbmnist.errors import BackendError, OptionError
 from nbmnist.keras_code import to_keras_code
+from nbmnist.options import TrainingOptions, flags
 from nbmnist.recipes import recipe
 from nbmnist.runs import Run, RunStore
 from nbmnist.sweep import parse_grid, sweep
 from nbmnist.tables import summary_table
-from nbmnist.training import fast_mode_from_env, train
+from nbmnist.training import train
 
 
 def _check_not_shadowing(name: str, namespace: dict[str, Any]) -> None:
@@ -81,67 +82,20 @@ def _with_recipe(
     return (cell if declares else preset.declaration), {**preset.options, **options}
 
 
+#: The magics' own flags; the training options' flags are generated (``options.flags``).
 _FLAGS = (
     argument("name", nargs="?", help="the run's name and variable (default: mlp_1, cnn_1, ...)"),
-    argument("--data", help="mnist (default) or fashion_mnist"),
-    argument("--epochs", type=int, help="passes over the training data (default 10)"),
-    argument("--batch-size", type=int, help="examples per gradient step (default 128)"),
-    argument("--optimizer", help="adam (default), sgd, rmsprop, adadelta, adagrad, nadam"),
-    argument("--learning-rate", type=float, help="default: the optimizer's own"),
-    argument("--loss", help="categorical_crossentropy (default) or mse"),
-    argument(
-        "--validation",
-        help="split (default: hold out the last --validation-split of the training set), "
-        "test (validate on the test set, as the seed notebooks), or none",
-    ),
-    argument("--validation-split", type=float, help="fraction held out (default 1/6)"),
-    argument(
-        "--lr-schedule",
-        help="constant (default) or cosine (10%% warm-up, then cosine decay to 0)",
-    ),
-    argument(
-        "--steps-per-execution",
-        type=int,
-        help="batches per call into the backend (default: from the model's cost; same updates)",
-    ),
+    *(argument(flag, **keywords) for flag, keywords in flags()),
     argument(
         "--recipe",
         help="a preset (fast: 99%% on MNIST in 20 s on 2 CPU cores); a body of only comments "
         "trains the preset's model",
-    ),
-    argument("--train-size", type=int, help="train on the first N training images"),
-    argument("--seed", type=int, help="seed Python, NumPy and Keras for a repeatable run"),
-    argument("--no-live", action="store_true", help="no dashboard: one text line per epoch"),
-    argument(
-        "--fast", action="store_true", help="bundled sample, at most 2 epochs and 2,000 images"
     ),
     argument(
         "--grid",
         action="append",
         metavar="NAME=V1,V2,...",
         help="train one model per value of {NAME} in the body (repeat for a product grid)",
-    ),
-    argument(
-        "--overwrite",
-        action="store_true",
-        help="replace a stored run of the same name (default: the new run gets _2, _3...)",
-    ),
-    argument(
-        "--mixed-precision",
-        action="store_true",
-        help="on a GPU: float16 compute (output layer float32); ignored on CPU",
-    ),
-    argument(
-        "--memory-limit-gb",
-        type=float,
-        help="the most memory a model may need to train, in GB (default: this machine's); "
-        "a larger model is refused before it is built",
-    ),
-    argument(
-        "--jit-compile",
-        choices=("on", "off"),
-        help="compile the training step with XLA (default: Keras decides: always with JAX, "
-        "on a GPU or TPU with TensorFlow, never with PyTorch)",
     ),
     argument(
         "--show-code",
@@ -164,7 +118,8 @@ class NbmnistMagics(Magics):
     ``.backend``)."""
 
     fast = Bool(
-        fast_mode_from_env(),
+        None,
+        allow_none=True,
         help="Train on the bundled sample with at most 2 epochs (default: NBMNIST_FAST).",
     ).tag(config=True)
     live = Bool(True, help="Show the live dashboard in notebooks.").tag(config=True)
@@ -209,14 +164,12 @@ class NbmnistMagics(Magics):
             _check_not_shadowing(name, namespace)
         if self.backend:
             use_backend(self.backend)  # Keras may have been imported on another one since
-        skip = {"name", "no_live", "fast", "show_code", "grid", "recipe", "jit_compile"}
-        options = {k: v for k, v in vars(args).items() if v is not None and k not in skip}
-        if args.jit_compile is not None:
-            options["jit_compile"] = args.jit_compile == "on"
+        options = TrainingOptions.from_flags(vars(args))
         if args.recipe:
             cell, options = _with_recipe(kind, args.recipe, cell, options)
-        options["live"] = self.live and not args.no_live
-        options["fast"] = self.fast or args.fast
+        options["live"] = self.live and options.get("live", True)
+        if self.fast is not None:
+            options.setdefault("fast", self.fast)
         if self.seed is not None:
             options.setdefault("seed", self.seed)
         if self.runs_dir:

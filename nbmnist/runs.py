@@ -80,6 +80,9 @@ class Run:
         model_path: the saved ``model.keras``, if the run is in a store.
         model_epoch: the epoch (1-based) whose model ``model_path`` holds; the last one once
             training ends, an earlier one for a ``killed`` run; None: no model saved.
+        plan: what ran (``TrainingPlan.record``): epochs and training images after fast
+            mode, optimizer class, Keras loss, input shape, batches per call; ``options``
+            holds the options as the user gave them.
         writer: who writes the record while it trains (``Writer.record``): host, process
             id and start time, heartbeat (ISO 8601, UTC).
         model: the trained ``keras.Model``; loaded from ``model_path`` on first access.
@@ -109,6 +112,7 @@ class Run:
     execution: dict[str, Any] = field(default_factory=dict)
     model_epoch: int | None = None
     writer: dict[str, Any] = field(default_factory=dict)
+    plan: dict[str, Any] = field(default_factory=dict)
     model_path: str | None = None
     _model: Any = field(default=None, init=False, repr=False, compare=False)
 
@@ -222,6 +226,7 @@ _FIELD_TYPES: dict[str, tuple[tuple[type, ...], bool]] = {
     "execution": ((dict,), False),
     "model_epoch": ((int, type(None)), False),
     "writer": ((dict,), False),
+    "plan": ((dict,), False),
 }
 #: The fields of ``run.json`` besides ``schema``, in the order they are written.
 RECORD_FIELDS = tuple(_FIELD_TYPES)

@@ -16,11 +16,9 @@ from typing import Any
 from nbmnist.declaration import Kind
 from nbmnist.errors import OptionError
 from nbmnist.model import as_declaration
+from nbmnist.options import fast_points, make_options
 from nbmnist.runs import Run, RunStore, record
-from nbmnist.training import FAST_TRAIN_SIZE, fast_mode_from_env, make_options, train
-
-#: Fast mode (``NBMNIST_FAST``) trains at most this many grid points of a sweep.
-FAST_SWEEP_POINTS = 3
+from nbmnist.training import train
 
 
 def parse_grid(specs: list[str]) -> dict[str, list[str]]:
@@ -95,15 +93,12 @@ def sweep(
     from nbmnist.backend import release_memory
     from nbmnist.tables import summary_table
 
-    options.setdefault("fast", fast_mode_from_env())
     opts = make_options(**options)
     grid_points = points(grid)
     for point in grid_points:  # every point must parse before anything trains
         as_declaration(text, kind, {**(variables or {}), **point})
-    if opts.fast and len(grid_points) > FAST_SWEEP_POINTS:
-        # A smoke test in CI: a few points spread over the grid, each a few seconds.
-        last = len(grid_points) - 1
-        keep = sorted({round(i * last / (FAST_SWEEP_POINTS - 1)) for i in range(FAST_SWEEP_POINTS)})
+    if opts.fast and len(fast_points(len(grid_points))) < len(grid_points):
+        keep = fast_points(len(grid_points))
         print(f"fast mode: training {len(keep)} of the {len(grid_points)} grid points")
         grid_points = [grid_points[i] for i in keep]
     store = RunStore.default(opts.runs_dir)
@@ -117,17 +112,14 @@ def sweep(
             run = previous
             record(run)
         else:
-            point_options = {**options, "overwrite": True}  # replace an unfinished attempt
-            if opts.fast:  # the whole sweep is one cell: keep it to a few seconds in CI
-                point_options["epochs"] = 1
-                point_options["train_size"] = max(200, FAST_TRAIN_SIZE // len(grid_points))
             run = train(
                 text,
                 kind,
                 run_name,
                 variables={**(variables or {}), **point},
                 show_summary=index == 1,
-                **point_options,
+                models_in_cell=len(grid_points),  # fast mode shares its budget among them
+                **{**options, "overwrite": True},  # replace an unfinished attempt
             )
         done.append(run)
         run.model = None  # saved as model.keras; loaded again on first use

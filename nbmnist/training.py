@@ -8,8 +8,6 @@ half-trained model. What depends on the backend and the device lives in ``nbmnis
 from __future__ import annotations
 
 import dataclasses
-import itertools
-import math
 import os
 import time
 from collections.abc import Mapping
@@ -25,7 +23,6 @@ from nbmnist.backend import (
     compile_ahead,
     environment,
     group_batches,
-    import_keras,
     plan_execution,
     seed_everything,
     to_device,
@@ -33,9 +30,11 @@ from nbmnist.backend import (
 from nbmnist.data import Dataset, load_dataset
 from nbmnist.declaration import Declaration, Kind
 from nbmnist.display import Broadcast, Display, TrainingInfo, choose_display
-from nbmnist.errors import DeclarationError, OptionError, did_you_mean
+from nbmnist.errors import DeclarationError, OptionError
 from nbmnist.metric_log import MetricLog
 from nbmnist.model import as_declaration, build_model, non_trainable_params, summary_text
+from nbmnist.options import TrainingOptions, make_options, split_sizes
+from nbmnist.plan import TrainingPlan
 from nbmnist.runs import (
     Run,
     RunStore,
@@ -47,27 +46,10 @@ from nbmnist.runs import (
     session_names,
 )
 
-OPTIMIZERS = ("adam", "sgd", "rmsprop", "adadelta", "adagrad", "nadam")
-LOSSES = ("categorical_crossentropy", "mse")
-VALIDATIONS = ("split", "test", "none")
-LR_SCHEDULES = ("constant", "cosine")
-DATASET_NAMES = ("mnist", "fashion_mnist")
-_LOSS_ALIASES = {"mean_squared_error": "mse", "crossentropy": "categorical_crossentropy"}
-
-#: Fast mode (``NBMNIST_FAST=1``): the bundled sample, at most this many epochs and training
-#: images, so a notebook runs top to bottom in CI in seconds per cell.
-FAST_EPOCHS = 2
-FAST_TRAIN_SIZE = 2000
-
 #: Batch size of validation and test evaluation: it divides the test set (10,000), the
 #: default validation split (10,000 of 60,000) and the sample's (1,000), so one compiled
 #: evaluation step serves them all; evaluation results do not depend on it.
 EVALUATION_BATCH_SIZE = 1000
-#: Bounds on options, so that a typo fails at once instead of after loading and building:
-#: epochs (the seed notebooks train 10-22), and batch and training sizes (the datasets hold
-#: 60,000 training images).
-MAX_EPOCHS = 10_000
-MAX_TRAIN_SIZE = 60_000
 #: The most layers a model may have (``check_size``): with TensorFlow 700 dense layers
 #: trained (slowly: 136 s for one batch), 1,000 raised RecursionError after 5-45 s.
 MAX_MODEL_LAYERS = 500
@@ -75,153 +57,6 @@ MAX_MODEL_LAYERS = 500
 #: ``StoreWriter``): seed 000's MLP saves in ~0.04 s, so on 2 CPU cores (1-2 s epochs) after
 #: every epoch, on a GPU (0.15 s epochs) after every few.
 MODEL_SAVE_SHARE = 0.1
-
-
-def fast_mode_from_env() -> bool:
-    """True when ``NBMNIST_FAST`` is set to anything but ``""``, ``0``, ``false`` or ``no``."""
-    return os.environ.get("NBMNIST_FAST", "").strip().lower() not in ("", "0", "false", "no")
-
-
-@dataclass(frozen=True)
-class TrainingOptions:
-    """How to train; the fields are the magic's flags in snake_case.
-
-    Attributes:
-        data: ``"mnist"`` or ``"fashion_mnist"``.
-        epochs: passes over the training data (> 0).
-        batch_size: examples per gradient step (> 0).
-        optimizer: one of ``OPTIMIZERS``, with Keras' default settings.
-        learning_rate: overrides the optimizer's default learning rate (> 0); None keeps it.
-        loss: ``"categorical_crossentropy"`` or ``"mse"`` (on one-hot labels, as the seeds).
-        validation: ``"split"``: hold out the last ``validation_split`` fraction of the
-            training images (Keras' ``validation_split``); ``"test"``: validate on the test
-            set (as most seed notebooks do; the test score is then not unseen);
-            ``"none"``: no validation.
-        validation_split: fraction in (0, 1) held out with ``validation="split"``.
-        train_size: train on the first N training images; None: all.
-        seed: seeds Python, NumPy and Keras (``keras.utils.set_random_seed``); None: random.
-        live: show the live dashboard in a notebook (else one text line per epoch).
-        fast: use the bundled sample, at most ``FAST_EPOCHS`` epochs and ``FAST_TRAIN_SIZE``
-            training images.
-        runs_dir: the run store folder; None: ``$NBMNIST_RUNS`` or ``./nbmnist-runs``.
-        overwrite: replace a stored run of the same name instead of renaming the new one.
-        mixed_precision: train with the device's mixed Keras policy (``mixed_float16`` on a
-            GPU, ``mixed_bfloat16`` on a TPU; output layer in float32); on a CPU it is
-            ignored, with a note.
-        lr_schedule: ``"constant"``, or ``"cosine"``: linear warm-up over the first 10% of
-            the steps to the learning rate, then cosine decay to 0 at the last step
-            (``keras.optimizers.schedules.CosineDecay``).
-        steps_per_execution: batches run per call into the backend (Keras'
-            ``steps_per_execution``; with JAX a ``lax.scan`` over the batches); same updates
-            in the same order, less Python overhead per batch. None:
-            ``backend.auto_steps_per_execution`` picks it. Always 1 with PyTorch.
-        jit_compile: compile the training step with XLA (True/False); None lets Keras
-            decide (JAX: always; TensorFlow: on a GPU or TPU; PyTorch: never).
-        memory_limit_gb: the most memory (gigabytes, 1e9 bytes) a model may need to train
-            (``check_size``); None: this machine's physical memory.
-    """
-
-    data: str = "mnist"
-    epochs: int = 10
-    batch_size: int = 128
-    optimizer: str = "adam"
-    learning_rate: float | None = None
-    loss: str = "categorical_crossentropy"
-    validation: str = "split"
-    validation_split: float = 1 / 6
-    train_size: int | None = None
-    seed: int | None = None
-    live: bool = True
-    fast: bool = False
-    runs_dir: str | None = None
-    overwrite: bool = False
-    mixed_precision: bool = False
-    lr_schedule: str = "constant"
-    steps_per_execution: int | None = None
-    jit_compile: bool | None = None
-    memory_limit_gb: float | None = None
-
-    def __post_init__(self) -> None:
-        set_ = object.__setattr__  # normalise spellings on a frozen dataclass
-        set_(self, "data", str(self.data).lower().replace("-", "_"))
-        set_(self, "optimizer", str(self.optimizer).lower())
-        loss = str(self.loss).lower()
-        set_(self, "loss", _LOSS_ALIASES.get(loss, loss))
-        set_(self, "validation", str(self.validation).lower())
-        set_(self, "lr_schedule", str(self.lr_schedule).lower())
-        _choice("lr_schedule", self.lr_schedule, LR_SCHEDULES)
-        _choice("data", self.data, DATASET_NAMES)
-        _choice("optimizer", self.optimizer, OPTIMIZERS)
-        _choice("loss", self.loss, LOSSES)
-        _choice("validation", self.validation, VALIDATIONS)
-        _positive_int("epochs", self.epochs, MAX_EPOCHS)
-        _positive_int("batch_size", self.batch_size, MAX_TRAIN_SIZE)
-        if self.train_size is not None:
-            _positive_int("train_size", self.train_size, MAX_TRAIN_SIZE)
-        if self.steps_per_execution is not None:
-            _positive_int("steps_per_execution", self.steps_per_execution)
-        if self.jit_compile is not None and not isinstance(self.jit_compile, bool):
-            raise OptionError(f"jit_compile must be True, False or None, got {self.jit_compile!r}")
-        if self.seed is not None and (not _is_int(self.seed) or not 0 <= self.seed < 2**32):
-            raise OptionError(
-                f"seed must be a whole number from 0 to {2**32 - 1} (NumPy's range), "
-                f"got {self.seed!r}"
-            )
-        if self.learning_rate is not None and not (
-            isinstance(self.learning_rate, (int, float))
-            and math.isfinite(self.learning_rate)
-            and self.learning_rate > 0
-        ):
-            raise OptionError(
-                f"learning_rate must be a number > 0 (e.g. 0.001), got {self.learning_rate!r}"
-            )
-        limit = self.memory_limit_gb
-        if limit is not None and not (
-            isinstance(limit, (int, float)) and not isinstance(limit, bool) and limit > 0
-        ):
-            raise OptionError(f"memory_limit_gb must be a number > 0, got {limit!r}")
-        split = self.validation_split
-        if not (isinstance(split, (int, float)) and 0 < split < 1):
-            raise OptionError(
-                f"validation_split must be a fraction between 0 and 1 (e.g. 0.2), got {split!r}"
-            )
-        if self.validation == "split" and self.train_size is not None:
-            smallest = next(n for n in itertools.count(2) if _split_sizes(n, split) >= (1, 1))
-            if self.train_size < smallest:
-                raise OptionError(
-                    f"train_size {self.train_size} leaves no images to train or validate on "
-                    f"with validation_split {split:.4g}; use train_size >= {smallest}, or "
-                    "validation 'test' or 'none'"
-                )
-
-    @property
-    def effective_epochs(self) -> int:
-        return min(self.epochs, FAST_EPOCHS) if self.fast else self.epochs
-
-
-def _split_sizes(count: int, split: float) -> tuple[int, int]:
-    """(fitted, held out) of ``count`` images with Keras' ``validation_split``."""
-    fitted = int(count * (1 - split))
-    return fitted, count - fitted
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
-
-
-def _positive_int(name: str, value: Any, most: int | None = None) -> None:
-    if not _is_int(value) or value <= 0:
-        raise OptionError(f"{name} must be a whole number > 0, got {value!r}")
-    if most is not None and value > most:
-        raise OptionError(f"{name} must be at most {most:,}, got {value:,}")
-
-
-def _choice(name: str, value: str, choices: tuple[str, ...]) -> None:
-    if value not in choices:
-        raise OptionError(
-            f"unknown {name} '{value}'; expected one of {', '.join(choices)}."
-            + did_you_mean(value, choices)
-        )
 
 
 def physical_memory() -> int | None:
@@ -269,21 +104,6 @@ def check_size(declaration: Declaration, opts: TrainingOptions) -> None:
     )
 
 
-def make_options(**options: Any) -> TrainingOptions:
-    """``TrainingOptions`` from keyword arguments, with a clear error for unknown names."""
-    fields = {f.name for f in dataclasses.fields(TrainingOptions)}
-    unknown = sorted(set(options) - fields)
-    if unknown:
-        raise OptionError(
-            f"unknown training option '{unknown[0]}'." + did_you_mean(unknown[0], fields)
-        )
-    return TrainingOptions(**options)
-
-
-def _batch_shape(kind: Kind) -> tuple[int, ...]:
-    return (-1, 784) if kind == "mlp" else (-1, 28, 28, 1)
-
-
 def prepare_arrays(
     dataset: Dataset, kind: Kind, train_size: int | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -302,7 +122,7 @@ def prepare_arrays(
             x = np.asarray(getattr(dataset, f"x_{split}"), dtype=np.float32) / np.float32(255)
             y = np.eye(dataset.num_classes, dtype=np.float32)[getattr(dataset, f"y_{split}")]
             cache[f"x_{split}"], cache[f"y_{split}"] = x, y
-    shape = _batch_shape(kind)
+    shape = (-1, 784) if kind == "mlp" else (-1, 28, 28, 1)
     limit = slice(None, train_size)
     return (
         cache["x_train"][limit].reshape(shape),
@@ -310,44 +130,6 @@ def prepare_arrays(
         cache["x_test"].reshape(shape),
         cache["y_test"],
     )
-
-
-def _optimizer(options: TrainingOptions, total_steps: int = 0) -> Any:
-    """The Keras optimizer for ``options``; ``total_steps`` (batches over all epochs) sizes a
-    learning-rate schedule."""
-    keras = import_keras()
-    classes = {
-        "adam": keras.optimizers.Adam,
-        "sgd": keras.optimizers.SGD,
-        "rmsprop": keras.optimizers.RMSprop,
-        "adadelta": keras.optimizers.Adadelta,
-        "adagrad": keras.optimizers.Adagrad,
-        "nadam": keras.optimizers.Nadam,
-    }
-    cls = classes[options.optimizer]
-    peak = options.learning_rate
-    if options.lr_schedule == "cosine" and total_steps > 1:
-        if peak is None:
-            peak = float(cls().learning_rate.numpy())  # the optimizer's own default
-        warmup = max(1, total_steps // 10)
-        schedule = keras.optimizers.schedules.CosineDecay(
-            initial_learning_rate=0.0,
-            decay_steps=total_steps - warmup,
-            warmup_target=peak,
-            warmup_steps=warmup,
-        )
-        return cls(learning_rate=schedule)
-    return cls() if peak is None else cls(learning_rate=peak)
-
-
-def _loss(options: TrainingOptions, declaration: Declaration) -> Any:
-    keras = import_keras()
-    if options.loss == "mse":
-        return "mean_squared_error"
-    # A linear output layer produces logits: tell the loss, or it would treat them as
-    # probabilities and train badly without any error.
-    from_logits = declaration.output_activation == "linear"
-    return keras.losses.CategoricalCrossentropy(from_logits=from_logits)
 
 
 class StoreWriter:
@@ -452,20 +234,20 @@ class TrainingData:
         return -(-self.num_fitted // batch_size)
 
 
-def training_data(opts: TrainingOptions, kind: Kind) -> TrainingData:
-    """Load and check the dataset, and make the model-ready arrays (NumPy, on the host).
+def training_data(plan: TrainingPlan) -> TrainingData:
+    """Load and check the plan's dataset, and make the model-ready arrays (NumPy, on the
+    host).
 
     Raises:
         DataError: a data file is missing or corrupt.
         OptionError: ``train_size`` exceeds the full dataset's training images.
     """
+    opts = plan.options
     dataset = load_dataset(opts.data, source="sample" if opts.fast else None, warn=False)
     source = dataset.source
     if opts.fast:
         source = source.replace(": requested", ": fast mode (NBMNIST_FAST)")
-    train_size = opts.train_size
-    if opts.fast:
-        train_size = min(train_size or FAST_TRAIN_SIZE, FAST_TRAIN_SIZE)
+    train_size = plan.train_size
     if train_size is not None and train_size > len(dataset.y_train):
         if not (opts.fast or dataset.is_sample):
             raise OptionError(
@@ -473,10 +255,11 @@ def training_data(opts: TrainingOptions, kind: Kind) -> TrainingData:
                 f"images of {dataset.title}"
             )
         train_size = None  # the sample is smaller than a full-data train_size: use it all
+    kind = plan.declaration.kind
     x_train, y_train, x_test, y_test = prepare_arrays(dataset, kind, train_size)
     fitted = len(x_train)
     if opts.validation == "split":
-        fitted, _ = _split_sizes(fitted, opts.validation_split)
+        fitted, _ = split_sizes(fitted, opts.validation_split)
     return TrainingData(dataset, source, x_train, y_train, x_test, y_test, fitted)
 
 
@@ -487,7 +270,8 @@ def on_device(data: TrainingData, kind: Kind) -> TrainingData:
     cache = data.dataset._cache
 
     def put(name: str, rows: int) -> Any:
-        full = cache[name].reshape(_batch_shape(kind)) if name[0] == "x" else cache[name]
+        shape = (-1, 784) if kind == "mlp" else (-1, 28, 28, 1)
+        full = cache[name].reshape(shape) if name[0] == "x" else cache[name]
         moved = to_device(full, cache, (name, kind))
         return moved if rows == len(full) else moved[:rows]
 
@@ -500,60 +284,54 @@ def on_device(data: TrainingData, kind: Kind) -> TrainingData:
     )
 
 
-def compiled_model(
-    declaration: Declaration, opts: TrainingOptions, data: TrainingData
-) -> tuple[Any, Execution]:
-    """Build and compile the model as this backend and device train it best, for ``data``.
+def compiled_model(plan: TrainingPlan, data: TrainingData) -> tuple[Any, Execution]:
+    """Build and compile the plan's model as this backend and device train it best, for
+    ``data``.
 
     Returns:
         The compiled ``keras.Sequential`` and the ``Execution`` it trains with
         (``jit_compile`` resolved to what Keras chose).
     """
-    steps_per_epoch = data.steps_per_epoch(opts.batch_size)
+    opts = plan.options
+    steps_per_epoch = data.steps_per_epoch(plan.batch_size)
     execution = plan_execution(
-        declaration,
-        opts.batch_size,
+        plan.declaration,
+        plan.batch_size,
         steps_per_epoch,
         steps_per_execution=opts.steps_per_execution,
         mixed_precision=opts.mixed_precision,
         jit_compile=opts.jit_compile,
-        partial_last_batch=data.num_fitted % opts.batch_size != 0,
+        partial_last_batch=data.num_fitted % plan.batch_size != 0,
     )
     if opts.mixed_precision and execution.precision == "float32":
         print("nbmnist: --mixed-precision ignored: no GPU or TPU here, training in float32")
     if opts.seed is not None:
         seed_everything(opts.seed)
-    model = build_model(declaration, mixed_precision=execution.precision)
+    model = build_model(plan.declaration, mixed_precision=execution.precision)
     model.compile(
-        optimizer=_optimizer(opts, steps_per_epoch * opts.effective_epochs),
-        loss=_loss(opts, declaration),
+        optimizer=plan.keras_optimizer(plan.total_steps(data.num_fitted)),
+        loss=plan.keras_loss(),
         metrics=["accuracy"],
         steps_per_execution=execution.keras_steps_per_execution,
         jit_compile=execution.jit_compile,
     )
-    group_batches(model, execution, opts.batch_size)
+    group_batches(model, execution, plan.batch_size)
     return model, dataclasses.replace(execution, jit_compile=bool(model.jit_compile))
 
 
 def new_run(
-    name: str,
-    declaration: Declaration,
-    opts: TrainingOptions,
-    data: TrainingData,
-    model: Any,
-    execution: Execution,
+    name: str, plan: TrainingPlan, data: TrainingData, model: Any, execution: Execution
 ) -> Run:
-    """The record of a run about to train (``status="running"``, no epochs yet)."""
+    """The record of a run about to train (``status="running"``, no epochs yet): the options
+    as asked (``run.options``) and what runs (``run.plan``)."""
+    declaration = plan.declaration
     return Run(
         name=name,
         kind=declaration.kind,
         declaration=declaration.text,
         variables=dict(declaration.variables),
-        options={
-            **dataclasses.asdict(opts),
-            "epochs": opts.effective_epochs,
-            "steps_per_execution": execution.steps_per_execution,
-        },
+        options=dataclasses.asdict(plan.options),
+        plan={**plan.record(), "steps_per_execution": execution.steps_per_execution},
         history={},
         test_loss=None,
         test_accuracy=None,
@@ -577,7 +355,7 @@ def fit(
     model: Any,
     run: Run,
     data: TrainingData,
-    opts: TrainingOptions,
+    plan: TrainingPlan,
     execution: Execution,
     display: Broadcast,
     summary: str = "",
@@ -592,6 +370,7 @@ def fit(
     """
     from nbmnist.callbacks import Interrupt, TrainingCallback
 
+    opts = plan.options
     log = MetricLog(run.history, run.epoch_seconds)
     interrupt = Interrupt()
     callback = TrainingCallback(
@@ -606,7 +385,7 @@ def fit(
             name=run.name,
             kind=run.kind,
             num_params=run.num_params,
-            epochs=opts.effective_epochs,
+            epochs=plan.epochs,
             data_title=data.dataset.title,
             data_source=data.source,
             is_sample=data.dataset.is_sample,
@@ -647,7 +426,7 @@ def fit(
                 data.y_train,
                 batch_size=execution.fit_batch_size(opts.batch_size),
                 validation_batch_size=EVALUATION_BATCH_SIZE,
-                epochs=opts.effective_epochs,
+                epochs=plan.epochs,
                 verbose=0,
                 callbacks=callbacks,
                 **validation,
@@ -694,6 +473,7 @@ def train(
     variables: Mapping[str, object] | None = None,
     display: Display | None = None,
     show_summary: bool = True,
+    models_in_cell: int = 1,
     **options: Any,
 ) -> Run:
     """Build, train and evaluate the model a declaration describes; record and return the run.
@@ -712,6 +492,8 @@ def train(
         display: where progress goes; default the live dashboard in a notebook (``live``),
             else one text line per epoch on stdout.
         show_summary: print the layer-by-layer model summary first (a sweep prints it once).
+        models_in_cell: how many models the cell trains (a sweep's points): in fast mode
+            they share its budget (``options.fast_limits``).
         **options: ``TrainingOptions`` fields: ``data``, ``epochs``, ``batch_size``,
             ``optimizer``, ``learning_rate``, ``loss``, ``validation``, ``validation_split``,
             ``train_size``, ``seed``, ``live``, ``fast``, ``runs_dir``, ``overwrite``,
@@ -728,18 +510,19 @@ def train(
         BackendError: the Keras backend is unknown or not installed.
         KeyboardInterrupt: re-raised after recording the run as ``interrupted``.
     """
-    opts = make_options(**{"fast": fast_mode_from_env(), **options})
-    declaration = as_declaration(text, kind, variables)
-    check_size(declaration.with_head(), opts)
+    opts = make_options(**options)
+    plan = TrainingPlan.of(as_declaration(text, kind, variables), opts, models_in_cell)
+    check_size(plan.declaration, opts)
     store = RunStore.default(opts.runs_dir)
-    run_name = _run_name(name, declaration.kind, store, opts.overwrite)
+    run_name = _run_name(name, plan.declaration.kind, store, opts.overwrite)
     try:
-        data = training_data(opts, declaration.kind)
-        declaration = declaration.with_head(data.dataset.num_classes)
-        model, execution = compiled_model(declaration, opts, data)
+        data = training_data(plan)
+        plan = plan.with_classes(data.dataset.num_classes)
+        declaration = plan.declaration
+        model, execution = compiled_model(plan, data)
         if execution.data_on_device:
             data = on_device(data, declaration.kind)
-        run = new_run(run_name, declaration, opts, data, model, execution)
+        run = new_run(run_name, plan, data, model, execution)
         staged = None
         if opts.overwrite and _replaces_completed_run(store, run_name):
             staged = store.staging(run_name)
@@ -750,7 +533,7 @@ def train(
         )
         summary = summary_text(declaration, model) if show_summary else ""
         started = time.perf_counter()
-        status = fit(model, run, data, opts, execution, display, summary)
+        status = fit(model, run, data, plan, execution, display, summary)
         if status == "completed":
             run.test_loss, run.test_accuracy = evaluate(model, data)
         run.status = status

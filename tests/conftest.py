@@ -10,6 +10,7 @@ import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -80,3 +81,38 @@ def shell() -> Shell:
     shell.ip.run_line_magic("config", "NbmnistMagics.seed = None")
     shell.ip.run_line_magic("config", "NbmnistMagics.live = True")
     return shell
+
+
+def run_generated_code(
+    code: str, monkeypatch: pytest.MonkeyPatch, train: bool, size: int = 256
+) -> dict[str, Any]:
+    """Execute generated Keras code (``keras_code``) on the bundled sample (no download);
+    optionally skip fitting (then ``fit``'s model and arguments are returned)."""
+    import keras
+
+    from nbmnist import load_dataset
+
+    calls: dict[str, Any] = {}
+
+    def load_data() -> tuple[tuple[Any, Any], tuple[Any, Any]]:
+        sample = load_dataset("mnist", source="sample")
+        return (sample.x_train[:size], sample.y_train[:size]), (
+            sample.x_test[:64],
+            sample.y_test[:64],
+        )
+
+    monkeypatch.setattr(keras.datasets.mnist, "load_data", load_data)
+    monkeypatch.setattr(keras.datasets.fashion_mnist, "load_data", load_data)
+    monkeypatch.setattr(keras.Model, "summary", lambda self, **kw: None)
+    if not train:
+
+        def fit(self: keras.Model, x: Any, y: Any, **kwargs: Any) -> None:
+            calls["model"], calls["fit"] = self, kwargs
+
+        monkeypatch.setattr(keras.Model, "fit", fit)
+        monkeypatch.setattr(keras.Model, "evaluate", lambda self, x, y, **kw: (0.0, 0.0))
+    namespace: dict[str, Any] = {}
+    exec(compile(code, "<generated>", "exec"), namespace)
+    calls.setdefault("model", namespace["model"])
+    calls["namespace"] = namespace
+    return calls

@@ -308,7 +308,7 @@ def test_this_backend_trains_with_the_recorded_settings() -> None:
     assert execution["jit_compile"] is False  # as asked
     grouped = {"jax": (4, "lax.scan"), "tensorflow": (4, "keras"), "torch": (1, "none")}
     steps, grouping = grouped[this_backend()]
-    assert execution["steps_per_execution"] == run.options["steps_per_execution"] == steps
+    assert execution["steps_per_execution"] == run.plan["steps_per_execution"] == steps
     assert execution["grouping"] == grouping
     assert execution["data_on_device"] == (this_backend() == "jax")  # torch: on a GPU only
     assert int(run.model.optimizer.iterations.numpy()) == 40  # 5,000 fitted / 128: none lost

@@ -47,7 +47,7 @@ def test_a_run_is_saved_with_its_record_and_model(tmp_path: Path) -> None:
     execution = record["execution"]
     assert execution["backend"] == environment["backend"] and execution["device"]
     assert execution["precision"] == "float32" and isinstance(execution["jit_compile"], bool)
-    assert execution["steps_per_execution"] == record["options"]["steps_per_execution"] >= 1
+    assert execution["steps_per_execution"] == record["plan"]["steps_per_execution"] >= 1
     assert record["wall_time_s"] > 0 and record["created"].endswith("+00:00")
     assert (folder / "model.keras").is_file() and run.model_path == str(folder / "model.keras")
     assert not [p for p in folder.iterdir() if p.name.startswith(".")]  # no temporary files left

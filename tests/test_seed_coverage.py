@@ -11,6 +11,7 @@ import pytest
 
 from nbmnist import build_model, parse_declaration
 from nbmnist.keras_code import to_keras_code
+from tests.conftest import run_generated_code
 from tests.seed_models import SEED_MODELS, SWEEP_RATE, SeedModel
 
 IDS = [f"{m.seed}-{n}-{m.label}" for n, m in enumerate(SEED_MODELS)]
@@ -113,40 +114,10 @@ def test_generated_keras_code_builds_the_same_model(
 ) -> None:
     declaration = parse_declaration(model.declaration, model.kind, VARIABLES)  # type: ignore[arg-type]
     code = to_keras_code(declaration, name="seed", epochs=3, batch_size=120, validation="test")
-    calls = _run_generated(code, monkeypatch, train=False)
+    calls = run_generated_code(code, monkeypatch, train=False)
     assert describe_layers(calls["model"]) == describe_layers(build_model(declaration))
     assert calls["fit"]["batch_size"] == 120 and calls["fit"]["epochs"] == 3
     assert "validation_data" in calls["fit"]
-
-
-def _run_generated(code: str, monkeypatch: pytest.MonkeyPatch, train: bool) -> dict[str, Any]:
-    """Execute generated code on the bundled sample (no download); optionally skip fitting."""
-    from nbmnist import load_dataset
-
-    calls: dict[str, Any] = {}
-
-    def load_data() -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
-        sample = load_dataset("mnist", source="sample")
-        return (sample.x_train[:256], sample.y_train[:256]), (
-            sample.x_test[:64],
-            sample.y_test[:64],
-        )
-
-    monkeypatch.setattr(keras.datasets.mnist, "load_data", load_data)
-    monkeypatch.setattr(keras.datasets.fashion_mnist, "load_data", load_data)
-    monkeypatch.setattr(keras.Model, "summary", lambda self, **kw: None)
-    if not train:
-
-        def fit(self: keras.Model, x: Any, y: Any, **kwargs: Any) -> None:
-            calls["model"], calls["fit"] = self, kwargs
-
-        monkeypatch.setattr(keras.Model, "fit", fit)
-        monkeypatch.setattr(keras.Model, "evaluate", lambda self, x, y, **kw: (0.0, 0.0))
-    namespace: dict[str, Any] = {}
-    exec(compile(code, "<generated>", "exec"), namespace)
-    calls.setdefault("model", namespace["model"])
-    calls["namespace"] = namespace
-    return calls
 
 
 @pytest.mark.parametrize(
@@ -168,7 +139,7 @@ def test_generated_code_trains_as_written(
     text: str, kind: str, options: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     code = to_keras_code(text, kind, **options)  # type: ignore[arg-type]
-    namespace = _run_generated(code, monkeypatch, train=True)["namespace"]
+    namespace = run_generated_code(code, monkeypatch, train=True)["namespace"]
     assert len(namespace["history"].history["loss"]) == options["epochs"]
     assert 0.0 <= namespace["test_accuracy"] <= 1.0
     assert namespace["model"].count_params() == build_model(text, kind).count_params()  # type: ignore[arg-type]

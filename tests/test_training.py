@@ -117,6 +117,10 @@ def test_fast_mode_caps_epochs_and_uses_the_sample(monkeypatch: pytest.MonkeyPat
     monkeypatch.setenv("NBMNIST_FAST", "1")
     run = train(TINY_MLP, display=Recorder(), epochs=50)
     assert run.epochs == 2 and "fast mode" in run.data_source
+    # the run records what was asked and what ran
+    assert run.options["epochs"] == 50 and run.options["train_size"] is None
+    assert run.plan["epochs"] == 2 and run.plan["train_size"] == 2000
+    assert nbmnist.load_runs()[-1].plan == run.plan
 
 
 @pytest.mark.parametrize(
@@ -276,7 +280,7 @@ def test_grouped_steps_make_the_same_updates_as_one_batch_per_call() -> None:
     one = train(TINY_MLP, display=Recorder(), steps_per_execution=1, **options)
     grouped = train(TINY_MLP, display=Recorder(), steps_per_execution=7, **options)
     asked = 1 if grouped.execution["backend"] == "torch" else 7  # PyTorch: always 1
-    assert (one.options["steps_per_execution"], grouped.options["steps_per_execution"]) == (
+    assert (one.plan["steps_per_execution"], grouped.plan["steps_per_execution"]) == (
         1,
         asked,
     )
@@ -305,7 +309,7 @@ def test_steps_per_execution_defaults_from_the_model_cost() -> None:
     assert auto_steps_per_execution(keras_example, 8) == MAX_STEPS_PER_EXECUTION
     assert auto_steps_per_execution(big, 128) == 1  # a group would delay Ctrl-C
     run = train(TINY_MLP, display=Recorder(), epochs=1, batch_size=6000, validation="none")
-    assert run.options["steps_per_execution"] == 1  # never more than one epoch's batches
+    assert run.plan["steps_per_execution"] == 1  # never more than one epoch's batches
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,317 @@
+"""Training options: one home for their names, defaults, checks, help text and fast mode.
+
+``TrainingOptions`` is what ``nbmnist.train`` takes as keywords and what ``%%mlp`` /
+``%%cnn`` take as flags: the magics' flags and their help (``%%mlp?``) are generated from its
+fields (``flags``), and ``tests/test_options.py`` checks the README's table against them.
+Every option is checked here, before Keras is imported or data is read.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import math
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from nbmnist.errors import OptionError, did_you_mean
+
+OPTIMIZERS = ("adam", "sgd", "rmsprop", "adadelta", "adagrad", "nadam")
+LOSSES = ("categorical_crossentropy", "mse")
+VALIDATIONS = ("split", "test", "none")
+LR_SCHEDULES = ("constant", "cosine")
+DATASET_NAMES = ("mnist", "fashion_mnist")
+_LOSS_ALIASES = {"mean_squared_error": "mse", "crossentropy": "categorical_crossentropy"}
+
+#: Fast mode (``NBMNIST_FAST=1``): the bundled sample, at most this many epochs and training
+#: images, so a notebook runs top to bottom in CI in seconds per cell (``fast_limits``).
+FAST_EPOCHS = 2
+FAST_TRAIN_SIZE = 2000
+#: In fast mode a sweep trains at most this many of its points (``fast_points``).
+FAST_SWEEP_POINTS = 3
+#: In fast mode a sweep shares ``FAST_TRAIN_SIZE`` among its points, down to this many each.
+FAST_MIN_TRAIN_SIZE = 200
+#: Bounds on options, so that a typo fails at once instead of after loading and building:
+#: epochs (the seed notebooks train 10-22), and batch and training sizes (the datasets hold
+#: 60,000 training images).
+MAX_EPOCHS = 10_000
+MAX_TRAIN_SIZE = 60_000
+
+
+def _option(default: Any, text: str, shown: str | None = None, flag: Any = None) -> Any:
+    """A ``TrainingOptions`` field: its default, one line of help, the default as the help
+    shows it, and its magic flag's ``argparse`` keywords (None: no flag)."""
+    shown = shown if shown is not None else str(default)
+    return dataclasses.field(
+        default=default, metadata={"help": text, "default": shown, "flag": flag}
+    )
+
+
+def fast_limits(epochs: int, train_size: int | None, models_in_cell: int = 1) -> tuple[int, int]:
+    """Fast mode's rule, for cells, sweeps and ``--show-code`` alike: ``(epochs,
+    train_size)`` lowered to at most ``FAST_EPOCHS`` epochs (1 when the cell trains several
+    models) and ``FAST_TRAIN_SIZE`` images shared among the cell's models (at least
+    ``FAST_MIN_TRAIN_SIZE`` each)."""
+    most_epochs = FAST_EPOCHS if models_in_cell == 1 else 1
+    share = max(FAST_MIN_TRAIN_SIZE, FAST_TRAIN_SIZE // models_in_cell)
+    return min(epochs, most_epochs), min(train_size or share, share)
+
+
+def fast_points(count: int) -> list[int]:
+    """Fast mode's rule for sweeps: which of ``count`` grid points train (a smoke test in
+    CI): at most ``FAST_SWEEP_POINTS``, spread over the grid, first and last included."""
+    if count <= FAST_SWEEP_POINTS:
+        return list(range(count))
+    last = count - 1
+    return sorted({round(i * last / (FAST_SWEEP_POINTS - 1)) for i in range(FAST_SWEEP_POINTS)})
+
+
+def fast_mode_from_env() -> bool:
+    """True when ``NBMNIST_FAST`` is set to anything but ``""``, ``0``, ``false`` or ``no``."""
+    return os.environ.get("NBMNIST_FAST", "").strip().lower() not in ("", "0", "false", "no")
+
+
+@dataclass(frozen=True)
+class TrainingOptions:
+    """How to train; the fields are the magic's flags in snake_case.
+
+    Attributes:
+        data: ``"mnist"`` or ``"fashion_mnist"``.
+        epochs: passes over the training data (> 0).
+        batch_size: examples per gradient step (> 0).
+        optimizer: one of ``OPTIMIZERS``, with Keras' default settings.
+        learning_rate: overrides the optimizer's default learning rate (> 0); None keeps it.
+        loss: ``"categorical_crossentropy"`` or ``"mse"`` (on one-hot labels, as the seeds).
+        validation: ``"split"``: hold out the last ``validation_split`` fraction of the
+            training images (Keras' ``validation_split``); ``"test"``: validate on the test
+            set (as most seed notebooks do; the test score is then not unseen);
+            ``"none"``: no validation.
+        validation_split: fraction in (0, 1) held out with ``validation="split"``.
+        train_size: train on the first N training images; None: all.
+        seed: seeds Python, NumPy and Keras (``keras.utils.set_random_seed``); None: random.
+        live: show the live dashboard in a notebook (else one text line per epoch).
+        fast: use the bundled sample, at most ``FAST_EPOCHS`` epochs and ``FAST_TRAIN_SIZE``
+            training images (``fast_limits``); None: ``NBMNIST_FAST`` decides.
+        runs_dir: the run store folder; None: ``$NBMNIST_RUNS`` or ``./nbmnist-runs``.
+        overwrite: replace a stored run of the same name instead of renaming the new one.
+        mixed_precision: train with the device's mixed Keras policy (``mixed_float16`` on a
+            GPU, ``mixed_bfloat16`` on a TPU; output layer in float32); on a CPU it is
+            ignored, with a note.
+        lr_schedule: ``"constant"``, or ``"cosine"``: linear warm-up over the first 10% of
+            the steps to the learning rate, then cosine decay to 0 at the last step
+            (``keras.optimizers.schedules.CosineDecay``).
+        steps_per_execution: batches run per call into the backend (Keras'
+            ``steps_per_execution``; with JAX a ``lax.scan`` over the batches); same updates
+            in the same order, less Python overhead per batch. None:
+            ``backend.auto_steps_per_execution`` picks it. Always 1 with PyTorch.
+        jit_compile: compile the training step with XLA (True/False); None lets Keras
+            decide (JAX: always; TensorFlow: on a GPU or TPU; PyTorch: never).
+        memory_limit_gb: the most memory (gigabytes, 1e9 bytes) a model may need to train
+            (``check_size``); None: this machine's physical memory.
+    """
+
+    data: str = _option("mnist", "mnist or fashion_mnist", flag={})
+    epochs: int = _option(10, "passes over the training data", flag={"type": int})
+    batch_size: int = _option(128, "examples per gradient step", flag={"type": int})
+    optimizer: str = _option(
+        "adam", "adam, sgd, rmsprop, adadelta, adagrad or nadam (Keras' settings)", flag={}
+    )
+    learning_rate: float | None = _option(
+        None, "the optimizer's learning rate", "the optimizer's", flag={"type": float}
+    )
+    loss: str = _option(
+        "categorical_crossentropy", "categorical_crossentropy or mse (on one-hot labels)", flag={}
+    )
+    validation: str = _option(
+        "split",
+        "split (hold out the last --validation-split of the training set), test (validate "
+        "on the test set, as the seed notebooks), or none",
+        flag={},
+    )
+    validation_split: float = _option(
+        1 / 6, "fraction held out with --validation split", "1/6", flag={"type": float}
+    )
+    train_size: int | None = _option(
+        None, "train on the first N training images", "all", flag={"type": int}
+    )
+    seed: int | None = _option(
+        None,
+        f"seed Python, NumPy and Keras for a repeatable run (0 to {2**32 - 1})",
+        "random",
+        flag={"type": int},
+    )
+    live: bool = _option(
+        True, "no dashboard: one text line per epoch", flag={"action": "store_true"}
+    )
+    fast: bool | None = _option(
+        None,
+        f"the bundled sample, at most {FAST_EPOCHS} epochs and {FAST_TRAIN_SIZE:,} images "
+        "(default: NBMNIST_FAST)",
+        flag={"action": "store_true"},
+    )
+    runs_dir: str | None = _option(None, "the run store folder", "NBMNIST_RUNS or ./nbmnist-runs")
+    overwrite: bool = _option(
+        False,
+        "replace a stored run of the same name (default: the new run gets _2, _3...)",
+        flag={"action": "store_true"},
+    )
+    mixed_precision: bool = _option(
+        False,
+        "on a GPU: float16 compute (output layer float32); ignored on CPU",
+        flag={"action": "store_true"},
+    )
+    lr_schedule: str = _option(
+        "constant", "constant or cosine (10% warm-up, then cosine decay to 0)", flag={}
+    )
+    steps_per_execution: int | None = _option(
+        None,
+        "batches per call into the backend (the same updates; auto: from the model's cost)",
+        "auto",
+        flag={"type": int},
+    )
+    jit_compile: bool | None = _option(
+        None,
+        "compile the training step with XLA (Keras decides: always with JAX, on a GPU or TPU "
+        "with TensorFlow, never with PyTorch)",
+        "Keras decides",
+        flag={"choices": ("on", "off")},
+    )
+    memory_limit_gb: float | None = _option(
+        None,
+        "the most memory a model may need to train, in GB; a larger model is refused "
+        "before it is built",
+        "this machine's memory",
+        flag={"type": float},
+    )
+
+    def __post_init__(self) -> None:
+        set_ = object.__setattr__  # normalise spellings on a frozen dataclass
+        if self.fast is None:
+            set_(self, "fast", fast_mode_from_env())
+        set_(self, "data", str(self.data).lower().replace("-", "_"))
+        set_(self, "optimizer", str(self.optimizer).lower())
+        loss = str(self.loss).lower()
+        set_(self, "loss", _LOSS_ALIASES.get(loss, loss))
+        set_(self, "validation", str(self.validation).lower())
+        set_(self, "lr_schedule", str(self.lr_schedule).lower())
+        _choice("lr_schedule", self.lr_schedule, LR_SCHEDULES)
+        _choice("data", self.data, DATASET_NAMES)
+        _choice("optimizer", self.optimizer, OPTIMIZERS)
+        _choice("loss", self.loss, LOSSES)
+        _choice("validation", self.validation, VALIDATIONS)
+        _positive_int("epochs", self.epochs, MAX_EPOCHS)
+        _positive_int("batch_size", self.batch_size, MAX_TRAIN_SIZE)
+        if self.train_size is not None:
+            _positive_int("train_size", self.train_size, MAX_TRAIN_SIZE)
+        if self.steps_per_execution is not None:
+            _positive_int("steps_per_execution", self.steps_per_execution)
+        if self.jit_compile is not None and not isinstance(self.jit_compile, bool):
+            raise OptionError(f"jit_compile must be True, False or None, got {self.jit_compile!r}")
+        if self.seed is not None and (not _is_int(self.seed) or not 0 <= self.seed < 2**32):
+            raise OptionError(
+                f"seed must be a whole number from 0 to {2**32 - 1} (NumPy's range), "
+                f"got {self.seed!r}"
+            )
+        if self.learning_rate is not None and not (
+            isinstance(self.learning_rate, (int, float))
+            and math.isfinite(self.learning_rate)
+            and self.learning_rate > 0
+        ):
+            raise OptionError(
+                f"learning_rate must be a number > 0 (e.g. 0.001), got {self.learning_rate!r}"
+            )
+        limit = self.memory_limit_gb
+        if limit is not None and not (
+            isinstance(limit, (int, float)) and not isinstance(limit, bool) and limit > 0
+        ):
+            raise OptionError(f"memory_limit_gb must be a number > 0, got {limit!r}")
+        split = self.validation_split
+        if not (isinstance(split, (int, float)) and 0 < split < 1):
+            raise OptionError(
+                f"validation_split must be a fraction between 0 and 1 (e.g. 0.2), got {split!r}"
+            )
+        if self.validation == "split" and self.train_size is not None:
+            smallest = next(n for n in itertools.count(2) if split_sizes(n, split) >= (1, 1))
+            if self.train_size < smallest:
+                raise OptionError(
+                    f"train_size {self.train_size} leaves no images to train or validate on "
+                    f"with validation_split {split:.4g}; use train_size >= {smallest}, or "
+                    "validation 'test' or 'none'"
+                )
+
+    @classmethod
+    def from_flags(cls, flags: Mapping[str, Any]) -> dict[str, Any]:
+        """Keyword options from a magic's parsed flags (``argparse`` names): the flags
+        given, converted (``--no-live`` is ``live=False``, ``--jit-compile on`` is
+        ``jit_compile=True``); other entries (the run name, ``--grid``...) are left out."""
+        options: dict[str, Any] = {}
+        for option in dataclasses.fields(cls):
+            flag = option.metadata.get("flag")
+            value = flags.get(flag_dest(option.name))
+            if flag is None or value is None or value is False:
+                continue  # not given: the default, or what a recipe or %config sets
+            if "choices" in flag:
+                value = value == flag["choices"][0]
+            options[option.name] = not value if option.name == "live" else value
+        return options
+
+
+def flag_dest(name: str) -> str:
+    """The ``argparse`` destination of an option's flag (``live``: ``no_live``)."""
+    return "no_live" if name == "live" else name
+
+
+def flags() -> list[tuple[str, dict[str, Any]]]:
+    """The magics' training flags, generated from ``TrainingOptions``: ``(--flag-name,
+    argparse keywords)``, the help text ending with the default."""
+    found = []
+    for option in dataclasses.fields(TrainingOptions):
+        flag = option.metadata.get("flag")
+        if flag is None:
+            continue
+        name = "--" + flag_dest(option.name).replace("_", "-")
+        text = option.metadata["help"].replace("%", "%%")  # argparse formats help with %
+        if "action" not in flag:
+            text += f" (default: {option.metadata['default']})".replace("%", "%%")
+        found.append((name, {**flag, "help": text}))
+    return found
+
+
+def split_sizes(count: int, split: float) -> tuple[int, int]:
+    """(fitted, held out) of ``count`` images with Keras' ``validation_split``."""
+    fitted = int(count * (1 - split))
+    return fitted, count - fitted
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
+def _positive_int(name: str, value: Any, most: int | None = None) -> None:
+    if not _is_int(value) or value <= 0:
+        raise OptionError(f"{name} must be a whole number > 0, got {value!r}")
+    if most is not None and value > most:
+        raise OptionError(f"{name} must be at most {most:,}, got {value:,}")
+
+
+def _choice(name: str, value: str, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise OptionError(
+            f"unknown {name} '{value}'; expected one of {', '.join(choices)}."
+            + did_you_mean(value, choices)
+        )
+
+
+def make_options(**options: Any) -> TrainingOptions:
+    """``TrainingOptions`` from keyword arguments, with a clear error for unknown names."""
+    fields = {f.name for f in dataclasses.fields(TrainingOptions)}
+    unknown = sorted(set(options) - fields)
+    if unknown:
+        raise OptionError(
+            f"unknown training option '{unknown[0]}'." + did_you_mean(unknown[0], fields)
+        )
+    return TrainingOptions(**options)

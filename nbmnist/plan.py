@@ -1,0 +1,151 @@
+"""The training plan: what a cell trains, computed once from its declaration and options.
+
+``train()`` executes a ``TrainingPlan`` and ``keras_code.to_keras_code()`` prints the same
+plan, so the code ``--show-code`` shows is the training that runs (``tests/test_plan.py``
+builds both and compares models, optimizers and losses). Only how the plan runs on a
+backend and device (precision, XLA, grouping of batches) is decided later, by
+``backend.plan_execution``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+from nbmnist.declaration import Declaration
+from nbmnist.options import TrainingOptions, fast_limits
+
+#: ``--optimizer`` name -> class in ``keras.optimizers`` (each with Keras' default settings).
+OPTIMIZER_CLASSES = {
+    "adam": "Adam",
+    "sgd": "SGD",
+    "rmsprop": "RMSprop",
+    "adadelta": "Adadelta",
+    "adagrad": "Adagrad",
+    "nadam": "Nadam",
+}
+#: ``--loss`` name -> Keras' loss name.
+KERAS_LOSSES = {"categorical_crossentropy": "categorical_crossentropy", "mse": "mean_squared_error"}
+
+
+def warmup_steps(total_steps: int) -> int:
+    """Steps of linear warm-up of a ``cosine`` schedule over ``total_steps`` steps: the
+    first 10%, at least one."""
+    return max(1, total_steps // 10)
+
+
+@dataclass(frozen=True)
+class TrainingPlan:
+    """What one run trains: the model, and how it is compiled and fitted.
+
+    Attributes:
+        declaration: the model, output head included.
+        options: the options as the user gave them (recorded in ``run.options``).
+        epochs: epochs that run (fast mode lowers them, ``options.fast_limits``).
+        train_size: training images used (None: all); fast mode lowers it.
+        batch_shape: the shape one batch of images is reshaped to: ``(-1, 784)`` for an
+            MLP, ``(-1, 28, 28, 1)`` for a CNN (float32 pixels in [0, 1]).
+        optimizer: the class in ``keras.optimizers`` (``"Adam"``).
+        loss: Keras' loss name: ``"categorical_crossentropy"`` or ``"mean_squared_error"``.
+        from_logits: the output layer is linear, so the cross-entropy takes logits.
+        steps_per_execution: batches per call into the backend, as asked or chosen from
+            the model's cost on a CPU (``backend.auto_steps_per_execution``); the backend
+            may change it (``backend.plan_execution``, recorded in ``run.execution``).
+    """
+
+    declaration: Declaration
+    options: TrainingOptions
+    epochs: int
+    train_size: int | None
+    batch_shape: tuple[int, ...]
+    optimizer: str
+    loss: str
+    from_logits: bool
+    steps_per_execution: int
+
+    @classmethod
+    def of(
+        cls, declaration: Declaration, options: TrainingOptions, models_in_cell: int = 1
+    ) -> TrainingPlan:
+        """The plan for ``declaration`` (its head appended if missing) under ``options``;
+        ``models_in_cell``: how many models the cell trains (a sweep's points share fast
+        mode's budget)."""
+        from nbmnist.backend import auto_steps_per_execution
+
+        declaration = declaration.with_head()
+        epochs, train_size = options.epochs, options.train_size
+        if options.fast:
+            epochs, train_size = fast_limits(epochs, train_size, models_in_cell)
+        loss = KERAS_LOSSES[options.loss]
+        return cls(
+            declaration=declaration,
+            options=options,
+            epochs=epochs,
+            train_size=train_size,
+            batch_shape=(-1, 784) if declaration.kind == "mlp" else (-1, 28, 28, 1),
+            optimizer=OPTIMIZER_CLASSES[options.optimizer],
+            loss=loss,
+            from_logits=loss == "categorical_crossentropy"
+            and declaration.output_activation == "linear",
+            steps_per_execution=options.steps_per_execution
+            or auto_steps_per_execution(declaration, options.batch_size),
+        )
+
+    def with_classes(self, num_classes: int) -> TrainingPlan:
+        """The plan with an output head of ``num_classes`` (the loaded dataset's)."""
+        return dataclasses.replace(self, declaration=self.declaration.with_head(num_classes))
+
+    @property
+    def batch_size(self) -> int:
+        return self.options.batch_size
+
+    def total_steps(self, num_fitted: int) -> int:
+        """Optimizer steps over all epochs for ``num_fitted`` training images."""
+        return -(-num_fitted // self.batch_size) * self.epochs
+
+    def keras_optimizer(self, total_steps: int) -> Any:
+        """The Keras optimizer; ``total_steps`` sizes a ``cosine`` learning-rate schedule."""
+        from nbmnist.backend import import_keras
+
+        keras = import_keras()
+        cls = getattr(keras.optimizers, self.optimizer)
+        peak = self.options.learning_rate
+        if self.options.lr_schedule == "cosine" and total_steps > 1:
+            if peak is None:
+                peak = float(cls().learning_rate.numpy())  # the optimizer's own default
+            warmup = warmup_steps(total_steps)
+            schedule = keras.optimizers.schedules.CosineDecay(
+                initial_learning_rate=0.0,
+                decay_steps=total_steps - warmup,
+                warmup_target=peak,
+                warmup_steps=warmup,
+            )
+            return cls(learning_rate=schedule)
+        return cls() if peak is None else cls(learning_rate=peak)
+
+    def keras_loss(self) -> Any:
+        """The Keras loss: a linear output layer produces logits, and the cross-entropy is
+        told so (else it would take them as probabilities and train badly, silently)."""
+        if self.from_logits:
+            from nbmnist.backend import import_keras
+
+            return import_keras().losses.CategoricalCrossentropy(from_logits=True)
+        return self.loss
+
+    def record(self) -> dict[str, Any]:
+        """What ran, for ``run.plan`` (``run.options`` keeps what was asked)."""
+        return {
+            "epochs": self.epochs,
+            "train_size": self.train_size,
+            "batch_size": self.batch_size,
+            "optimizer": self.optimizer,
+            "learning_rate": self.options.learning_rate,
+            "lr_schedule": self.options.lr_schedule,
+            "loss": self.loss,
+            "from_logits": self.from_logits,
+            "input_shape": list(self.declaration.input_shape),
+            "validation": self.options.validation,
+            "validation_split": self.options.validation_split,
+            "steps_per_execution": self.steps_per_execution,
+        }
