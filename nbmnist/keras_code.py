@@ -9,19 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from nbmnist.declaration import (
-    ActivationSpec,
-    BatchNormSpec,
-    ConvSpec,
-    Declaration,
-    DenseSpec,
-    DropoutSpec,
-    FlattenSpec,
-    GlobalPoolSpec,
-    Kind,
-    LayerSpec,
-    PoolSpec,
-)
+from nbmnist.declaration import Declaration, Kind, LayerSpec
 from nbmnist.model import as_declaration
 from nbmnist.options import make_options
 from nbmnist.plan import TrainingPlan
@@ -31,60 +19,10 @@ def _text(value: str) -> str:
     return f'"{value}"'
 
 
-def _pair(value: tuple[int, int]) -> str:
-    return f"({value[0]}, {value[1]})"
-
-
-def _arguments(*positional: str, **keywords: Any) -> str:
-    parts = list(positional)
-    parts += [f"{key}={value}" for key, value in keywords.items() if value is not None]
-    return ", ".join(parts)
-
-
-def _common(spec: DenseSpec | ConvSpec) -> dict[str, Any]:
-    return {
-        "activation": _text(spec.activation) if spec.activation else None,
-        "kernel_initializer": _text(spec.kernel_initializer) if spec.kernel_initializer else None,
-        "kernel_regularizer": f"keras.regularizers.L2({spec.l2!r})" if spec.l2 else None,
-    }
-
-
 def layer_code(spec: LayerSpec) -> str:
-    """One Keras layer constructor call, e.g. ``layers.Dense(430, activation='relu')``."""
-    if isinstance(spec, DenseSpec):
-        return f"layers.Dense({_arguments(str(spec.units), **_common(spec))})"
-    if isinstance(spec, ConvSpec):
-        return "layers.Conv2D({})".format(
-            _arguments(
-                str(spec.filters),
-                _pair(spec.kernel_size),
-                strides=_pair(spec.strides) if spec.strides != (1, 1) else None,
-                padding=_text(spec.padding) if spec.padding != "valid" else None,
-                dilation_rate=_pair(spec.dilation) if spec.dilation != (1, 1) else None,
-                **_common(spec),
-            )
-        )
-    if isinstance(spec, PoolSpec):
-        name = "MaxPooling2D" if spec.mode == "max" else "AveragePooling2D"
-        return "layers.{}({})".format(
-            name,
-            _arguments(
-                _pair(spec.pool_size),
-                strides=_pair(spec.strides) if spec.strides else None,
-                padding=_text(spec.padding) if spec.padding != "valid" else None,
-            ),
-        )
-    if isinstance(spec, GlobalPoolSpec):
-        return "layers.Global{}Pooling2D()".format("Max" if spec.mode == "max" else "Average")
-    if isinstance(spec, DropoutSpec):
-        return f"layers.Dropout({spec.rate!r})"
-    if isinstance(spec, BatchNormSpec):
-        return "layers.BatchNormalization()"
-    if isinstance(spec, FlattenSpec):
-        return "layers.Flatten()"
-    if isinstance(spec, ActivationSpec):
-        return f"layers.Activation({_text(spec.activation)})"
-    raise TypeError(f"no Keras code for {spec!r}")  # a bug: every spec type is covered above
+    """One Keras layer constructor call, e.g. ``layers.Dense(430, activation="relu")``:
+    the spec's ``keras_call``, which the model builder calls too."""
+    return spec.keras_call().code()
 
 
 def model_code(declaration: Declaration, name: str | None = None) -> str:

@@ -3,64 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from nbmnist.backend import import_keras
-from nbmnist.declaration import (
-    ActivationSpec,
-    BatchNormSpec,
-    ConvSpec,
-    Declaration,
-    DenseSpec,
-    DropoutSpec,
-    FlattenSpec,
-    GlobalPoolSpec,
-    Kind,
-    LayerSpec,
-    PoolSpec,
-    parse_declaration,
-)
+from nbmnist.declaration import Declaration, Kind, LayerSpec, parse_declaration
 
 if TYPE_CHECKING:
     import keras
 
 
 def _keras_layer(spec: LayerSpec, dtype: str | None = None) -> keras.layers.Layer:
-    layer = _new_layer(spec)
+    layer = spec.keras_call().build(import_keras())
     if dtype is not None:  # a layer's dtype policy is fixed when built; set it from the config
         layer = type(layer).from_config({**layer.get_config(), "dtype": dtype})
     return layer
-
-
-def _new_layer(spec: LayerSpec) -> keras.layers.Layer:
-    keras = import_keras()
-    layers = keras.layers
-    if isinstance(spec, (DenseSpec, ConvSpec)):
-        kwargs: dict[str, Any] = {"activation": spec.activation}
-        if spec.kernel_initializer:
-            kwargs["kernel_initializer"] = spec.kernel_initializer
-        if spec.l2 is not None:
-            kwargs["kernel_regularizer"] = keras.regularizers.L2(spec.l2)
-        if isinstance(spec, DenseSpec):
-            return layers.Dense(spec.units, **kwargs)
-        kwargs.update(strides=spec.strides, padding=spec.padding, dilation_rate=spec.dilation)
-        return layers.Conv2D(spec.filters, spec.kernel_size, **kwargs)
-    if isinstance(spec, PoolSpec):
-        pool = layers.MaxPooling2D if spec.mode == "max" else layers.AveragePooling2D
-        return pool(spec.pool_size, strides=spec.strides, padding=spec.padding)
-    if isinstance(spec, GlobalPoolSpec):
-        if spec.mode == "max":
-            return layers.GlobalMaxPooling2D()
-        return layers.GlobalAveragePooling2D()
-    if isinstance(spec, DropoutSpec):
-        return layers.Dropout(spec.rate)
-    if isinstance(spec, BatchNormSpec):
-        return layers.BatchNormalization()
-    if isinstance(spec, FlattenSpec):
-        return layers.Flatten()
-    if isinstance(spec, ActivationSpec):
-        return layers.Activation(spec.activation)
-    raise TypeError(f"no Keras layer for {spec!r}")  # a bug: every spec type is covered above
 
 
 def as_declaration(

@@ -257,10 +257,12 @@ def test_new_layers_dilation_l2_and_global_pooling() -> None:
 
 
 def test_docs_list_exactly_the_parser_vocabulary() -> None:
-    """docs/declarations.md and the parser's vocabulary cannot drift apart."""
+    """docs/declarations.md and the parser's vocabulary cannot drift apart: every word is
+    documented, its example parses, builds its Keras layer and prints its code."""
     import re
 
     from nbmnist.declaration.vocabulary import ACTIVATIONS, INITIALIZERS, LAYER_WORDS
+    from nbmnist.model import build_model
     from tests.conftest import REPO
 
     docs = (REPO / "docs" / "declarations.md").read_text()
@@ -274,6 +276,14 @@ def test_docs_list_exactly_the_parser_vocabulary() -> None:
         assert f"keras.layers.{word.keras_class}" in row
         example = re.findall(r"`([^`]+)`", row)[-1]  # the example column parses
         kind = "mlp" if word.keyword in ("dense", "dropout", "bn") else "cnn"
-        parse_declaration(example if kind == "mlp" else f"conv 4 3 | {example}", kind)  # type: ignore[arg-type]
+        declaration = parse_declaration(
+            example if kind == "mlp" else f"conv 4 3 | {example}",
+            kind,  # type: ignore[arg-type]
+        )
+        # ... builds the Keras layer the table names, and --show-code prints that call
+        spec = declaration.layers[-1]
+        built = build_model(declaration).layers[len(declaration.layers) - 1]
+        assert type(built).__name__ == word.keras_class
+        assert spec.keras_call().code().startswith(f"layers.{word.keras_class}(")
     for name in (*ACTIVATIONS, *INITIALIZERS):
         assert f"`{name}`" in docs

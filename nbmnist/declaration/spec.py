@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import Literal
+from typing import Any, Literal
 
 Kind = Literal["mlp", "cnn"]
 
@@ -14,9 +14,61 @@ INPUT_SHAPES: dict[str, tuple[int, ...]] = {"mlp": (784,), "cnn": (28, 28, 1)}
 
 
 @dataclass(frozen=True)
+class KerasCall:
+    """A Keras constructor call as data: the one description of a layer that both the
+    model builder (``build``) and ``--show-code`` (``code``) read, so they cannot differ.
+
+    Attributes:
+        path: the callable under ``keras``, e.g. ``"layers.Dense"``, ``"regularizers.L2"``.
+        args: positional arguments (numbers, strings, tuples, nested ``KerasCall``).
+        kwargs: keyword arguments; only those that differ from Keras' defaults.
+    """
+
+    path: str
+    args: tuple[Any, ...] = ()
+    kwargs: Mapping[str, Any] = field(default_factory=dict)
+
+    def build(self, keras: Any) -> Any:
+        """Call it on the ``keras`` module given."""
+        target = keras
+        for name in self.path.split("."):
+            target = getattr(target, name)
+
+        def value(v: Any) -> Any:
+            return v.build(keras) if isinstance(v, KerasCall) else v
+
+        return target(*map(value, self.args), **{k: value(v) for k, v in self.kwargs.items()})
+
+    def code(self) -> str:
+        """The call as Python source, e.g. ``layers.Dense(430, activation="relu")`` (with
+        ``from keras import layers``; anything else as ``keras.regularizers.L2(0.01)``)."""
+        path = self.path if self.path.startswith("layers.") else f"keras.{self.path}"
+        parts = [_source(v) for v in self.args]
+        parts += [f"{k}={_source(v)}" for k, v in self.kwargs.items()]
+        return f"{path}({', '.join(parts)})"
+
+
+def _source(value: Any) -> str:
+    if isinstance(value, KerasCall):
+        return value.code()
+    if isinstance(value, str):
+        return f'"{value}"'
+    if isinstance(value, tuple):
+        return "(" + ", ".join(_source(v) for v in value) + ")"
+    return repr(value)
+
+
+def _keywords(**values: Any) -> dict[str, Any]:
+    """The keyword arguments that are set (not None)."""
+    return {key: value for key, value in values.items() if value is not None}
+
+
+@dataclass(frozen=True)
 class LayerSpec:
-    """Base of every layer spec. ``line`` and ``column`` (1-based) locate the token that
-    declared it in the cell body (0: added by nbmnist)."""
+    """Base of every layer spec: one layer kind's whole meaning in one class: how it reads
+    (``describe``), its output shape, its parameter and multiply-add counts, and the Keras
+    layer it builds (``keras_call``). ``line`` and ``column`` (1-based) locate the token
+    that declared it in the cell body (0: added by nbmnist)."""
 
     line: int = field(default=0, compare=False, kw_only=True)
     column: int = field(default=0, compare=False, kw_only=True)
@@ -24,6 +76,27 @@ class LayerSpec:
     def describe(self) -> str:
         """The layer in the declaration language, e.g. ``dense 430 relu he_normal``."""
         raise NotImplementedError
+
+    def keras_call(self) -> KerasCall:
+        """The Keras layer, as a constructor call (``KerasCall``)."""
+        raise NotImplementedError
+
+    def output_shape(self, shape: tuple[int, ...]) -> tuple[int, ...]:
+        """Output shape for an input of ``shape`` (no batch axis), as Keras computes it
+        (this default: unchanged).
+
+        Raises:
+            ValueError: the layer cannot take that shape; the message names both.
+        """
+        return shape
+
+    def parameters(self, shape: tuple[int, ...]) -> int:
+        """Parameters for an input of ``shape``, as Keras counts them (this default: 0)."""
+        return 0
+
+    def multiply_adds(self, shape: tuple[int, ...]) -> int:
+        """Multiply-adds of a forward pass of one example of ``shape`` (this default: 0)."""
+        return 0
 
 
 def _size(pair: tuple[int, int]) -> str:
@@ -36,6 +109,42 @@ def _optional(*words: str | None) -> str:
 
 def _l2(factor: float | None) -> str | None:
     return f"l2={factor:g}" if factor is not None else None
+
+
+def _regularizer(factor: float | None) -> KerasCall | None:
+    return KerasCall("regularizers.L2", (factor,)) if factor is not None else None
+
+
+def _check_feature_map(word: str, shape: tuple[int, ...]) -> None:
+    if len(shape) != 3:
+        raise ValueError(
+            f"'{word}' needs a 2-D feature map but meets a flat vector of shape {shape}; "
+            "put convolution and pooling layers before 'flatten' (in a %%cnn cell)"
+        )
+
+
+def _window_output(
+    shape: tuple[int, ...],
+    window: tuple[int, int],
+    strides: tuple[int, int],
+    padding: str,
+    what: str,
+) -> tuple[int, int]:
+    """Height and width after a sliding ``window`` (a kernel or a pool)."""
+    sizes = []
+    for axis in (0, 1):
+        size, k, s = shape[axis], window[axis], strides[axis]
+        if padding == "same":
+            sizes.append(-(-size // s))
+            continue
+        if k > size:
+            raise ValueError(
+                f"{what} {window[0]}x{window[1]} is larger than the {shape[0]}x{shape[1]} "
+                "feature map it meets; use a smaller size, 'same' padding, or fewer "
+                "layers before it"
+            )
+        sizes.append((size - k) // s + 1)
+    return sizes[0], sizes[1]
 
 
 @dataclass(frozen=True)
@@ -52,6 +161,31 @@ class DenseSpec(LayerSpec):
         return f"dense {self.units}" + _optional(
             self.activation, self.kernel_initializer, _l2(self.l2)
         )
+
+    def keras_call(self) -> KerasCall:
+        return KerasCall(
+            "layers.Dense",
+            (self.units,),
+            _keywords(
+                activation=self.activation,
+                kernel_initializer=self.kernel_initializer,
+                kernel_regularizer=_regularizer(self.l2),
+            ),
+        )
+
+    def output_shape(self, shape: tuple[int, ...]) -> tuple[int, ...]:
+        if len(shape) != 1:
+            raise ValueError(
+                f"'dense' needs a flat input but meets a feature map of shape {shape}; "
+                "add 'flatten' before it"
+            )
+        return (self.units,)
+
+    def parameters(self, shape: tuple[int, ...]) -> int:
+        return shape[0] * self.units + self.units
+
+    def multiply_adds(self, shape: tuple[int, ...]) -> int:
+        return shape[0] * self.units
 
 
 @dataclass(frozen=True)
@@ -83,6 +217,37 @@ class ConvSpec(LayerSpec):
             stride, dilation, padding, self.activation, self.kernel_initializer, _l2(self.l2)
         )
 
+    def keras_call(self) -> KerasCall:
+        return KerasCall(
+            "layers.Conv2D",
+            (self.filters, self.kernel_size),
+            _keywords(
+                strides=self.strides if self.strides != (1, 1) else None,
+                padding=self.padding if self.padding != "valid" else None,
+                dilation_rate=self.dilation if self.dilation != (1, 1) else None,
+                activation=self.activation,
+                kernel_initializer=self.kernel_initializer,
+                kernel_regularizer=_regularizer(self.l2),
+            ),
+        )
+
+    def output_shape(self, shape: tuple[int, ...]) -> tuple[int, ...]:
+        _check_feature_map("conv", shape)
+        what = "dilated kernel" if self.dilation != (1, 1) else "kernel"
+        height, width = _window_output(
+            shape, self.effective_kernel, self.strides, self.padding, what
+        )
+        return (height, width, self.filters)
+
+    def parameters(self, shape: tuple[int, ...]) -> int:
+        k_h, k_w = self.kernel_size
+        return k_h * k_w * shape[2] * self.filters + self.filters
+
+    def multiply_adds(self, shape: tuple[int, ...]) -> int:
+        k_h, k_w = self.kernel_size
+        after = self.output_shape(shape)
+        return after[0] * after[1] * self.filters * k_h * k_w * shape[2]
+
 
 @dataclass(frozen=True)
 class PoolSpec(LayerSpec):
@@ -98,6 +263,19 @@ class PoolSpec(LayerSpec):
         padding = self.padding if self.padding != "valid" else None
         return f"{self.mode}pool {_size(self.pool_size)}" + _optional(stride, padding)
 
+    def keras_call(self) -> KerasCall:
+        name = "MaxPooling2D" if self.mode == "max" else "AveragePooling2D"
+        padding = self.padding if self.padding != "valid" else None
+        return KerasCall(
+            f"layers.{name}", (self.pool_size,), _keywords(strides=self.strides, padding=padding)
+        )
+
+    def output_shape(self, shape: tuple[int, ...]) -> tuple[int, ...]:
+        _check_feature_map(f"{self.mode}pool", shape)
+        strides = self.strides or self.pool_size
+        height, width = _window_output(shape, self.pool_size, strides, self.padding, "pool")
+        return (height, width, shape[2])
+
 
 @dataclass(frozen=True)
 class GlobalPoolSpec(LayerSpec):
@@ -107,6 +285,13 @@ class GlobalPoolSpec(LayerSpec):
 
     def describe(self) -> str:
         return f"global{self.mode}pool"
+
+    def keras_call(self) -> KerasCall:
+        return KerasCall(f"layers.Global{'Max' if self.mode == 'max' else 'Average'}Pooling2D")
+
+    def output_shape(self, shape: tuple[int, ...]) -> tuple[int, ...]:
+        _check_feature_map(self.describe(), shape)
+        return (shape[2],)
 
 
 @dataclass(frozen=True)
@@ -118,13 +303,23 @@ class DropoutSpec(LayerSpec):
     def describe(self) -> str:
         return f"dropout {self.rate:g}"
 
+    def keras_call(self) -> KerasCall:
+        return KerasCall("layers.Dropout", (self.rate,))
+
 
 @dataclass(frozen=True)
 class BatchNormSpec(LayerSpec):
-    """``keras.layers.BatchNormalization()``."""
+    """``keras.layers.BatchNormalization()``: 4 parameters per channel, 2 of them
+    non-trainable statistics."""
 
     def describe(self) -> str:
         return "bn"
+
+    def keras_call(self) -> KerasCall:
+        return KerasCall("layers.BatchNormalization")
+
+    def parameters(self, shape: tuple[int, ...]) -> int:
+        return 4 * shape[-1]
 
 
 @dataclass(frozen=True)
@@ -133,6 +328,15 @@ class FlattenSpec(LayerSpec):
 
     def describe(self) -> str:
         return "flatten"
+
+    def keras_call(self) -> KerasCall:
+        return KerasCall("layers.Flatten")
+
+    def output_shape(self, shape: tuple[int, ...]) -> tuple[int, ...]:
+        total = 1
+        for n in shape:
+            total *= n
+        return (total,)
 
 
 @dataclass(frozen=True)
@@ -144,56 +348,13 @@ class ActivationSpec(LayerSpec):
     def describe(self) -> str:
         return self.activation
 
+    def keras_call(self) -> KerasCall:
+        return KerasCall("layers.Activation", (self.activation,))
+
 
 def output_shape(spec: LayerSpec, shape: tuple[int, ...]) -> tuple[int, ...]:
-    """Output shape of ``spec`` for an input of ``shape`` (no batch axis), as Keras computes it.
-
-    Raises:
-        ValueError: the layer cannot take that shape; the message names both.
-    """
-    if isinstance(spec, DenseSpec):
-        if len(shape) != 1:
-            raise ValueError(
-                f"'dense' needs a flat input but meets a feature map of shape {shape}; "
-                "add 'flatten' before it"
-            )
-        return (spec.units,)
-    if isinstance(spec, (ConvSpec, PoolSpec, GlobalPoolSpec)):
-        word = "conv" if isinstance(spec, ConvSpec) else spec.describe().split()[0]
-        if len(shape) != 3:
-            raise ValueError(
-                f"'{word}' needs a 2-D feature map but meets a flat vector of shape {shape}; "
-                "put convolution and pooling layers before 'flatten' (in a %%cnn cell)"
-            )
-        if isinstance(spec, GlobalPoolSpec):
-            return (shape[2],)
-        if isinstance(spec, ConvSpec):
-            window, strides, channels = spec.effective_kernel, spec.strides, spec.filters
-        else:
-            window, strides, channels = spec.pool_size, spec.strides or spec.pool_size, shape[2]
-        sizes = []
-        for axis in (0, 1):
-            size, k, s = shape[axis], window[axis], strides[axis]
-            if spec.padding == "same":
-                sizes.append(-(-size // s))
-                continue
-            if k > size:
-                what = "pool"
-                if isinstance(spec, ConvSpec):
-                    what = "dilated kernel" if spec.dilation != (1, 1) else "kernel"
-                raise ValueError(
-                    f"{what} {window[0]}x{window[1]} is larger than the {shape[0]}x{shape[1]} "
-                    "feature map it meets; use a smaller size, 'same' padding, or fewer "
-                    "layers before it"
-                )
-            sizes.append((size - k) // s + 1)
-        return (sizes[0], sizes[1], channels)
-    if isinstance(spec, FlattenSpec):
-        total = 1
-        for n in shape:
-            total *= n
-        return (total,)
-    return shape  # dropout, batch normalization and activations keep the shape
+    """Output shape of ``spec`` for an input of ``shape`` (``LayerSpec.output_shape``)."""
+    return spec.output_shape(shape)
 
 
 @dataclass(frozen=True)
@@ -250,40 +411,26 @@ class Declaration:
         """Shape after each layer (no batch axis); the first entry is the input shape."""
         shapes = [self.input_shape]
         for spec in self.layers:
-            shapes.append(output_shape(spec, shapes[-1]))
+            shapes.append(spec.output_shape(shapes[-1]))
         return shapes
 
     def multiply_adds(self) -> int:
         """Multiply-adds of one forward pass for one example (no batch axis): ``in * units``
         per ``dense``, ``out_h * out_w * filters * k_h * k_w * in_channels`` per ``conv``;
         other layers count 0. A rough measure of a training step's cost."""
-        total = 0
         shapes = self.output_shapes()
-        for spec, before, after in zip(self.layers, shapes[:-1], shapes[1:], strict=True):
-            if isinstance(spec, DenseSpec):
-                total += before[0] * spec.units
-            elif isinstance(spec, ConvSpec):
-                k_h, k_w = spec.kernel_size
-                total += after[0] * after[1] * spec.filters * k_h * k_w * before[2]
-        return total
+        return sum(
+            spec.multiply_adds(shape) for spec, shape in zip(self.layers, shapes[:-1], strict=True)
+        )
 
     def parameter_counts(self) -> list[int]:
         """Parameters of each layer, as Keras counts them: ``dense`` in * units + units,
         ``conv`` k_h * k_w * in_channels * filters + filters, ``bn`` 4 per channel (2 of them
         non-trainable statistics); other layers 0. Python ints (no overflow)."""
-        counts = []
         shapes = self.output_shapes()
-        for spec, before in zip(self.layers, shapes[:-1], strict=False):
-            if isinstance(spec, DenseSpec):
-                counts.append(before[0] * spec.units + spec.units)
-            elif isinstance(spec, ConvSpec):
-                k_h, k_w = spec.kernel_size
-                counts.append(k_h * k_w * before[2] * spec.filters + spec.filters)
-            elif isinstance(spec, BatchNormSpec):
-                counts.append(4 * before[-1])
-            else:
-                counts.append(0)
-        return counts
+        return [
+            spec.parameters(shape) for spec, shape in zip(self.layers, shapes[:-1], strict=True)
+        ]
 
     def training_bytes(self, batch_size: int) -> tuple[int, int]:
         """An estimate of the memory training needs, in bytes, and the index of the layer
