@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import builtins
-import keyword
 import re
 import types
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from IPython.core.error import UsageError
@@ -21,7 +21,7 @@ from nbmnist.errors import BackendError, OptionError
 from nbmnist.keras_code import to_keras_code
 from nbmnist.options import TrainingOptions, flags
 from nbmnist.recipes import recipe
-from nbmnist.runs import Run, RunStore
+from nbmnist.runs import Run, RunStore, RunStoreError, check_run_name
 from nbmnist.sweep import parse_grid, sweep
 from nbmnist.tables import summary_table
 from nbmnist.training import train
@@ -105,6 +105,78 @@ _FLAGS = (
 )
 
 
+@dataclass(frozen=True)
+class TrainingCell:
+    """A ``%%mlp`` / ``%%cnn`` cell, parsed: what to train and how, and which of the three
+    things it asks for (print the Keras code, sweep a grid, train one model).
+
+    Attributes:
+        kind: ``"mlp"`` or ``"cnn"``.
+        name: the run name given, or None (``mlp_1``, ...).
+        body: the declaration (a recipe's when the cell declares no layer).
+        options: training options as ``train`` takes them (flags, recipe, ``%config``).
+        grid: ``--grid`` values by name, or None.
+        show_code: ``--show-code``.
+    """
+
+    kind: Kind
+    name: str | None
+    body: str
+    options: dict[str, Any]
+    grid: dict[str, list[str]] | None = None
+    show_code: bool = False
+
+    @classmethod
+    def parse(
+        cls,
+        kind: Kind,
+        line: str,
+        body: str,
+        namespace: dict[str, Any],
+        magic: Callable[..., Any],
+        config: NbmnistMagics,
+    ) -> TrainingCell:
+        """Check and parse the magic line; ``config`` gives ``%config`` defaults.
+
+        Raises:
+            UsageError: an undefined ``{name}``, a bad run name or flag.
+            OptionError: a bad recipe or grid.
+        """
+        _check_expanded(kind, line, namespace)
+        args = parse_argstring(magic, line)
+        if args.name is not None:
+            try:
+                check_run_name(args.name, variable=True)
+            except RunStoreError as err:
+                raise UsageError(str(err)) from err
+            _check_not_shadowing(args.name, namespace)
+        options = TrainingOptions.from_flags(vars(args))
+        if args.recipe:
+            body, options = _with_recipe(kind, args.recipe, body, options)
+        options["live"] = config.live and options.get("live", True)
+        defaults = {"fast": config.fast, "seed": config.seed, "runs_dir": config.runs_dir}
+        options.update({k: v for k, v in defaults.items() if v is not None and k not in options})
+        grid = parse_grid(args.grid) if args.grid else None
+        return cls(kind, args.name, body, options, grid, args.show_code)
+
+    def run(self, namespace: dict[str, Any]) -> None:
+        """Do what the cell asks; bind the run (or a sweep's runs) to its name."""
+        if self.show_code:
+            declaration = parse_declaration(self.body, self.kind, namespace)
+            options = {k: v for k, v in self.options.items() if k != "live"}
+            print(to_keras_code(declaration, name=self.name, **options), end="")
+        elif self.grid:
+            base = self.name or f"{self.kind}_sweep"
+            namespace[base] = sweep(
+                self.body, self.kind, base, self.grid, variables=namespace, **self.options
+            )
+        else:
+            run = train(self.body, self.kind, self.name, variables=namespace, **self.options)
+            namespace[run.name] = run
+            if self.name is not None:
+                namespace[self.name] = run  # a renamed re-run (name_2) answers to it too
+
+
 def _training_flags(func: Callable[..., Any]) -> Callable[..., Any]:
     for flag in reversed(_FLAGS):
         func = flag(func)
@@ -153,45 +225,10 @@ class NbmnistMagics(Magics):
 
     def _train(self, kind: Kind, line: str, cell: str, magic: Callable[..., Any]) -> None:
         namespace = self.shell.user_ns if self.shell is not None else {}
-        _check_expanded(kind, line, namespace)
-        args = parse_argstring(magic, line)
-        name = args.name
-        if name is not None and (not name.isidentifier() or keyword.iskeyword(name)):
-            raise UsageError(
-                f"run name {name!r} is not a Python name; use letters, digits and _ (e.g. relu_2h)"
-            )
-        if name is not None:
-            _check_not_shadowing(name, namespace)
         if self.backend:
             use_backend(self.backend)  # Keras may have been imported on another one since
-        options = TrainingOptions.from_flags(vars(args))
-        if args.recipe:
-            cell, options = _with_recipe(kind, args.recipe, cell, options)
-        options["live"] = self.live and options.get("live", True)
-        if self.fast is not None:
-            options.setdefault("fast", self.fast)
-        if self.seed is not None:
-            options.setdefault("seed", self.seed)
-        if self.runs_dir:
-            options.setdefault("runs_dir", self.runs_dir)
         try:
-            if args.show_code:
-                options.pop("live")
-                declaration = parse_declaration(cell, kind, namespace)
-                print(to_keras_code(declaration, name=name, **options), end="")
-            elif args.grid:
-                base = name or f"{kind}_sweep"
-                runs = sweep(
-                    cell, kind, base, parse_grid(args.grid), variables=namespace, **options
-                )
-                namespace[base] = runs
-            else:
-                run = train(cell, kind, name, variables=namespace, **options)
-                namespace[run.name] = run
-                if name is not None:
-                    namespace[name] = (
-                        run  # a renamed re-run (name_2) still answers to its cell's name
-                    )
+            TrainingCell.parse(kind, line, cell, namespace, magic, self).run(namespace)
         except OptionError as err:
             raise UsageError(f"%%{kind}: {err}") from err
 

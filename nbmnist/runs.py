@@ -18,13 +18,14 @@ import contextlib
 import hashlib
 import itertools
 import json
+import keyword
 import math
 import os
 import re
 import shutil
 import socket
 import tempfile
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -312,6 +313,37 @@ MAX_NAME_LENGTH = 120
 _SHELL_SAFE = re.compile(r"[A-Za-z0-9_.,=+-]+")
 
 
+def check_run_name(name: str, variable: bool = False) -> None:
+    """The one rule for run names. A run name is at most ``MAX_NAME_LENGTH`` characters, does
+    not start with ``.`` and holds no control character nor any of ``/ \\ : * ? " < > |``.
+    A name given in a cell (``variable``: it becomes the notebook variable holding the run)
+    is also a Python name. Derived names keep to the rule: a re-run is ``NAME_2``,
+    ``NAME_3``... (``RunStore.claim``), a sweep point ``NAME[rate=0.1,units=64]``
+    (``point_name``), stored in a shell-safe folder (``folder_name``).
+
+    Raises:
+        RunStoreError: one line saying what is wrong with ``name``.
+    """
+    if len(name) > MAX_NAME_LENGTH:
+        raise RunStoreError(
+            f"run name {name[:20]!r}... is {len(name)} characters long; "
+            f"use at most {MAX_NAME_LENGTH}"
+        )
+    if variable and (not name.isidentifier() or keyword.iskeyword(name)):
+        raise RunStoreError(
+            f"run name {name!r} is not a Python name; use letters, digits and _ (e.g. relu_2h)"
+        )
+    if not _NAME.fullmatch(name) or name.startswith("."):
+        raise RunStoreError(
+            f"run name {name!r} cannot be a folder name; use letters, digits, _ . - [ ] ="
+        )
+
+
+def point_name(base: str, point: Mapping[str, str]) -> str:
+    """A sweep point's run name: ``drop[rate=0.3]``, ``net[rate=0.3,units=64]``."""
+    return f"{base}[{','.join(f'{k}={v}' for k, v in point.items())}]"
+
+
 def folder_name(name: str) -> str:
     """The folder a run named ``name`` is stored in: ``name`` itself where every character
     is shell-safe (letters, digits, ``_ . , = + -``), else the name with each stretch of
@@ -458,15 +490,7 @@ class RunStore:
         Raises:
             RunStoreError: ``name`` cannot be a run name (characters, length).
         """
-        if len(name) > MAX_NAME_LENGTH:
-            raise RunStoreError(
-                f"run name {name[:20]!r}... is {len(name)} characters long; "
-                f"use at most {MAX_NAME_LENGTH}"
-            )
-        if not _NAME.fullmatch(name) or name in (".", "..") or name.startswith("."):
-            raise RunStoreError(
-                f"run name {name!r} cannot be a folder name; use letters, digits, _ . - [ ] ="
-            )
+        check_run_name(name)
         folder = self.root / folder_name(name)
         legacy = self.root / name
         if folder != legacy and not folder.exists() and (legacy / RECORD).is_file():

@@ -17,7 +17,7 @@ from nbmnist.declaration import Kind
 from nbmnist.errors import OptionError
 from nbmnist.model import as_declaration
 from nbmnist.options import fast_points, make_options
-from nbmnist.runs import Run, RunStore, record
+from nbmnist.runs import Run, RunStore, point_name, record
 from nbmnist.training import train
 
 
@@ -49,11 +49,6 @@ def points(grid: Mapping[str, list[str]]) -> list[dict[str, str]]:
     """Every combination of the grid's values (the product), in order."""
     names = list(grid)
     return [dict(zip(names, values, strict=True)) for values in itertools.product(*grid.values())]
-
-
-def point_name(base: str, point: Mapping[str, str]) -> str:
-    """``drop[rate=0.3]``, ``net[rate=0.3,units=64]``."""
-    return f"{base}[{','.join(f'{k}={v}' for k, v in point.items())}]"
 
 
 def sweep(

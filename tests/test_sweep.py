@@ -9,7 +9,8 @@ from IPython.core.error import UsageError
 
 import nbmnist
 from nbmnist.runs import RunStore
-from nbmnist.sweep import best_run, parse_grid, point_name, points
+from nbmnist.runs import point_name
+from nbmnist.sweep import best_run, parse_grid, points
 from tests.conftest import Shell
 
 SMALL_CNN = "conv 4 3x3 relu\nmaxpool 2\nflatten\ndense 16 relu\ndropout {rate}"
