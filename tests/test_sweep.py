@@ -8,8 +8,7 @@ import pytest
 from IPython.core.error import UsageError
 
 import nbmnist
-from nbmnist.runs import RunStore
-from nbmnist.runs import point_name
+from nbmnist.runs import RunStore, point_name
 from nbmnist.sweep import best_run, parse_grid, points
 from tests.conftest import Shell
 
