@@ -76,7 +76,7 @@ def main() -> None:
                 batch_progress=callback.batch_progress,
             )
             start, cpu = time.perf_counter(), time.process_time()
-            dashboard.on_train_begin(info)
+            dashboard.run_started(info)
             with interrupt.watch(model):
                 model.fit(x_train, y_train, callbacks=[callback], **kwargs)
             elapsed = time.perf_counter() - start

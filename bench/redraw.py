@@ -68,7 +68,7 @@ def main() -> None:
         dashboard = LiveDashboard()
         log = MetricLog()
         with contextlib.redirect_stdout(sink):
-            dashboard.on_train_begin(info)
+            dashboard.run_started(info)
             for row in rows:
                 log.append(row, 1.0)
             dashboard._redraw(log)  # first draw builds the static part

@@ -85,13 +85,13 @@ class Stamps:
         self.wall.append(time.perf_counter())
         self.cpu.append(time.process_time())
 
-    def on_train_begin(self, info: Any) -> None:  # nbmnist display hooks
+    def run_started(self, info: Any) -> None:  # nbmnist display hooks
         pass
 
-    def on_epoch_end(self, log: Any) -> None:
+    def epoch_completed(self, log: Any) -> None:
         self.stamp()
 
-    def on_train_end(self, run: Any) -> None:
+    def run_finished(self, run: Any) -> None:
         pass
 
     def callback(self) -> Any:

@@ -21,11 +21,8 @@ from typing import TYPE_CHECKING, Any
 from nbmnist.backend import import_keras
 
 if TYPE_CHECKING:
-    from nbmnist.display import Display
+    from nbmnist.display import Listener
     from nbmnist.metric_log import MetricLog
-
-import_keras()  # chooses and sets up the backend before Keras is first imported
-import keras  # noqa: E402
 
 
 class Interrupt:
@@ -68,66 +65,85 @@ class Interrupt:
             self._previous = None
 
 
-class TrainingCallback(keras.callbacks.Callback):
-    """Records each completed epoch in the metric log and hands it to the display.
+def _training_callback_class() -> type:
+    """``TrainingCallback``, defined on first use: Keras (and its backend) is imported only
+    when a run trains, not when this module is."""
+    keras = import_keras()
 
-    A partly trained epoch (stopped by Ctrl-C) is not recorded, and its validation is
-    skipped by raising ``KeyboardInterrupt`` when Keras starts it. A NaN or infinite
-    training loss stops training after that epoch.
+    class TrainingCallback(keras.callbacks.Callback):  # type: ignore[name-defined,misc]
+        """Records each completed epoch in the metric log and hands it to the display.
 
-    Args:
-        log: where completed epochs are recorded.
-        display: told after each epoch.
-        interrupt: Ctrl-C while training.
-        batches_per_step: the user's batches in one Keras step (JAX groups them).
-        batches_per_epoch: the user's batches in one epoch.
-    """
+        A partly trained epoch (stopped by Ctrl-C) is not recorded, and its validation is
+        skipped by raising ``KeyboardInterrupt`` when Keras starts it. A NaN or infinite
+        training loss stops training after that epoch.
 
-    def __init__(
-        self,
-        log: MetricLog,
-        display: Display,
-        interrupt: Interrupt,
-        batches_per_step: int = 1,
-        batches_per_epoch: int = 0,
-    ) -> None:
-        super().__init__()
-        self.log = log
-        self.display = display
-        self.interrupt = interrupt
-        self.batches_per_step = batches_per_step
-        self.batches_per_epoch = batches_per_epoch
-        self._started = 0.0
-        self._batches_done = 0
-        self._training = False
+        Args:
+            log: where completed epochs are recorded.
+            display: told after each epoch.
+            interrupt: Ctrl-C while training.
+            batches_per_step: the user's batches in one Keras step (JAX groups them).
+            batches_per_epoch: the user's batches in one epoch.
+        """
 
-    def batch_progress(self) -> tuple[int, int]:
-        """(batches done in the current epoch, batches per epoch); (0, 0) before training.
+        def __init__(
+            self,
+            log: MetricLog,
+            display: Listener,
+            interrupt: Interrupt,
+            batches_per_step: int = 1,
+            batches_per_epoch: int = 0,
+        ) -> None:
+            super().__init__()
+            self.log = log
+            self.display = display
+            self.interrupt = interrupt
+            self.batches_per_step = batches_per_step
+            self.batches_per_epoch = batches_per_epoch
+            self._started = 0.0
+            self._batches_done = 0
+            self._training = False
 
-        Safe to call from another thread while training runs."""
-        if not self._training or not self.batches_per_epoch:
-            return 0, 0
-        return min(self._batches_done, self.batches_per_epoch), self.batches_per_epoch
+        def batch_progress(self) -> tuple[int, int]:
+            """(batches done in the current epoch, batches per epoch); (0, 0) before training.
 
-    def on_train_begin(self, logs: dict[str, float] | None = None) -> None:
-        self._training = True
+            Safe to call from another thread while training runs."""
+            if not self._training or not self.batches_per_epoch:
+                return 0, 0
+            return min(self._batches_done, self.batches_per_epoch), self.batches_per_epoch
 
-    def on_epoch_begin(self, epoch: int, logs: dict[str, float] | None = None) -> None:
-        self._started = time.perf_counter()
-        self._batches_done = 0
+        def on_train_begin(self, logs: dict[str, float] | None = None) -> None:
+            self._training = True
 
-    def on_train_batch_begin(self, batch: int, logs: dict[str, float] | None = None) -> None:
-        self._batches_done = batch * self.batches_per_step
+        def on_epoch_begin(self, epoch: int, logs: dict[str, float] | None = None) -> None:
+            self._started = time.perf_counter()
+            self._batches_done = 0
 
-    def on_test_begin(self, logs: dict[str, float] | None = None) -> None:
-        if self.interrupt.requested:
-            raise KeyboardInterrupt  # do not validate a partial epoch
+        def on_train_batch_begin(self, batch: int, logs: dict[str, float] | None = None) -> None:
+            self._batches_done = batch * self.batches_per_step
 
-    def on_epoch_end(self, epoch: int, logs: dict[str, float] | None = None) -> None:
-        if self.interrupt.requested:
-            return
-        self._batches_done = self.batches_per_epoch
-        self.log.append(logs or {}, time.perf_counter() - self._started)
-        self.display.on_epoch_end(self.log)
-        if self.log.diverged():
-            self.model.stop_training = True
+        def on_test_begin(self, logs: dict[str, float] | None = None) -> None:
+            if self.interrupt.requested:
+                raise KeyboardInterrupt  # do not validate a partial epoch
+
+        def on_epoch_end(self, epoch: int, logs: dict[str, float] | None = None) -> None:
+            if self.interrupt.requested:
+                return
+            self._batches_done = self.batches_per_epoch
+            self.log.append(logs or {}, time.perf_counter() - self._started)
+            self.display.epoch_completed(self.log)
+            if self.log.diverged():
+                self.model.stop_training = True
+
+    return TrainingCallback
+
+
+_CLASSES: dict[str, type] = {}
+
+
+def __getattr__(name: str) -> Any:
+    """``TrainingCallback`` (a ``keras.callbacks.Callback``), made when first asked for."""
+    if name != "TrainingCallback":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    if name not in _CLASSES:
+        _CLASSES[name] = _training_callback_class()
+    return _CLASSES[name]

@@ -29,7 +29,7 @@ from nbmnist.backend import (
 )
 from nbmnist.data import Dataset, load_dataset
 from nbmnist.declaration import Declaration, Kind
-from nbmnist.display import Broadcast, Display, TrainingInfo, choose_display
+from nbmnist.display import Display, Listeners, TrainingInfo, choose_display
 from nbmnist.errors import DeclarationError, OptionError
 from nbmnist.metric_log import MetricLog
 from nbmnist.model import as_declaration, build_model, non_trainable_params, summary_text
@@ -154,13 +154,13 @@ class StoreWriter:
         self.run.writer = Writer.record()
         self.store.write(self.run, self.folder)
 
-    def on_train_begin(self, info: TrainingInfo) -> None:
+    def run_started(self, info: TrainingInfo) -> None:
         Writer.writing.add(self.where)
         self.store.clean()  # what dead writers left behind
         self.saved_at = time.perf_counter()
         self.write()
 
-    def on_epoch_end(self, log: MetricLog) -> None:
+    def epoch_completed(self, log: MetricLog) -> None:
         since = time.perf_counter() - self.saved_at
         if self.model is not None and self.save_seconds <= MODEL_SAVE_SHARE * since:
             began = time.perf_counter()
@@ -169,7 +169,7 @@ class StoreWriter:
             self.save_seconds = self.saved_at - began
         self.write()  # run.history is log.history: the epoch is in it
 
-    def on_train_end(self, run: Run) -> None:
+    def run_finished(self, run: Run) -> None:
         self.write()
         self.close()
 
@@ -357,7 +357,7 @@ def fit(
     data: TrainingData,
     plan: TrainingPlan,
     execution: Execution,
-    display: Broadcast,
+    display: Listeners,
     summary: str = "",
 ) -> Status:
     """Train ``model`` for the run's epochs, telling ``display`` after each one.
@@ -380,7 +380,7 @@ def fit(
         batches_per_step=execution.batches_per_keras_step,
         batches_per_epoch=data.steps_per_epoch(opts.batch_size),
     )
-    display.on_train_begin(
+    display.run_started(
         TrainingInfo(
             name=run.name,
             kind=run.kind,
@@ -528,7 +528,7 @@ def train(
             staged = store.staging(run_name)
         elif opts.overwrite:
             store.remove(run_name)
-        display = Broadcast(
+        display = Listeners(
             display or choose_display(opts.live), StoreWriter(store, run, model, staged)
         )
         summary = summary_text(declaration, model) if show_summary else ""
@@ -540,7 +540,7 @@ def train(
         run.wall_time_s = time.perf_counter() - started
         run.model = model
         store.save_model(run, model, staged)
-        display.on_train_end(run)  # the store's final write included
+        display.run_finished(run)  # the store's final write included
         if staged is not None:
             _settle_replacement(store, run, staged, run_name)
         record(run)

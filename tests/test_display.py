@@ -73,7 +73,7 @@ def test_dashboard_updates_in_place(
     monkeypatch.setattr(notebook, "MAX_REDRAWS_PER_SECOND", 1e9)  # draw every epoch here
     dashboard = LiveDashboard()
     print("before training")
-    dashboard.on_train_begin(INFO)
+    dashboard.run_started(INFO)
     assert shown == [dashboard.widget]  # one display slot, shown once
     assert "demo" in dashboard.header.value and "1,234 params" in dashboard.header.value
     assert "bundled sample" in dashboard.header.value
@@ -82,13 +82,13 @@ def test_dashboard_updates_in_place(
     images = []
     for n, (loss, accuracy) in enumerate([(1.0, 0.6), (0.5, 0.8), (0.3, 0.9)], 1):
         epoch(log, loss, accuracy)
-        dashboard.on_epoch_end(log)
+        dashboard.epoch_completed(log)
         assert dashboard.progress.value == n
         assert dashboard.status.value.startswith(f"{n}/3 · ")
         images.append(dashboard.image.value)
     assert len(set(images)) == 3 and all(img[:4] == b"\x89PNG" for img in images)
     assert "val_accuracy 0.8500" in dashboard.metrics.value
-    dashboard.on_train_end(make_run(log))
+    dashboard.run_finished(make_run(log))
     # the final state is also emitted once as a static PNG, with a text line
     assert len(shown) == 2 and shown[1].format == "png"
     assert dashboard.progress.bar_style == "success"
@@ -109,13 +109,13 @@ def test_header_names_the_device_backend_and_a_mixed_policy() -> None:
 
 def test_redraws_are_throttled_but_the_last_epoch_is_drawn(shown: list[Any]) -> None:
     dashboard = LiveDashboard()
-    dashboard.on_train_begin(INFO)
+    dashboard.run_started(INFO)
     dashboard.progress.max = 50
     dashboard._epochs = 50
     log = MetricLog()
     for n in range(50):
         epoch(log, 1.0 / (n + 1), n / 50)
-        dashboard.on_epoch_end(log)
+        dashboard.epoch_completed(log)
     assert 1 <= dashboard.redraws < 50
     assert dashboard._drawn_epochs == 50
 
@@ -124,13 +124,13 @@ def test_interrupted_run_is_drawn_and_labelled(
     shown: list[Any], capsys: pytest.CaptureFixture[str]
 ) -> None:
     dashboard = LiveDashboard()
-    dashboard.on_train_begin(INFO)
+    dashboard.run_started(INFO)
     log = MetricLog()
     epoch(log, 1.0, 0.5)
-    dashboard.on_epoch_end(log)
+    dashboard.epoch_completed(log)
     epoch(log, 0.9, 0.6)
-    dashboard.on_epoch_end(log)  # likely throttled
-    dashboard.on_train_end(make_run(log, "interrupted"))
+    dashboard.epoch_completed(log)  # likely throttled
+    dashboard.run_finished(make_run(log, "interrupted"))
     assert dashboard._drawn_epochs == 2
     assert dashboard.progress.bar_style == "warning"
     assert "interrupted at epoch 3; 2 epochs kept" in capsys.readouterr().out
@@ -164,13 +164,13 @@ def test_batch_progress_is_polled_and_the_poller_stops(shown: list[Any]) -> None
 
     progress = [(0, 0)]
     dashboard = LiveDashboard()
-    dashboard.on_train_begin(replace(INFO, batch_progress=lambda: progress[-1]))
+    dashboard.run_started(replace(INFO, batch_progress=lambda: progress[-1]))
     assert dashboard._poller is not None and dashboard._poller.is_alive()
     progress.append((120, 469))
     dashboard.poll_batches()
     assert (dashboard.batch.value, dashboard.batch.max) == (120, 469)
     assert dashboard.batch_label.value == "120/469"
-    dashboard.on_train_end(make_run(MetricLog(), "interrupted"))
+    dashboard.run_finished(make_run(MetricLog(), "interrupted"))
     assert dashboard._poller is None  # joined
     assert "interrupted at epoch 1" in dashboard.status.value
 

@@ -89,8 +89,8 @@ class FailingAt(ConsoleDisplay):
         super().__init__(io.StringIO())
         self.epoch, self.error = epoch, error
 
-    def on_epoch_end(self, log: Any) -> None:
-        super().on_epoch_end(log)
+    def epoch_completed(self, log: Any) -> None:
+        super().epoch_completed(log)
         if log.epochs == self.epoch:
             raise self.error
 
@@ -415,10 +415,10 @@ def test_the_model_is_saved_as_epochs_complete(
     on_disk: list[object] = []
 
     class Peek(ConsoleDisplay):
-        def on_epoch_end(self, log: object) -> None:  # before the store's writer, each epoch
+        def epoch_completed(self, log: object) -> None:  # before the store's writer, each epoch
             record = json.loads((store / "peek" / "run.json").read_text())
             on_disk.append(record["model_epoch"])
-            super().on_epoch_end(log)  # type: ignore[arg-type]
+            super().epoch_completed(log)  # type: ignore[arg-type]
 
     run = train(TINY_MLP, "mlp", "peek", epochs=3, runs_dir=str(store), display=Peek(io.StringIO()))
     assert on_disk == [None, 1, 2]  # when epoch k ends, epoch k-1's model is on disk

@@ -23,15 +23,15 @@ class Recorder:
         self.calls: list[tuple[str, Any]] = []
         self.interrupt_at = interrupt_at
 
-    def on_train_begin(self, info: Any) -> None:
+    def run_started(self, info: Any) -> None:
         self.calls.append(("begin", info))
 
-    def on_epoch_end(self, log: Any) -> None:
+    def epoch_completed(self, log: Any) -> None:
         self.calls.append(("epoch", log.epochs))
         if log.epochs == self.interrupt_at:
             raise KeyboardInterrupt
 
-    def on_train_end(self, run: Any) -> None:
+    def run_finished(self, run: Any) -> None:
         self.calls.append(("end", run))
 
 
@@ -188,8 +188,8 @@ def test_console_display_prints_one_line_per_epoch(capsys: pytest.CaptureFixture
 class SigintAt(Recorder):
     """Presses Ctrl-C (sends SIGINT to this process) at the end of an epoch."""
 
-    def on_epoch_end(self, log: Any) -> None:
-        super().on_epoch_end(log)
+    def epoch_completed(self, log: Any) -> None:
+        super().epoch_completed(log)
         if log.epochs == 2:
             os.kill(os.getpid(), signal.SIGINT)
 
@@ -231,13 +231,13 @@ def test_batch_progress_counts_the_batches_of_the_epoch() -> None:
     seen: list[tuple[int, int]] = []
 
     class Polling(Recorder):
-        def on_train_begin(self, info: Any) -> None:
-            super().on_train_begin(info)
+        def run_started(self, info: Any) -> None:
+            super().run_started(info)
             self.progress = info.batch_progress
             seen.append(self.progress())
 
-        def on_epoch_end(self, log: Any) -> None:
-            super().on_epoch_end(log)
+        def epoch_completed(self, log: Any) -> None:
+            super().epoch_completed(log)
             seen.append(self.progress())
 
     train(TINY_MLP, display=Polling(), epochs=2, batch_size=100, validation="none")

@@ -1,7 +1,9 @@
 """Where a run's progress is shown: a live widget dashboard in notebooks, text elsewhere.
 
-Every display receives the same three calls from ``nbmnist.training`` (what is recorded is
-kept apart from how it is shown, as in livelossplot's outputs).
+Every display, and the run store's writer, is a ``Listener``: it receives the same three
+events from ``nbmnist.training``, named for what happened to the run (not Keras' callback
+hooks, whose signatures differ). What is recorded is kept apart from how it is shown, as in
+livelossplot's outputs; the text displays share is in ``nbmnist.display.text``.
 """
 
 from __future__ import annotations
@@ -54,36 +56,42 @@ class TrainingInfo:
     batch_progress: Callable[[], tuple[int, int]] | None = None
 
 
-class Display(Protocol):
-    """Receives a run's progress."""
+class Listener(Protocol):
+    """Told what happens to a run: it started (``TrainingInfo``), an epoch completed (the
+    ``MetricLog`` so far), it finished (the recorded ``Run``, whatever its status). A
+    display is one; so is ``training.StoreWriter``."""
 
-    def on_train_begin(self, info: TrainingInfo) -> None: ...
+    def run_started(self, info: TrainingInfo) -> None: ...
 
-    def on_epoch_end(self, log: MetricLog) -> None: ...
+    def epoch_completed(self, log: MetricLog) -> None: ...
 
-    def on_train_end(self, run: Run) -> None: ...
+    def run_finished(self, run: Run) -> None: ...
 
 
-class Broadcast:
-    """Hands every call to several displays, in order (e.g. the dashboard and the store)."""
+#: A listener that shows progress to the user.
+Display = Listener
 
-    def __init__(self, *displays: Display) -> None:
+
+class Listeners:
+    """Tells several listeners each event, in order (e.g. the dashboard, then the store)."""
+
+    def __init__(self, *displays: Listener) -> None:
         self.displays = displays
 
-    def on_train_begin(self, info: TrainingInfo) -> None:
+    def run_started(self, info: TrainingInfo) -> None:
         for display in self.displays:
-            display.on_train_begin(info)
+            display.run_started(info)
 
-    def on_epoch_end(self, log: MetricLog) -> None:
+    def epoch_completed(self, log: MetricLog) -> None:
         for display in self.displays:
-            display.on_epoch_end(log)
+            display.epoch_completed(log)
 
-    def on_train_end(self, run: Run) -> None:
+    def run_finished(self, run: Run) -> None:
         for display in self.displays:
-            display.on_train_end(run)
+            display.run_finished(run)
 
     def close(self) -> None:
-        """Stop whatever the displays run in the background (after a failed training)."""
+        """Stop whatever the listeners run in the background (after a failed training)."""
         for display in self.displays:
             getattr(display, "close", lambda: None)()
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from typing import TYPE_CHECKING, TextIO
 
-from nbmnist.display.text import duration, final_line, header_line, metrics_line
+from nbmnist.display.text import duration, final_line, metrics_line, opening_lines
 
 if TYPE_CHECKING:
     from nbmnist.display import TrainingInfo
@@ -24,19 +24,15 @@ class ConsoleDisplay:
     def _print(self, text: str) -> None:
         print(text, file=self._stream or sys.stdout, flush=True)
 
-    def on_train_begin(self, info: TrainingInfo) -> None:
+    def run_started(self, info: TrainingInfo) -> None:
         self._name, self._epochs = info.name, info.epochs
-        self._print(header_line(info))
-        if info.summary:
-            self._print(info.summary)
-        if info.is_sample:
-            self._print(f"NOTE: training on the {info.data_source}")
+        self._print("\n".join(opening_lines(info)))
 
-    def on_epoch_end(self, log: MetricLog) -> None:
+    def epoch_completed(self, log: MetricLog) -> None:
         self._print(
             f"{self._name} epoch {log.epochs}/{self._epochs} - "
             f"{duration(log.epoch_seconds[-1])} - {metrics_line(log.last())}"
         )
 
-    def on_train_end(self, run: Run) -> None:
+    def run_finished(self, run: Run) -> None:
         self._print(final_line(run))

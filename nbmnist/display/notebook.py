@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from nbmnist.display.curves import CurvePlot
-from nbmnist.display.text import backend_text, duration, final_line, header_line, metrics_line
+from nbmnist.display.text import backend_text, duration, final_line, metrics_line, opening_lines
 
 if TYPE_CHECKING:
     from nbmnist.display import TrainingInfo
@@ -62,7 +62,7 @@ class LiveDashboard:
         self._drawn_epochs = -1
         self._epochs = 0
 
-    def on_train_begin(self, info: TrainingInfo) -> None:
+    def run_started(self, info: TrainingInfo) -> None:
         from IPython.display import display
 
         self._epochs = info.epochs
@@ -87,11 +87,7 @@ class LiveDashboard:
             self._poller = threading.Thread(target=self._poll, name="nbmnist-batches", daemon=True)
             self._poller.start()
         # Text too, so a saved notebook shows what ran even where widgets do not render.
-        print(header_line(info))
-        if info.summary:
-            print(info.summary)
-        if info.is_sample:
-            print(f"NOTE: training on the {info.data_source}")
+        print("\n".join(opening_lines(info)))
         display(self.widget)
 
     def poll_batches(self) -> None:
@@ -119,7 +115,7 @@ class LiveDashboard:
             self._poller.join(timeout=2)
             self._poller = None
 
-    def on_epoch_end(self, log: MetricLog) -> None:
+    def epoch_completed(self, log: MetricLog) -> None:
         elapsed = time.perf_counter() - self._started
         self.progress.value = log.epochs
         remaining = self._epochs - log.epochs
@@ -140,7 +136,7 @@ class LiveDashboard:
         self._drawn_epochs = log.epochs
         self._last_draw = time.perf_counter()
 
-    def on_train_end(self, run: Run) -> None:
+    def run_finished(self, run: Run) -> None:
         from IPython.display import Image, display
 
         from nbmnist.metric_log import MetricLog

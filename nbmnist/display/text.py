@@ -50,6 +50,17 @@ def header_line(info: TrainingInfo) -> str:
     )
 
 
+def opening_lines(info: TrainingInfo) -> list[str]:
+    """What every display prints as a run starts: the header, the layer summary, and a note
+    when training on the bundled sample."""
+    lines = [header_line(info)]
+    if info.summary:
+        lines.append(info.summary)
+    if info.is_sample:
+        lines.append(f"NOTE: training on the {info.data_source}")
+    return lines
+
+
 def final_line(run: Run) -> str:
     """One line that closes a run: status, test metrics, epochs and time."""
     if run.status == "completed" and run.test_accuracy is not None:
