@@ -116,3 +116,27 @@ def run_generated_code(
     calls.setdefault("model", namespace["model"])
     calls["namespace"] = namespace
     return calls
+
+
+def make_run(name: str, accuracy: float, **extra: object) -> Any:
+    """A completed run record (no model), for tables and plots; ``extra`` overrides fields."""
+    from nbmnist.runs import Run
+
+    fields: dict = dict(
+        name=name,
+        kind="mlp",
+        declaration="430 322 relu bn dropout=0.5",
+        options={"optimizer": "adam", "loss": "categorical_crossentropy", "data": "mnist"},
+        history={"loss": [0.4, 0.2], "val_accuracy": [0.95, 0.9856]},
+        test_loss=0.051465931,
+        test_accuracy=accuracy,
+        num_params=482_570,
+        wall_time_s=79.24,
+        data_source="../shared/data/mnist",
+        status="completed",
+        architecture="dense 430-322-10",
+        uses_batchnorm=True,
+        dropout_rates=(0.5,),
+    )
+    fields.update(extra)
+    return Run(**fields)

@@ -207,26 +207,6 @@ def test_sigint_stops_after_the_current_batch_and_keeps_whole_epochs(validation:
     assert signal.getsignal(signal.SIGINT) is before  # the handler is restored
 
 
-def test_training_callbacks_add_nothing_per_batch() -> None:
-    """Only the batch-begin hook is overridden (one integer per call into the backend); the
-    batch-end hooks stay Keras' defaults, so Keras keeps dispatching them asynchronously."""
-    from keras.src.utils.python_utils import is_default
-
-    from nbmnist.callbacks import Interrupt, TrainingCallback
-    from nbmnist.metric_log import MetricLog
-
-    callback = TrainingCallback(MetricLog(), Recorder(), Interrupt(), 4, 30)
-    for hook in ("on_batch_begin", "on_batch_end", "on_train_batch_end", "on_test_batch_end"):
-        assert is_default(getattr(callback, hook)), hook
-    assert not is_default(callback.on_epoch_end)
-    callback.on_train_begin()
-    callback.on_epoch_begin(0)
-    callback.on_train_batch_begin(5)  # Keras step 5 of groups of 4 batches
-    assert callback.batch_progress() == (20, 30)
-    callback.on_train_batch_begin(9)
-    assert callback.batch_progress() == (30, 30)  # never past the epoch's batches
-
-
 def test_batch_progress_counts_the_batches_of_the_epoch() -> None:
     seen: list[tuple[int, int]] = []
 

@@ -1,0 +1,110 @@
+"""Plots: violins read kernels by layer; history curves overlay runs."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+
+from nbmnist import build_model, plot_weight_violins
+from nbmnist.plots import weight_arrays
+from tests.conftest import make_run
+
+
+def test_violin_data_is_each_dense_kernel_even_with_batchnorm() -> None:
+    model = build_model("430 322 relu he_normal bn dropout=0.5")
+    arrays = weight_arrays(model)
+    dense = [layer for layer in model.layers if type(layer).__name__ == "Dense"]
+    assert [a.label for a in arrays] == [
+        "Hidden 1 · dense 430",
+        "Hidden 2 · dense 322",
+        "Output · dense 10",
+    ]
+    for array, layer in zip(arrays, dense, strict=True):
+        assert np.array_equal(array.values, layer.kernel.numpy().ravel())
+        assert array.shape == tuple(layer.kernel.shape) and array.layer == layer.name
+    # what the seed plotted as "Hidden Layer 2": get_weights()[2] is a BatchNorm gamma
+    seed_hidden_2 = model.get_weights()[2]
+    assert seed_hidden_2.shape == (430,)
+    assert arrays[1].values.shape == (430 * 322,)
+
+
+def test_conv_kernels_and_biases() -> None:
+    model = build_model("conv 8 3x3 relu\nmaxpool 2\nflatten\ndense 16 relu", "cnn")
+    arrays = weight_arrays(model, include_bias=True)
+    assert [a.label for a in arrays] == [
+        "Conv 1 · conv 8 3x3",
+        "Conv 1 · conv 8 3x3 bias",
+        "Hidden 1 · dense 16",
+        "Hidden 1 · dense 16 bias",
+        "Output · dense 10",
+        "Output · dense 10 bias",
+    ]
+    assert arrays[0].shape == (3, 3, 1, 8) and arrays[1].shape == (8,)
+
+
+def test_violin_figure_has_one_violin_per_kernel() -> None:
+    model = build_model("dense 64 relu | bn\ndense 32 relu")
+    figure = plot_weight_violins(model)
+    (ax,) = figure.axes
+    labels = [tick.get_text().splitlines()[0] for tick in ax.get_xticklabels()]
+    assert labels == ["Hidden 1 · dense 64", "Hidden 2 · dense 32", "Output · dense 10"]
+    assert len(ax.collections) >= 3
+    assert not plt.fignum_exists(figure.number)  # handed to the caller, not left in pyplot
+
+
+def test_violins_of_several_models_and_into_a_user_axes() -> None:
+    models = [build_model("dense 8"), build_model("dense 8 | dense 8")]
+    assert len(plot_weight_violins(models).axes) == 2
+    user_figure, user_ax = plt.subplots()
+    assert plot_weight_violins(models[0], ax=user_ax) is user_figure
+    assert plt.fignum_exists(user_figure.number)  # the user's figure stays open
+    plt.close(user_figure)
+    with pytest.raises(ValueError, match="single run"):
+        plot_weight_violins(models, ax=user_ax)
+
+
+def test_history_plot_overlays_runs_in_stable_colours() -> None:
+    from nbmnist import plot_history
+
+    a = make_run(
+        "a",
+        0.97,
+        history={
+            "loss": [0.5, 0.3],
+            "val_loss": [0.6, 0.4],
+            "accuracy": [0.8, 0.9],
+            "val_accuracy": [0.7, 0.85],
+        },
+    )
+    b = make_run(
+        "b",
+        0.95,
+        history={
+            "loss": [0.7, 0.2],
+            "val_loss": [0.8, 0.5],
+            "accuracy": [0.6, 0.95],
+            "val_accuracy": [0.65, 0.8],
+        },
+    )
+    loss = plot_history([a, b], "loss")
+    accuracy = plot_history([a, b], "accuracy")
+    lines = {line.get_label(): line for line in loss.axes[0].get_lines()}
+    assert set(lines) == {"a train", "a validation", "a test", "b train", "b validation", "b test"}
+    assert lines["a train"].get_linestyle() == "-" and lines["a validation"].get_linestyle() == "--"
+    assert list(lines["b validation"].get_ydata()) == [0.8, 0.5]
+    assert list(lines["a test"].get_ydata()) == [a.test_loss, a.test_loss]
+    colours = {line.get_label(): line.get_color() for line in accuracy.axes[0].get_lines()}
+    assert colours["a train"] == lines["a train"].get_color() != lines["b train"].get_color()
+    assert list(accuracy.axes[0].get_lines()[2].get_ydata()) == [0.97, 0.97]
+    user_figure, user_ax = plt.subplots()
+    assert plot_history(a, "loss", ax=user_ax) is user_figure and plt.fignum_exists(
+        user_figure.number
+    )
+    plt.close(user_figure)
+    with pytest.raises(ValueError, match="metric must be 'loss' or 'accuracy'"):
+        plot_history([a], "val_loss")
