@@ -29,6 +29,7 @@ from nbmnist.backend import (
 )
 from nbmnist.data import Dataset, load_dataset
 from nbmnist.declaration import Declaration, Kind
+from nbmnist.declaration.vocabulary import MAX_LAYERS, MAX_LAYERS_REASON
 from nbmnist.display import Display, Listeners, TrainingInfo, choose_display
 from nbmnist.errors import DeclarationError, OptionError
 from nbmnist.metric_log import MetricLog
@@ -50,9 +51,6 @@ from nbmnist.runs import (
 #: default validation split (10,000 of 60,000) and the sample's (1,000), so one compiled
 #: evaluation step serves them all; evaluation results do not depend on it.
 EVALUATION_BATCH_SIZE = 1000
-#: The most layers a model may have (``check_size``): with TensorFlow 700 dense layers
-#: trained (slowly: 136 s for one batch), 1,000 raised RecursionError after 5-45 s.
-MAX_MODEL_LAYERS = 500
 #: The share of training time that saving the model after epochs may take (see
 #: ``StoreWriter``): seed 000's MLP saves in ~0.04 s, so on 2 CPU cores (1-2 s epochs) after
 #: every epoch, on a GPU (0.15 s epochs) after every few.
@@ -68,7 +66,8 @@ def physical_memory() -> int | None:
 
 
 def check_size(declaration: Declaration, opts: TrainingOptions) -> None:
-    """Refuse, before anything is built, a model of more than ``MAX_MODEL_LAYERS`` layers,
+    """Refuse, before anything is built, a model of more than ``MAX_LAYERS`` layers (the
+    parser refuses more in the body; the output head may add one or two),
     or whose training needs more memory than ``opts.memory_limit_gb`` (default: this
     machine's physical memory), estimated by ``Declaration.training_bytes`` for one batch
     of ``opts.batch_size``.
@@ -77,13 +76,9 @@ def check_size(declaration: Declaration, opts: TrainingOptions) -> None:
         DeclarationError: one line naming the layer (the first one too many, or the one that
             needs the most memory) and the figures.
     """
-    if len(declaration.layers) > MAX_MODEL_LAYERS:
-        extra = declaration.layers[MAX_MODEL_LAYERS]
+    if len(declaration.layers) > MAX_LAYERS:
         raise DeclarationError(
-            f"{len(declaration.layers):,} layers; a model trains here with at most "
-            f"{MAX_MODEL_LAYERS} (Keras builds it recursively: 1,000 exceeded Python's "
-            "recursion limit)",
-            line=extra.line or None,
+            f"{len(declaration.layers):,} layers with the output head; {MAX_LAYERS_REASON}"
         )
     limit = physical_memory() if opts.memory_limit_gb is None else opts.memory_limit_gb * 1e9
     if limit is None:

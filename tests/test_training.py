@@ -326,7 +326,9 @@ def test_a_model_of_too_many_layers_is_refused_before_it_is_built() -> None:
     with pytest.raises(nbmnist.DeclarationError) as caught:
         train("\n".join(["dense 8"] * 10_000), display=recorder)
     assert str(caught.value) == (
-        "line 501: 10,001 layers; a model trains here with at most 500 (Keras builds it "
-        "recursively: 1,000 exceeded Python's recursion limit)"
-    )  # 10,000 declared and the output head
+        "line 501: more than 500 layers; a model trains here with at most 500 (Keras builds "
+        "it recursively: 1,000 exceeded Python's recursion limit)"
+    )  # refused while parsing, at the line that declares one too many
     assert recorder.calls == []
+    with pytest.raises(nbmnist.DeclarationError, match="501 layers with the output head"):
+        train("\n".join(["dense 8"] * 500), display=recorder)  # the head makes 501

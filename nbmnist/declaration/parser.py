@@ -39,6 +39,7 @@ from nbmnist.declaration.vocabulary import (
     LAYER_KEYWORDS,
     LAYER_WORDS,
     MAX_LAYERS,
+    MAX_LAYERS_REASON,
     MAX_REPEAT,
     PADDINGS,
 )
@@ -462,7 +463,9 @@ def parse_declaration(
             segment = []
         layers.extend(statement * count)
         if len(layers) > MAX_LAYERS:
-            raise DeclarationError(f"more than {MAX_LAYERS} layers", line=number)
+            raise DeclarationError(
+                f"more than {MAX_LAYERS} layers; {MAX_LAYERS_REASON}", line=number
+            )
     if not layers:
         example = "430 322 relu" if kind == "mlp" else "conv 32 3x3 relu"
         raise DeclarationError(f"the cell declares no layers; write one per line, e.g. '{example}'")

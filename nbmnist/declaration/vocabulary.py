@@ -103,7 +103,14 @@ INITIALIZERS: tuple[str, ...] = (
 
 PADDINGS: tuple[str, ...] = ("valid", "same")
 
-#: Largest repeat count of a trailing ``xN`` and largest model, so any input parses in bounded
-#: time and memory.
+#: Largest repeat count of a trailing ``xN``, so any input parses in bounded time and memory.
 MAX_REPEAT = 1000
-MAX_LAYERS = 10_000
+#: The most layers a model may have, refused while parsing (at the line that declares one
+#: too many): with TensorFlow 700 dense layers trained (slowly: 136 s for one batch), 1,000
+#: raised RecursionError after 5-45 s; parsing 10,000 lines took 200 ms.
+MAX_LAYERS = 500
+#: Why, in the error a student sees.
+MAX_LAYERS_REASON = (
+    f"a model trains here with at most {MAX_LAYERS} (Keras builds it recursively: 1,000 "
+    "exceeded Python's recursion limit)"
+)
