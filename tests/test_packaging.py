@@ -122,3 +122,39 @@ def test_the_colab_install_cell_installs_nothing_colab_has() -> None:
             assert requirement.specifier.contains(COLAB[requirement.name]), line
     cell = (REPO / "tools" / "build_notebooks.py").read_text()
     assert '%pip install --quiet "nbmnist @ {INSTALL}"' in cell  # no extras, no --upgrade
+
+
+def _module_imports() -> dict[str, set[str]]:
+    """nbmnist module -> the nbmnist modules it imports when it is imported (module-level
+    imports, outside ``if TYPE_CHECKING``)."""
+    import ast
+
+    modules = {}
+    for path in (REPO / "nbmnist").rglob("*.py"):
+        name = ".".join(path.relative_to(REPO).with_suffix("").parts).removesuffix(".__init__")
+        modules[name] = path
+    graph: dict[str, set[str]] = {name: set() for name in modules}
+    for name, path in modules.items():
+        for node in ast.parse(path.read_text()).body:
+            if not isinstance(node, ast.ImportFrom) or not (node.module or "").startswith(
+                "nbmnist"
+            ):
+                continue
+            targets = {node.module, *(f"{node.module}.{alias.name}" for alias in node.names)}
+            graph[name] |= targets & set(modules)
+    return graph
+
+
+def test_the_package_has_no_import_circle() -> None:
+    graph = _module_imports()
+    assert graph["nbmnist.training"] >= {"nbmnist.plan", "nbmnist.options"}  # sees imports
+
+    def reaches(start: str, goal: str, seen: set[str]) -> bool:
+        for module in graph[start] - seen:
+            seen.add(module)
+            if module == goal or reaches(module, goal, seen):
+                return True
+        return False
+
+    circles = [name for name in graph if reaches(name, name, set())]
+    assert circles == []
