@@ -287,3 +287,8 @@ def test_docs_list_exactly_the_parser_vocabulary() -> None:
         assert spec.keras_call().code().startswith(f"layers.{word.keras_class}(")
     for name in (*ACTIVATIONS, *INITIALIZERS):
         assert f"`{name}`" in docs
+    # every keyword is parsed by exactly one spec class, and every class's word is a keyword
+    from nbmnist.declaration.spec import LAYER_SPECS
+
+    parsed = [word for spec in LAYER_SPECS for word in spec.WORDS]
+    assert sorted(parsed) == sorted(word.keyword for word in LAYER_WORDS)

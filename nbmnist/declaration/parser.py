@@ -13,13 +13,12 @@ Grammar (one layer per line; ``docs/declarations.md`` is the full reference)::
 
 from __future__ import annotations
 
-import math
 import re
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from typing import Any
 
 from nbmnist.declaration.spec import (
+    LAYER_SPECS,
     ActivationSpec,
     BatchNormSpec,
     ConvSpec,
@@ -27,221 +26,37 @@ from nbmnist.declaration.spec import (
     DenseSpec,
     DropoutSpec,
     FlattenSpec,
-    GlobalPoolSpec,
     Kind,
     LayerSpec,
     PoolSpec,
-    output_shape,
+)
+from nbmnist.declaration.tokens import (
+    DENSE_OPTIONS,
+    WHOLE,
+    Token,
+    Tokens,
+    l2,
+    name_option,
+    no_arguments,
+    rate,
+    whole,
 )
 from nbmnist.declaration.vocabulary import (
     ACTIVATIONS,
-    INITIALIZERS,
     LAYER_KEYWORDS,
     LAYER_WORDS,
     MAX_LAYERS,
     MAX_LAYERS_REASON,
     MAX_REPEAT,
-    PADDINGS,
 )
 from nbmnist.errors import DeclarationError, PlaceholderError, did_you_mean
 
-_TOKEN = re.compile(r"\||[^\s|]+")
-_WHOLE = re.compile(r"\d+")
-_SIZE = re.compile(r"(\d+)(?:x(\d+))?")
 _REPEAT = re.compile(r"x(\d+)")
+_TOKEN = re.compile(r"\||[^\s|]+")
 #: Lines that nbgrader and otter leave where a student must write code.
 _STUBS = (re.compile(r"\.\.\.|#\s*your code here.*|raise\s+notimplementederror(\(.*\))?", re.I),)
-
-
-@dataclass(frozen=True)
-class Token:
-    text: str
-    line: int
-    column: int
-
-    def error(self, reason: str) -> DeclarationError:
-        return DeclarationError(reason, line=self.line, column=self.column, token=self.text)
-
-
-def _expected(candidates: list[str] | tuple[str, ...], limit: int = 8) -> str:
-    shown = ", ".join(candidates[:limit])
-    return shown + (", …" if len(candidates) > limit else "")
-
-
-class _Tokens:
-    """The tokens of one layer statement, consumed left to right."""
-
-    def __init__(self, tokens: list[Token], end: Token) -> None:
-        self._tokens = tokens
-        self._index = 0
-        self._end = end  # where "missing argument" errors point
-
-    def __iter__(self) -> Iterator[Token]:
-        while self._index < len(self._tokens):
-            self._index += 1
-            yield self._tokens[self._index - 1]
-
-    def take(self, what: str) -> Token:
-        if self._index >= len(self._tokens):
-            raise self._end.error(f"'{self._end.text}' is missing {what}")
-        self._index += 1
-        return self._tokens[self._index - 1]
-
-
-def _whole(token: Token, what: str) -> int:
-    if not _WHOLE.fullmatch(token.text) or int(token.text) == 0:
-        raise token.error(f"expected {what} (a whole number > 0), got '{token.text}'")
-    return int(token.text)
-
-
-def _size(token: Token, what: str) -> tuple[int, int]:
-    match = _SIZE.fullmatch(token.text.lower())
-    if not match or int(match[1]) == 0 or (match[2] is not None and int(match[2]) == 0):
-        raise token.error(f"expected {what} like 3 or 3x3, got '{token.text}'")
-    rows = int(match[1])
-    return rows, int(match[2]) if match[2] is not None else rows
-
-
-def _rate(token: Token, text: str | None = None) -> float:
-    text = token.text if text is None else text
-    try:
-        rate = float(text)
-    except ValueError:
-        rate = math.nan
-    if not (0.0 <= rate < 1.0):
-        raise token.error(f"dropout rate must be a fraction in [0, 1), e.g. 0.25; got '{text}'")
-    return rate
-
-
-def _name_option(
-    token: Token,
-    allowed: dict[str, tuple[str, ...]],
-    taken: set[str],
-    extra: list[str] | None = None,
-) -> str:
-    """Which option (``activation``, ``kernel_initializer``, ``padding``) ``token`` names."""
-    word = token.text.lower()
-    for option, names in allowed.items():
-        if word in names:
-            if option in taken:
-                raise token.error(f"{option} given twice ('{token.text}')")
-            taken.add(option)
-            return option
-    candidates = [name for names in allowed.values() for name in names]
-    words = [option.replace("kernel_", "") for option in allowed]
-    kinds = words[0] if len(words) == 1 else ", ".join(words[:-1]) + " or " + words[-1]
-    keyed = f" (or {', '.join(extra)})" if extra else ""
-    raise token.error(
-        f"unknown {kinds} '{token.text}'; expected one of {_expected(candidates)}{keyed}."
-        + did_you_mean(
-            word.partition("=")[0], [*candidates, *(e.split()[0].rstrip("=…") for e in extra or [])]
-        )
-    )
-
-
-_DENSE_OPTIONS = {"activation": ACTIVATIONS, "kernel_initializer": INITIALIZERS}
-_CONV_OPTIONS = {**_DENSE_OPTIONS, "padding": PADDINGS}
-_POOL_OPTIONS = {"padding": PADDINGS}
-
-
-def _keyed_size(
-    token: Token, tokens: _Tokens, taken: set[str], words: tuple[str, ...], option: str
-) -> tuple[int, int] | None:
-    """``stride N`` / ``stride=N`` (or ``dilation``); None if ``token`` is not one of ``words``."""
-    word, _, value = token.text.lower().partition("=")
-    if word not in words:
-        return None
-    if option in taken:
-        raise token.error(f"{words[0]} given twice")
-    taken.add(option)
-    what = f"a {words[0]}"
-    if value:
-        return _size(Token(value, token.line, token.column + len(word) + 1), what)
-    return _size(tokens.take(f"its {words[0]} (e.g. '{words[0]} 2')"), what)
-
-
-def _l2(token: Token, taken: set[str]) -> float | None:
-    """``l2=FACTOR`` (an L2 kernel regularizer); None if ``token`` is not one."""
-    word, eq, value = token.text.lower().partition("=")
-    if word != "l2":
-        return None
-    if not eq:
-        raise token.error("write the L2 factor as 'l2=0.001'")
-    if "l2" in taken:
-        raise token.error("l2 given twice")
-    taken.add("l2")
-    try:
-        factor = float(value)
-    except ValueError:
-        factor = math.nan
-    if not (math.isfinite(factor) and factor > 0):
-        raise token.error(f"l2 factor must be a number > 0, e.g. l2=0.001; got '{value}'")
-    return factor
-
-
-_KEYED = {"stride": ("stride", "strides"), "dilation": ("dilation", "dilation_rate")}
-
-
-def _options(
-    tokens: _Tokens, allowed: dict[str, tuple[str, ...]], keyed: tuple[str, ...]
-) -> dict[str, Any]:
-    """Parse a layer's optional tokens in any order: names (activation, initializer,
-    padding) and the keyed options in ``keyed`` (``stride``, ``dilation``, ``l2``)."""
-    options: dict[str, Any] = {}
-    taken: set[str] = set()
-    for token in tokens:
-        value: Any = None
-        for key in keyed:
-            if key == "l2":
-                value = _l2(token, taken)
-            else:
-                value = _keyed_size(token, tokens, taken, _KEYED[key], _KEYED[key][1])
-            if value is not None:
-                options["strides" if key == "stride" else key] = value
-                break
-        if value is None:
-            extra = [f"{key}=…" if key == "l2" else f"{key} N" for key in keyed]
-            options[_name_option(token, allowed, taken, extra)] = token.text.lower()
-    return options
-
-
-def _dense(head: Token, tokens: _Tokens) -> DenseSpec:
-    units = _whole(tokens.take("its number of units (e.g. 'dense 128 relu')"), "units")
-    return DenseSpec(
-        units, line=head.line, column=head.column, **_options(tokens, _DENSE_OPTIONS, ("l2",))
-    )
-
-
-def _conv(head: Token, tokens: _Tokens) -> ConvSpec:
-    filters = _whole(tokens.take("its number of filters (e.g. 'conv 32 3x3 relu')"), "filters")
-    kernel = _size(tokens.take("its kernel size (e.g. 'conv 32 3x3')"), "a kernel size")
-    options = _options(tokens, _CONV_OPTIONS, ("stride", "dilation", "l2"))
-    spec = ConvSpec(filters, kernel, line=head.line, column=head.column, **options)
-    if spec.strides != (1, 1) and spec.dilation != (1, 1):
-        raise head.error("a conv layer cannot have both stride > 1 and dilation > 1 (Keras)")
-    return spec
-
-
-def _pool(head: Token, tokens: _Tokens, mode: str) -> PoolSpec:
-    pool_size = _size(tokens.take(f"its pool size (e.g. '{mode}pool 2')"), "a pool size")
-    options = _options(tokens, _POOL_OPTIONS, ("stride",))
-    return PoolSpec(
-        "max" if mode == "max" else "avg", pool_size, line=head.line, column=head.column, **options
-    )
-
-
-def _no_arguments(head: Token, tokens: _Tokens, spec: LayerSpec) -> LayerSpec:
-    for token in tokens:
-        raise token.error(f"'{head.text}' takes no arguments, got '{token.text}'")
-    return spec
-
-
-def _dropout(head: Token, tokens: _Tokens) -> DropoutSpec:
-    spec = DropoutSpec(
-        _rate(tokens.take("its rate (e.g. 'dropout 0.25')")), line=head.line, column=head.column
-    )
-    _no_arguments(head, tokens, spec)
-    return spec
+#: Layer keyword -> the spec class that parses it (``LayerSpec.parse``).
+_LAYER_PARSERS = {word: spec for spec in LAYER_SPECS for word in spec.WORDS}
 
 
 def _shorthand(tokens: list[Token]) -> list[LayerSpec]:
@@ -250,75 +65,55 @@ def _shorthand(tokens: list[Token]) -> list[LayerSpec]:
     options: dict[str, Any] = {}
     taken: set[str] = set()
     batchnorm = False
-    rate: float | None = None
+    dropout_rate: float | None = None
     for token in tokens:
         word = token.text.lower()
-        if _WHOLE.fullmatch(word) or word.lstrip("-").isdigit():
-            if taken or batchnorm or rate is not None:
+        if WHOLE.fullmatch(word) or word.lstrip("-").isdigit():
+            if taken or batchnorm or dropout_rate is not None:
                 raise token.error(
                     f"unexpected number '{token.text}': list all units first, "
                     "then activation, initializer, bn, dropout=RATE"
                 )
-            widths.append(_whole(token, "units"))
+            widths.append(whole(token, "units"))
         elif LAYER_KEYWORDS.get(word) == "bn":
             batchnorm = True
         elif word.startswith("dropout"):
             _, eq, value = token.text.partition("=")
             if not eq:
                 raise token.error("in the units shorthand write dropout as 'dropout=RATE'")
-            rate = _rate(token, value)
-        elif (factor := _l2(token, taken)) is not None:
+            dropout_rate = rate(token, value)
+        elif (factor := l2(token, taken)) is not None:
             options["l2"] = factor
         else:
-            options[_name_option(token, _DENSE_OPTIONS, taken, ["bn", "dropout=…", "l2=…"])] = word
+            options[name_option(token, DENSE_OPTIONS, taken, ["bn", "dropout=…", "l2=…"])] = word
     where: dict[str, Any] = {"line": tokens[0].line, "column": tokens[0].column}
     layers: list[LayerSpec] = []
     for units in widths:
         layers.append(DenseSpec(units, **where, **options))
         if batchnorm:
             layers.append(BatchNormSpec(**where))
-        if rate is not None:
-            layers.append(DropoutSpec(rate, **where))
+        if dropout_rate is not None:
+            layers.append(DropoutSpec(dropout_rate, **where))
     return layers
-
-
-_ParseLayer = Callable[[Token, _Tokens], LayerSpec]
-_LAYER_PARSERS: dict[str, _ParseLayer] = {
-    "dense": _dense,
-    "conv": _conv,
-    "maxpool": lambda head, tokens: _pool(head, tokens, "max"),
-    "avgpool": lambda head, tokens: _pool(head, tokens, "avg"),
-    "dropout": _dropout,
-    "bn": lambda head, tokens: _no_arguments(
-        head, tokens, BatchNormSpec(line=head.line, column=head.column)
-    ),
-    "flatten": lambda head, tokens: _no_arguments(
-        head, tokens, FlattenSpec(line=head.line, column=head.column)
-    ),
-    "globalavgpool": lambda head, tokens: _no_arguments(
-        head, tokens, GlobalPoolSpec("avg", line=head.line, column=head.column)
-    ),
-    "globalmaxpool": lambda head, tokens: _no_arguments(
-        head, tokens, GlobalPoolSpec("max", line=head.line, column=head.column)
-    ),
-}
 
 
 def _statement(tokens: list[Token], kind: Kind) -> list[LayerSpec]:
     head = tokens[0]
     word = head.text.lower()
-    if _WHOLE.fullmatch(word) or word.lstrip("-").isdigit():
+    if WHOLE.fullmatch(word) or word.lstrip("-").isdigit():
         if kind != "mlp":
             raise head.error(
                 "a line of numbers is the %%mlp units shorthand; in %%cnn write "
                 f"'dense {head.text} relu'"
             )
         return _shorthand(tokens)
-    rest = _Tokens(tokens[1:], head)
+    rest = Tokens(tokens[1:], head)
     if word in LAYER_KEYWORDS:
-        return [_LAYER_PARSERS[LAYER_KEYWORDS[word]](head, rest)]
+        keyword = LAYER_KEYWORDS[word]
+        return [_LAYER_PARSERS[keyword].parse(keyword, head, rest)]
     if word in ACTIVATIONS:
-        return [_no_arguments(head, rest, ActivationSpec(word, line=head.line, column=head.column))]
+        no_arguments(head, rest)
+        return [ActivationSpec(word, line=head.line, column=head.column)]
     keywords = [w.keyword for w in LAYER_WORDS]
     raise head.error(
         f"unknown layer '{head.text}'; expected one of {', '.join(keywords)} "
@@ -412,7 +207,7 @@ def _check_order(layers: list[LayerSpec], kind: Kind) -> None:
                 column=spec.column,
             )
         try:
-            shape = output_shape(spec, shape)
+            shape = spec.output_shape(shape)
         except ValueError as err:
             raise DeclarationError(str(err), line=spec.line, column=spec.column) from err
 

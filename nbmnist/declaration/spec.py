@@ -4,7 +4,20 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
+
+from nbmnist.declaration.tokens import (
+    CONV_OPTIONS,
+    DENSE_OPTIONS,
+    POOL_OPTIONS,
+    Token,
+    Tokens,
+    no_arguments,
+    options,
+    rate,
+    size,
+    whole,
+)
 
 Kind = Literal["mlp", "cnn"]
 
@@ -70,8 +83,22 @@ class LayerSpec:
     layer it builds (``keras_call``). ``line`` and ``column`` (1-based) locate the token
     that declared it in the cell body (0: added by nbmnist)."""
 
+    #: The layer words (``vocabulary.LAYER_WORDS`` keywords) this class parses.
+    WORDS: ClassVar[tuple[str, ...]] = ()
+
     line: int = field(default=0, compare=False, kw_only=True)
     column: int = field(default=0, compare=False, kw_only=True)
+
+    @classmethod
+    def parse(cls, word: str, head: Token, tokens: Tokens) -> LayerSpec:
+        """The layer a statement declares: ``word`` (one of ``WORDS``), written as ``head``,
+        then its ``tokens``. This default: a layer that takes no arguments.
+
+        Raises:
+            DeclarationError: with the line and column of the offending token.
+        """
+        no_arguments(head, tokens)
+        return cls(line=head.line, column=head.column)
 
     def describe(self) -> str:
         """The layer in the declaration language, e.g. ``dense 430 relu he_normal``."""
@@ -152,10 +179,18 @@ class DenseSpec(LayerSpec):
     """``keras.layers.Dense(units, activation, kernel_initializer, kernel_regularizer)``;
     ``l2`` is the factor of an L2 kernel regularizer (``keras.regularizers.L2``)."""
 
+    WORDS = ("dense",)
+
     units: int
     activation: str | None = None
     kernel_initializer: str | None = None
     l2: float | None = None
+
+    @classmethod
+    def parse(cls, word: str, head: Token, tokens: Tokens) -> DenseSpec:
+        units = whole(tokens.take("its number of units (e.g. 'dense 128 relu')"), "units")
+        keywords = options(tokens, DENSE_OPTIONS, ("l2",))
+        return cls(units, line=head.line, column=head.column, **keywords)
 
     def describe(self) -> str:
         return f"dense {self.units}" + _optional(
@@ -193,6 +228,8 @@ class ConvSpec(LayerSpec):
     """``keras.layers.Conv2D(filters, kernel_size, strides, padding, activation, ...)``;
     ``dilation`` is Keras' ``dilation_rate``, ``l2`` an L2 kernel regularizer factor."""
 
+    WORDS = ("conv",)
+
     filters: int
     kernel_size: tuple[int, int]
     strides: tuple[int, int] = (1, 1)
@@ -201,6 +238,16 @@ class ConvSpec(LayerSpec):
     kernel_initializer: str | None = None
     dilation: tuple[int, int] = (1, 1)
     l2: float | None = None
+
+    @classmethod
+    def parse(cls, word: str, head: Token, tokens: Tokens) -> ConvSpec:
+        filters = whole(tokens.take("its number of filters (e.g. 'conv 32 3x3 relu')"), "filters")
+        kernel = size(tokens.take("its kernel size (e.g. 'conv 32 3x3')"), "a kernel size")
+        keywords = options(tokens, CONV_OPTIONS, ("stride", "dilation", "l2"))
+        spec = cls(filters, kernel, line=head.line, column=head.column, **keywords)
+        if spec.strides != (1, 1) and spec.dilation != (1, 1):
+            raise head.error("a conv layer cannot have both stride > 1 and dilation > 1 (Keras)")
+        return spec
 
     @property
     def effective_kernel(self) -> tuple[int, int]:
@@ -253,10 +300,19 @@ class ConvSpec(LayerSpec):
 class PoolSpec(LayerSpec):
     """``MaxPooling2D`` (``mode="max"``) or ``AveragePooling2D`` (``mode="avg"``)."""
 
+    WORDS = ("maxpool", "avgpool")
+
     mode: Literal["max", "avg"]
     pool_size: tuple[int, int]
     strides: tuple[int, int] | None = None  # None: Keras' default, the pool size
     padding: str = "valid"
+
+    @classmethod
+    def parse(cls, word: str, head: Token, tokens: Tokens) -> PoolSpec:
+        mode: Literal["max", "avg"] = "max" if word == "maxpool" else "avg"
+        pool_size = size(tokens.take(f"its pool size (e.g. '{word} 2')"), "a pool size")
+        keywords = options(tokens, POOL_OPTIONS, ("stride",))
+        return cls(mode, pool_size, line=head.line, column=head.column, **keywords)
 
     def describe(self) -> str:
         stride = f"stride {_size(self.strides)}" if self.strides is not None else None
@@ -281,7 +337,14 @@ class PoolSpec(LayerSpec):
 class GlobalPoolSpec(LayerSpec):
     """``GlobalAveragePooling2D`` (``mode="avg"``) or ``GlobalMaxPooling2D`` (``"max"``)."""
 
+    WORDS = ("globalavgpool", "globalmaxpool")
+
     mode: Literal["max", "avg"]
+
+    @classmethod
+    def parse(cls, word: str, head: Token, tokens: Tokens) -> GlobalPoolSpec:
+        no_arguments(head, tokens)
+        return cls("max" if word == "globalmaxpool" else "avg", line=head.line, column=head.column)
 
     def describe(self) -> str:
         return f"global{self.mode}pool"
@@ -298,7 +361,15 @@ class GlobalPoolSpec(LayerSpec):
 class DropoutSpec(LayerSpec):
     """``keras.layers.Dropout(rate)``; ``rate`` is a fraction in [0, 1)."""
 
+    WORDS = ("dropout",)
+
     rate: float
+
+    @classmethod
+    def parse(cls, word: str, head: Token, tokens: Tokens) -> DropoutSpec:
+        fraction = rate(tokens.take("its rate (e.g. 'dropout 0.25')"))
+        no_arguments(head, tokens)
+        return cls(fraction, line=head.line, column=head.column)
 
     def describe(self) -> str:
         return f"dropout {self.rate:g}"
@@ -311,6 +382,8 @@ class DropoutSpec(LayerSpec):
 class BatchNormSpec(LayerSpec):
     """``keras.layers.BatchNormalization()``: 4 parameters per channel, 2 of them
     non-trainable statistics."""
+
+    WORDS = ("bn",)
 
     def describe(self) -> str:
         return "bn"
@@ -325,6 +398,8 @@ class BatchNormSpec(LayerSpec):
 @dataclass(frozen=True)
 class FlattenSpec(LayerSpec):
     """``keras.layers.Flatten()``."""
+
+    WORDS = ("flatten",)
 
     def describe(self) -> str:
         return "flatten"
@@ -352,9 +427,17 @@ class ActivationSpec(LayerSpec):
         return KerasCall("layers.Activation", (self.activation,))
 
 
-def output_shape(spec: LayerSpec, shape: tuple[int, ...]) -> tuple[int, ...]:
-    """Output shape of ``spec`` for an input of ``shape`` (``LayerSpec.output_shape``)."""
-    return spec.output_shape(shape)
+#: The layer kinds a keyword declares (an activation alone is an ``ActivationSpec``). A new
+#: kind: a class here and its entry in ``vocabulary.LAYER_WORDS`` (and its docs).
+LAYER_SPECS: tuple[type[LayerSpec], ...] = (
+    DenseSpec,
+    ConvSpec,
+    PoolSpec,
+    GlobalPoolSpec,
+    DropoutSpec,
+    BatchNormSpec,
+    FlattenSpec,
+)
 
 
 @dataclass(frozen=True)
