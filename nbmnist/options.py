@@ -18,13 +18,14 @@ from typing import Any
 
 import numpy as np
 
+from nbmnist.data import DATASETS
 from nbmnist.errors import OptionError, did_you_mean
 
 OPTIMIZERS = ("adam", "sgd", "rmsprop", "adadelta", "adagrad", "nadam")
 LOSSES = ("categorical_crossentropy", "mse")
 VALIDATIONS = ("split", "test", "none")
 LR_SCHEDULES = ("constant", "cosine")
-DATASET_NAMES = ("mnist", "fashion_mnist")
+DATASET_NAMES = tuple(DATASETS)
 _LOSS_ALIASES = {"mean_squared_error": "mse", "crossentropy": "categorical_crossentropy"}
 
 #: Fast mode (``NBMNIST_FAST=1``): the bundled sample, at most this many epochs and training

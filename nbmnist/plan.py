@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from nbmnist.declaration import Declaration
+from nbmnist.declaration.spec import batch_shape
 from nbmnist.options import TrainingOptions, fast_limits
 
 #: ``--optimizer`` name -> class in ``keras.optimizers`` (each with Keras' default settings).
@@ -83,7 +84,7 @@ class TrainingPlan:
             options=options,
             epochs=epochs,
             train_size=train_size,
-            batch_shape=(-1, 784) if declaration.kind == "mlp" else (-1, 28, 28, 1),
+            batch_shape=batch_shape(declaration.kind),
             optimizer=OPTIMIZER_CLASSES[options.optimizer],
             loss=loss,
             from_logits=loss == "categorical_crossentropy"

@@ -12,11 +12,11 @@ from typing import Any
 import prettytable
 from prettytable import PrettyTable
 
+from nbmnist.data import DATASETS
 from nbmnist.runs import Run
 from nbmnist.runs import runs as session_runs
 
 _LOSS_NAMES = {"categorical_crossentropy": "crossentropy", "mse": "mse"}
-_DATA_NAMES = {"mnist": "MNIST", "fashion_mnist": "Fashion-MNIST"}
 
 
 @dataclass(frozen=True)
@@ -64,8 +64,9 @@ COLUMNS: dict[str, Column] = {
     "epochs": Column(lambda run: run.epochs),
     "data": Column(
         lambda run: (
-            _DATA_NAMES.get(run.options.get("data", ""), "")
-            + (" (sample)" if run.uses_sample else "")
+            DATASETS[run.options["data"]].title
+            if run.options.get("data") in DATASETS
+            else "" + (" (sample)" if run.uses_sample else "")
         )
     ),
     "test loss": Column(lambda run: run.test_loss, _fixed(4)),

@@ -29,6 +29,7 @@ from nbmnist.backend import (
 )
 from nbmnist.data import Dataset, load_dataset
 from nbmnist.declaration import Declaration, Kind
+from nbmnist.declaration.spec import batch_shape
 from nbmnist.declaration.vocabulary import MAX_LAYERS, MAX_LAYERS_REASON
 from nbmnist.display import Display, Listeners, TrainingInfo, choose_display
 from nbmnist.errors import DeclarationError, OptionError
@@ -117,7 +118,7 @@ def prepare_arrays(
             x = np.asarray(getattr(dataset, f"x_{split}"), dtype=np.float32) / np.float32(255)
             y = np.eye(dataset.num_classes, dtype=np.float32)[getattr(dataset, f"y_{split}")]
             cache[f"x_{split}"], cache[f"y_{split}"] = x, y
-    shape = (-1, 784) if kind == "mlp" else (-1, 28, 28, 1)
+    shape = batch_shape(kind)
     limit = slice(None, train_size)
     return (
         cache["x_train"][limit].reshape(shape),
@@ -265,7 +266,7 @@ def on_device(data: TrainingData, kind: Kind) -> TrainingData:
     cache = data.dataset._cache
 
     def put(name: str, rows: int) -> Any:
-        shape = (-1, 784) if kind == "mlp" else (-1, 28, 28, 1)
+        shape = batch_shape(kind)
         full = cache[name].reshape(shape) if name[0] == "x" else cache[name]
         moved = to_device(full, cache, (name, kind))
         return moved if rows == len(full) else moved[:rows]

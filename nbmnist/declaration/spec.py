@@ -26,6 +26,12 @@ Kind = Literal["mlp", "cnn"]
 INPUT_SHAPES: dict[str, tuple[int, ...]] = {"mlp": (784,), "cnn": (28, 28, 1)}
 
 
+def batch_shape(kind: str) -> tuple[int, ...]:
+    """The shape a batch of images is reshaped to for ``kind``: ``(-1, 784)`` or
+    ``(-1, 28, 28, 1)``."""
+    return (-1, *INPUT_SHAPES[kind])
+
+
 @dataclass(frozen=True)
 class KerasCall:
     """A Keras constructor call as data: the one description of a layer that both the
