@@ -27,6 +27,11 @@ class Column:
     text: Callable[[Any], str] = str
 
 
+def _data_title(name: object) -> str:
+    """``MNIST``, ``Fashion-MNIST``; "" for a name nbmnist does not know."""
+    return DATASETS[name].title if isinstance(name, str) and name in DATASETS else ""
+
+
 def _fixed(digits: int) -> Callable[[Any], str]:
     return lambda value: "n/a" if value is None else f"{value:.{digits}f}"
 
@@ -63,11 +68,7 @@ COLUMNS: dict[str, Column] = {
     "params": Column(lambda run: run.num_params, lambda value: f"{value:,}"),
     "epochs": Column(lambda run: run.epochs),
     "data": Column(
-        lambda run: (
-            DATASETS[run.options["data"]].title
-            if run.options.get("data") in DATASETS
-            else "" + (" (sample)" if run.uses_sample else "")
-        )
+        lambda run: _data_title(run.options.get("data")) + (" (sample)" if run.uses_sample else "")
     ),
     "test loss": Column(lambda run: run.test_loss, _fixed(4)),
     "test accuracy": Column(lambda run: run.test_accuracy, _fixed(4)),
