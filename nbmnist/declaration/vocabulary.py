@@ -1,7 +1,10 @@
 """The words of the declaration language, in one table.
 
-The parser, the Keras builder and ``docs/declarations.md`` all read from here, and a test ties
-them together, so a keyword cannot exist in one place and be missing from another.
+The parser reads its keywords, aliases and option words from here; each keyword is parsed and
+built by one spec class (``spec.LAYER_SPECS``: its ``WORDS``, ``parse`` and ``keras_call``);
+``%%mlp?`` shows the syntax. A drift test (``tests/test_declaration.py``) ties this table to
+those classes, to the Keras layer each builds and prints, and to ``docs/declarations.md``, so
+a keyword cannot exist in one place and be missing from another.
 Names are spelled as Keras spells them (``he_normal``, ``glorot_uniform``, ``same``).
 """
 
