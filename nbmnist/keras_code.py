@@ -127,7 +127,7 @@ def plan_code(plan: TrainingPlan, name: str | None = None) -> str:
             ")",
         ]
         lr = "learning_rate=schedule"
-    group = plan.steps_per_execution
+    group = opts.steps_per_execution or 1  # only when asked: it means nothing to a student
     lines += [
         "model.compile(",
         f"    optimizer=keras.optimizers.{plan.optimizer}({lr}),",

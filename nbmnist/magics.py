@@ -17,12 +17,12 @@ from traitlets import Bool, Integer, TraitError, Unicode, validate
 from nbmnist.backend import use_backend
 from nbmnist.declaration import Kind, parse_declaration
 from nbmnist.declaration.vocabulary import LAYER_WORDS
-from nbmnist.errors import BackendError, OptionError
+from nbmnist.errors import BackendError, OptionError, did_you_mean
 from nbmnist.keras_code import to_keras_code
 from nbmnist.options import TrainingOptions, flags
 from nbmnist.recipes import recipe
-from nbmnist.runs import Run, RunStore, RunStoreError, check_run_name
-from nbmnist.sweep import parse_grid, sweep
+from nbmnist.runs import Run, RunStore, RunStoreError, check_run_name, point_name
+from nbmnist.sweep import parse_grid, points, sweep
 from nbmnist.tables import summary_table
 from nbmnist.training import train
 
@@ -143,7 +143,7 @@ class TrainingCell:
             OptionError: a bad recipe or grid.
         """
         _check_expanded(kind, line, namespace)
-        args = parse_argstring(magic, line)
+        args = _parse_flags(magic, line)
         if args.name is not None:
             try:
                 check_run_name(args.name, variable=True)
@@ -162,7 +162,13 @@ class TrainingCell:
     def run(self, namespace: dict[str, Any]) -> None:
         """Do what the cell asks; bind the run (or a sweep's runs) to its name."""
         if self.show_code:
-            declaration = parse_declaration(self.body, self.kind, namespace)
+            variables = namespace
+            if self.grid:  # the first point's code, the grid said
+                grid_points = points(self.grid)
+                variables = {**namespace, **grid_points[0]}
+                first = point_name(self.name or f"{self.kind}_sweep", grid_points[0])
+                print(f"# --grid: {len(grid_points)} points; the code of the first, {first}")
+            declaration = parse_declaration(self.body, self.kind, variables)
             options = {k: v for k, v in self.options.items() if k != "live"}
             print(to_keras_code(declaration, name=self.name, **options), end="")
         elif self.grid:
@@ -177,10 +183,52 @@ class TrainingCell:
                 namespace[self.name] = run  # a renamed re-run (name_2) answers to it too
 
 
+#: Other spellings users type for a flag (from Keras' names and other tools): the error for
+#: one names the flag. Flags are never abbreviated (``--lr`` was taken as ``--lr-schedule``).
+FLAG_ALIASES = {
+    "--lr": "--learning-rate",
+    "--learningrate": "--learning-rate",
+    "--bs": "--batch-size",
+    "--batchsize": "--batch-size",
+    "--epoch": "--epochs",
+    "--optim": "--optimizer",
+    "--val-split": "--validation-split",
+    "--dataset": "--data",
+}
+
+
 def _training_flags(func: Callable[..., Any]) -> Callable[..., Any]:
     for flag in reversed(_FLAGS):
         func = flag(func)
-    return magic_arguments()(func)
+    # IPython's help puts one % before the name: the usage line then says %%mlp
+    func = magic_arguments(name=f"%{func.__name__}")(func)
+    func.parser.allow_abbrev = False  # type: ignore[attr-defined]  # read when parsing
+    return func
+
+
+def _parse_flags(magic: Callable[..., Any], line: str) -> Any:
+    """The magic line's flags (``parse_argstring``); an unknown flag names the one meant.
+
+    Raises:
+        UsageError: one line.
+    """
+    try:
+        return parse_argstring(magic, line)
+    except UsageError as err:
+        unknown = re.search(r"unrecognized arguments: (-\S+)", str(err))
+        if unknown is None:
+            raise
+        flag = unknown[1].split("=")[0]
+        known = [a.option_strings[0] for a in magic.parser._actions if a.option_strings]  # type: ignore[attr-defined]
+        meant = FLAG_ALIASES.get(flag.lower())
+        starting = [name for name in known if name.startswith(flag)]
+        if meant:
+            hint = f" Use {meant}."
+        elif starting:
+            hint = f" Flags are never abbreviated: write {' or '.join(starting)}."
+        else:
+            hint = did_you_mean(flag, known)
+        raise UsageError(f"unknown flag {flag}.{hint}") from err
 
 
 @magics_class

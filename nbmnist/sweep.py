@@ -79,7 +79,8 @@ def sweep(
         The runs in grid order, trained now or loaded from the store.
 
     Raises:
-        OptionError, DeclarationError: before anything trains.
+        OptionError, DeclarationError: before anything trains (a grid name the body does
+            not use is an OptionError).
         KeyboardInterrupt: re-raised after recording the run in progress (completed runs stay;
             running the sweep again resumes after them).
     """
@@ -91,7 +92,14 @@ def sweep(
     opts = make_options(**options)
     grid_points = points(grid)
     for point in grid_points:  # every point must parse before anything trains
-        as_declaration(text, kind, {**(variables or {}), **point})
+        used = as_declaration(text, kind, {**(variables or {}), **point}).variables
+        unused = [name for name in point if name not in used]
+        if unused:  # every point would train the same model under different names
+            raise OptionError(
+                f"--grid {unused[0]}: the cell body does not use {{{unused[0]}}}, so every "
+                f"point would train the same model; write {{{unused[0]}}} where its value goes "
+                f"(e.g. 'dropout {{{unused[0]}}}')"
+            )
     if opts.fast and len(fast_points(len(grid_points))) < len(grid_points):
         keep = fast_points(len(grid_points))
         print(f"fast mode: training {len(keep)} of the {len(grid_points)} grid points")

@@ -292,3 +292,21 @@ def test_docs_list_exactly_the_parser_vocabulary() -> None:
 
     parsed = [word for spec in LAYER_SPECS for word in spec.WORDS]
     assert sorted(parsed) == sorted(word.keyword for word in LAYER_WORDS)
+
+
+@pytest.mark.parametrize(
+    ("body", "fragment"),
+    [
+        ("dense 64 relu | dense 5 softmax", "line 1, col 17: the model ends in 'dense 5 softmax'"),
+        ("dense 64 | softmax", "(softmax over 64), but there are 10 classes"),
+    ],
+)
+def test_a_softmax_of_other_classes_is_not_silently_stacked_with_the_head(
+    body: str, fragment: str
+) -> None:
+    with pytest.raises(DeclarationError) as caught:
+        parse_declaration(body, "mlp").with_head()
+    assert fragment in str(caught.value)
+    # an output layer of 10, or none, is fine
+    assert parse_declaration("dense 64 | dense 10 softmax", "mlp").with_head().head_layers == 0
+    assert parse_declaration("dense 64 relu", "mlp").with_head().head_layers == 1

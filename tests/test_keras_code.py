@@ -6,9 +6,11 @@ import ast
 
 import pytest
 
+import nbmnist
 from nbmnist.declaration import parse_declaration
 from nbmnist.declaration.spec import KerasCall
 from nbmnist.keras_code import layer_code, model_code, to_keras_code
+from tests.conftest import Shell
 
 
 def test_keras_calls_print_as_python() -> None:
@@ -75,3 +77,18 @@ def test_the_appended_head_is_marked() -> None:
     assert "added by nbmnist" not in model_code(
         parse_declaration("dense 16 | dense 10 softmax", "mlp").with_head()
     )
+
+
+def test_steps_per_execution_is_printed_only_when_asked() -> None:
+    assert "steps_per_execution" not in to_keras_code("dense 16", "mlp")  # auto: not shown
+    assert "    steps_per_execution=8,\n" in to_keras_code("dense 16", "mlp", steps_per_execution=8)
+
+
+def test_show_code_of_a_sweep_is_the_first_point(
+    shell: Shell, capsys: pytest.CaptureFixture[str]
+) -> None:
+    shell.run("%%mlp wide --grid width=32,64 --show-code\ndense {width} relu")
+    out = capsys.readouterr().out
+    assert out.startswith("# --grid: 2 points; the code of the first, wide[width=32]\n")
+    assert 'layers.Dense(32, activation="relu")' in out and "Dense(64" not in out
+    assert nbmnist.runs() == []

@@ -103,7 +103,9 @@ def test_declaration_error_is_one_line_and_trains_nothing(
         ("--optimizer adamm", "Did you mean 'adam'?"),
         ("--loss hinge", "unknown loss 'hinge'"),
         ("--validation-split 2", "validation_split must be a fraction"),
-        ("--bogus 3", "unrecognized arguments: --bogus"),
+        ("--bogus 3", "unknown flag --bogus."),
+        ("--lr 0.01", "unknown flag --lr. Use --learning-rate."),  # was taken as --lr-schedule
+        ("--lr-sched cosine", "Flags are never abbreviated: write --lr-schedule."),
         ("2fast", "run name '2fast' is not a Python name"),
         ("class", "is not a Python name"),
         ("a b", "unrecognized arguments: b"),
@@ -114,6 +116,13 @@ def test_bad_magic_line_is_a_usage_error(shell: Shell, line: str, fragment: str)
     assert isinstance(error, UsageError)
     assert fragment in str(error)
     assert nbmnist.runs() == []
+
+
+def test_help_names_the_cell_magic() -> None:
+    from nbmnist.magics import NbmnistMagics
+
+    assert "  %%mlp [--data DATA]" in str(NbmnistMagics.mlp.__doc__)
+    assert "  %%cnn [--data DATA]" in str(NbmnistMagics.cnn.__doc__)
 
 
 def test_load_ext_binds_nbmnist_and_imports_no_tensorflow() -> None:
@@ -185,7 +194,7 @@ def test_show_code_prints_keras_instead_of_training(
     assert 'name="shown_only"' in out
     assert 'layers.Dense(430, activation="relu", kernel_initializer="he_normal"),' in out
     assert "epochs=22" in out and "validation_data=(x_test, y_test)" in out
-    assert "steps_per_execution=32," in out  # the group train() would use for this MLP
+    assert "steps_per_execution" not in out  # auto: means nothing to a student (issue 15)
     compile(out, "<shown>", "exec")  # it is valid Python
     shell.run("%%cnn --show-code --steps-per-execution 4\nconv 8 3 relu")
     assert "steps_per_execution=4," in capsys.readouterr().out

@@ -94,3 +94,12 @@ def test_grid_helpers() -> None:
     assert points(grid) == [{"a": "1", "b": "x"}, {"a": "2", "b": "x"}]
     assert point_name("s", {"a": "1", "b": "x"}) == "s[a=1,b=x]"
     assert best_run([]) is None
+
+
+def test_a_grid_name_the_body_does_not_use_is_an_error_before_training(shell: Shell) -> None:
+    error = shell.run_expecting_error(
+        "%%mlp f4 --grid rate=0.1,0.2 --epochs 1\n128 relu | dropout 0.3"
+    )
+    assert isinstance(error, UsageError)
+    assert "--grid rate: the cell body does not use {rate}" in str(error)
+    assert nbmnist.runs() == [] and "f4" not in shell.ns

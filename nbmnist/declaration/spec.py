@@ -18,6 +18,7 @@ from nbmnist.declaration.tokens import (
     size,
     whole,
 )
+from nbmnist.errors import DeclarationError
 
 Kind = Literal["mlp", "cnn"]
 
@@ -487,9 +488,23 @@ class Declaration:
         """This declaration with ``dense num_classes softmax`` appended, unless it has one.
 
         A ``flatten`` goes first when the last layer still outputs a feature map.
+
+        Raises:
+            DeclarationError: the layers already end in a softmax of another size (an output
+                layer for other classes): a second one is not silently stacked on it.
         """
         if self.has_head(num_classes):
             return self
+        if self.output_activation in ("softmax", "log_softmax"):
+            last = next(s for s in reversed(self.layers) if not isinstance(s, ActivationSpec))
+            size = self.output_shapes()[-1][-1]
+            raise DeclarationError(
+                f"the model ends in '{last.describe()}' ({self.output_activation} over {size}), "
+                f"but there are {num_classes} classes: end with 'dense {num_classes} softmax', "
+                "or drop the softmax and nbmnist appends that output layer",
+                line=last.line or None,
+                column=last.column or None,
+            )
         head: list[LayerSpec] = []
         if len(self.output_shapes()[-1]) != 1:
             head.append(FlattenSpec())
