@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from nbmnist.keras_code import to_keras_code
     from nbmnist.model import build_model
     from nbmnist.plots import plot_history, plot_weight_violins
+    from nbmnist.predictions import confusion_matrix, misclassified, per_class_accuracy, predict
     from nbmnist.recipes import recipe
     from nbmnist.sweep import sweep
     from nbmnist.tables import summary_table
@@ -43,6 +44,10 @@ _LAZY = {
     "sweep": "nbmnist.sweep",
     "recipe": "nbmnist.recipes",
     "summary_table": "nbmnist.tables",
+    "predict": "nbmnist.predictions",
+    "confusion_matrix": "nbmnist.predictions",
+    "per_class_accuracy": "nbmnist.predictions",
+    "misclassified": "nbmnist.predictions",
 }
 
 __all__ = [
@@ -58,12 +63,16 @@ __all__ = [
     "RunStore",
     "SampleDataWarning",
     "build_model",
+    "confusion_matrix",
     "load_dataset",
     "load_ipython_extension",
     "load_runs",
+    "misclassified",
     "parse_declaration",
+    "per_class_accuracy",
     "plot_history",
     "plot_weight_violins",
+    "predict",
     "recipe",
     "runs",
     "summary_table",

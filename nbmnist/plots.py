@@ -212,3 +212,62 @@ def plot_history(
     ax.legend(fontsize=8, loc="best")
     ax.set_title(f"{metric}: " + ", ".join(run.name for run in items))
     return figure
+
+
+def plot_confusion(
+    counts: np.ndarray, rates: np.ndarray, class_names: Sequence[str], title: str
+) -> Figure:
+    """A confusion matrix: each cell's count, coloured by its row-normalised rate.
+
+    Args:
+        counts: int, shape (k, k): row = true class, column = predicted class.
+        rates: float, shape (k, k): ``counts`` divided by each row's total.
+        class_names: k names, by class index.
+        title: the figure's title (say the run and the data).
+    """
+    figure, (ax,) = _new_figure(1, width=7.5, height=6.5)
+    image = ax.imshow(rates, cmap="Blues", vmin=0.0, vmax=1.0)
+    size = len(class_names)
+    for row in range(size):
+        for column in range(size):
+            colour = "white" if rates[row, column] > 0.5 else "black"
+            ax.text(column, row, f"{counts[row, column]:,}", ha="center", va="center",
+                    fontsize=7, color=colour)  # fmt: skip
+    ax.set_xticks(range(size), class_names, rotation=45, ha="right", fontsize=8)
+    ax.set_yticks(range(size), class_names, fontsize=8)
+    ax.set_xlabel("predicted class")
+    ax.set_ylabel("true class")
+    ax.set_title(title, fontsize=10)
+    figure.colorbar(image, ax=ax, label="share of the true class (row)")
+    figure.tight_layout()
+    return figure
+
+
+def plot_image_grid(images: np.ndarray, titles: Sequence[str], title: str) -> Figure:
+    """Images in a grid of up to 5 columns, each with its title (e.g. ``3 → 5 (97%)``).
+
+    Args:
+        images: uint8 or float, shape (n, 28, 28) (or (n, 784)).
+        titles: n titles.
+        title: the figure's title.
+    """
+    import matplotlib.pyplot as plt
+
+    _ensure_figures_display()
+    count = max(1, len(images))
+    columns = min(5, count)
+    rows = -(-count // columns)
+    figure, axes = plt.subplots(
+        rows, columns, figsize=(1.9 * columns, 2.1 * rows + 0.5), squeeze=False
+    )
+    plt.close(figure)
+    for index, axis in enumerate(axes.ravel()):
+        axis.axis("off")
+        if index < len(images):
+            axis.imshow(np.asarray(images[index]).reshape(28, 28), cmap="gray_r")
+            axis.set_title(titles[index], fontsize=8)
+    if len(images) == 0:
+        axes[0, 0].text(0.5, 0.5, "none", ha="center", va="center")
+    figure.suptitle(title, fontsize=9)
+    figure.tight_layout()
+    return figure

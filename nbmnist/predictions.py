@@ -1,0 +1,313 @@
+"""What a trained model gets right and wrong, from a recorded run: class probabilities for
+any images, the test set's confusion matrix, per-class accuracy, the most confident mistakes.
+
+Everything is computed from the run's saved model and the test set it was scored on (the
+full dataset, or the bundled sample when the run trained on it), preprocessed exactly as in
+training (``training.prepare_arrays``: float32 pixels in [0, 1], the kind's input shape).
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from nbmnist.data import DATASETS, Dataset, load_dataset
+from nbmnist.declaration.spec import batch_shape
+from nbmnist.errors import OptionError
+from nbmnist.runs import Run
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+#: Batch size for predictions (any size gives the same probabilities).
+PREDICT_BATCH_SIZE = 1000
+
+
+def _model(run: Run) -> Any:
+    if not isinstance(run, Run):
+        raise TypeError(f"expected a Run, got {type(run).__name__}")
+    model = run.model
+    if model is None:
+        raise OptionError(f"run {run.name!r} has no saved model to predict with")
+    return model
+
+
+def as_model_input(images: Any, kind: str) -> np.ndarray:
+    """``images`` as the model's input: float32 in [0, 1], shape ``(N, 784)`` for ``mlp``,
+    ``(N, 28, 28, 1)`` for ``cnn``.
+
+    Args:
+        images: one image or many: uint8 (0-255) or float (0-1), shaped ``(28, 28)``,
+            ``(784,)``, ``(N, 28, 28)``, ``(N, 784)`` or ``(N, 28, 28, 1)``.
+
+    Raises:
+        OptionError: another shape, another dtype, or floats outside [0, 1].
+    """
+    array = np.asarray(images)
+    if array.dtype == np.uint8:
+        pixels = array.astype(np.float32) / np.float32(255)
+    elif np.issubdtype(array.dtype, np.floating) or np.issubdtype(array.dtype, np.integer):
+        pixels = array.astype(np.float32)
+        if pixels.size and (np.nanmin(pixels) < 0 or np.nanmax(pixels) > 1):
+            raise OptionError(
+                f"pixel values must be uint8 (0-255) or floats in [0, 1], as in training; got "
+                f"{array.dtype} from {np.nanmin(pixels):g} to {np.nanmax(pixels):g} "
+                "(divide by 255 first)"
+            )
+    else:
+        raise OptionError(f"images must be numbers (uint8 or float), got dtype {array.dtype}")
+    shape = pixels.shape
+    if shape in ((28, 28), (784,), (28, 28, 1)):
+        pixels = pixels[np.newaxis]
+    elif not (len(shape) >= 2 and shape[1:] in ((28, 28), (784,), (28, 28, 1))):
+        raise OptionError(
+            f"images must be 28x28 (or 784 values), one or many: shapes (28, 28), (784,), "
+            f"(N, 28, 28), (N, 784) or (N, 28, 28, 1); got {shape}"
+        )
+    return pixels.reshape(batch_shape(kind))
+
+
+def predict(run: Run, images: Any) -> np.ndarray:
+    """Class probabilities the run's model gives ``images``.
+
+    Args:
+        run: a recorded run with a saved model.
+        images: see ``as_model_input`` (uint8 or float, 28x28 or 784, one or many).
+
+    Returns:
+        float32, shape ``(N, 10)``: each row sums to 1 (a softmax is applied when the model
+        outputs logits).
+
+    Raises:
+        OptionError: the images cannot be model input, or the run has no model.
+    """
+    x = as_model_input(images, run.kind)
+    output = np.asarray(_model(run).predict(x, batch_size=PREDICT_BATCH_SIZE, verbose=0))
+    output = output.astype(np.float32)
+    if np.any(output < 0) or not np.allclose(output.sum(axis=1), 1, atol=1e-3):
+        shifted = np.exp(output - output.max(axis=1, keepdims=True))  # logits -> softmax
+        output = shifted / shifted.sum(axis=1, keepdims=True)
+    return output
+
+
+@dataclass(frozen=True)
+class TestPredictions:
+    """A run's predictions on the test set it was scored on.
+
+    Attributes:
+        run: the run.
+        dataset: the test set's dataset (full, or the bundled sample).
+        labels: true classes, int, shape (N,).
+        probabilities: float32, shape (N, 10).
+    """
+
+    __test__ = False  # not a pytest class
+
+    run: Run
+    dataset: Dataset
+    labels: np.ndarray
+    probabilities: np.ndarray
+
+    @property
+    def predicted(self) -> np.ndarray:
+        """Predicted classes, int, shape (N,)."""
+        return np.asarray(self.probabilities.argmax(axis=1))
+
+    @property
+    def class_names(self) -> tuple[str, ...]:
+        return self.dataset.class_names
+
+
+_CACHE: dict[tuple[int, str], TestPredictions] = {}
+
+
+def scored_predictions(run: Run) -> TestPredictions:
+    """The run's model on its test set (computed once per run and model)."""
+    key = (id(_model(run)), run.name)
+    if key not in _CACHE:
+        name = run.options.get("data", "mnist")
+        if name not in DATASETS:
+            raise OptionError(f"run {run.name!r} records an unknown dataset {name!r}")
+        dataset = load_dataset(name, source="sample" if run.uses_sample else None, warn=False)
+        probabilities = predict(run, dataset.x_test)
+        _CACHE[key] = TestPredictions(run, dataset, np.asarray(dataset.y_test), probabilities)
+    return _CACHE[key]
+
+
+def data_label(runs: Sequence[Run]) -> str:
+    """Where the runs' test scores come from, for figure titles: ``MNIST test set``,
+    ``Fashion-MNIST test set (bundled sample)``, or a note that they mix datasets."""
+    names = {run.options.get("data", "mnist") for run in runs}
+    samples = {run.uses_sample for run in runs}
+    if len(names) > 1:
+        return "mixed datasets: " + ", ".join(
+            DATASETS[n].title if n in DATASETS else str(n) for n in sorted(names)
+        )
+    (name,) = names
+    title = DATASETS[name].title if name in DATASETS else str(name)
+    if samples == {True}:
+        return f"{title} test set (bundled sample)"
+    if samples == {False}:
+        return f"{title} test set"
+    return f"{title} test set (some runs on the bundled sample)"
+
+
+class _FigureResult:
+    """Shown in a notebook as its figure (a PNG, kept in the saved notebook)."""
+
+    figure: Figure
+
+    def _repr_png_(self) -> bytes:
+        buffer = io.BytesIO()
+        self.figure.savefig(buffer, format="png", bbox_inches="tight")
+        return buffer.getvalue()
+
+
+@dataclass(frozen=True, repr=False)
+class ConfusionMatrix(_FigureResult):
+    """A run's confusion matrix on its test set.
+
+    Attributes:
+        counts: int64, shape (10, 10): ``counts[i, j]`` test images of class i predicted j.
+        rates: float64, shape (10, 10): each row divided by its total (rows sum to 1).
+        class_names: the 10 class names, by index.
+        figure: counts, and rates as colours, with class names; title names run and data.
+    """
+
+    counts: np.ndarray
+    rates: np.ndarray
+    class_names: tuple[str, ...]
+    figure: Figure
+
+    @property
+    def accuracy(self) -> float:
+        return float(np.trace(self.counts) / self.counts.sum())
+
+    def __repr__(self) -> str:
+        return f"ConfusionMatrix(accuracy={self.accuracy:.4f}, {int(self.counts.sum())} images)"
+
+
+def confusion_matrix(run: Run) -> ConfusionMatrix:
+    """The 10x10 confusion matrix of ``run`` on its test set, as data and as a figure.
+
+    Rows are true classes, columns predicted classes; each cell shows the count, coloured by
+    the row-normalised rate (Fashion-MNIST's cells are labelled with its class names).
+
+    Raises:
+        OptionError: the run has no saved model.
+    """
+    from nbmnist.plots import plot_confusion
+
+    found = scored_predictions(run)
+    classes = len(found.class_names)
+    counts = np.zeros((classes, classes), dtype=np.int64)
+    np.add.at(counts, (found.labels, found.predicted), 1)
+    totals = counts.sum(axis=1, keepdims=True)
+    rates = np.divide(counts, totals, out=np.zeros(counts.shape), where=totals > 0)
+    title = f"{run.name} · {data_label([run])}"
+    figure = plot_confusion(counts, rates, found.class_names, title)
+    return ConfusionMatrix(counts, rates, found.class_names, figure)
+
+
+def per_class_accuracy(runs: Run | Sequence[Run]) -> Any:
+    """Test accuracy per class, one column per run: compare models class by class.
+
+    Returns:
+        A ``PrettyTable`` (HTML in notebooks): one row per class, then ``all``; a run's
+        cell is the share of that class's test images it classified right, in [0, 1].
+    """
+    from prettytable import PrettyTable
+
+    runs = [runs] if isinstance(runs, Run) else list(runs)
+    found = [scored_predictions(run) for run in runs]
+    names = found[0].class_names
+    table = PrettyTable(["class", *(run.name for run in runs)])
+    table.title = f"per-class test accuracy · {data_label(runs)}"
+    for index, name in enumerate(names):
+        cells = []
+        for item in found:
+            chosen = item.labels == index
+            right = (item.predicted[chosen] == index).mean() if chosen.any() else float("nan")
+            cells.append(f"{right:.4f}")
+        table.add_row([f"{index} {name}" if name != str(index) else name, *cells])
+    table.add_row(["all", *(f"{(i.predicted == i.labels).mean():.4f}" for i in found)])
+    table.align = "r"
+    table.align["class"] = "l"
+    return table
+
+
+@dataclass(frozen=True, repr=False)
+class Mistakes(_FigureResult):
+    """Test images a model got wrong, the most confident first.
+
+    Attributes:
+        indices: positions in the test set, int, shape (n,).
+        true: true classes, shape (n,); predicted: predicted classes, shape (n,).
+        confidence: the probability given to the predicted class, shape (n,).
+        figure: a grid of the images, each titled true -> predicted (confidence).
+    """
+
+    indices: np.ndarray
+    true: np.ndarray
+    predicted: np.ndarray
+    confidence: np.ndarray
+    figure: Figure
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __repr__(self) -> str:
+        return f"Mistakes({len(self)} images)"
+
+
+def misclassified(
+    run: Run, n: int = 25, true: int | None = None, predicted: int | None = None
+) -> Mistakes:
+    """The ``n`` test images ``run``'s model got wrong with the most confidence.
+
+    Args:
+        run: a recorded run with a saved model.
+        n: how many (at most; fewer when fewer are wrong).
+        true, predicted: only mistakes of this true class and/or this predicted class
+            (``true=3, predicted=5``: the 3s taken for 5s).
+
+    Raises:
+        OptionError: ``n`` or a class out of range, or the run has no model.
+    """
+    from nbmnist.plots import plot_image_grid
+
+    found = scored_predictions(run)
+    classes = len(found.class_names)
+    for what, value in (("true", true), ("predicted", predicted)):
+        if value is not None and not (isinstance(value, int) and 0 <= value < classes):
+            raise OptionError(f"{what} must be a class from 0 to {classes - 1}, got {value!r}")
+    if not (isinstance(n, int) and n > 0):
+        raise OptionError(f"n must be a whole number > 0, got {n!r}")
+    wrong = found.predicted != found.labels
+    if true is not None:
+        wrong &= found.labels == true
+    if predicted is not None:
+        wrong &= found.predicted == predicted
+    confidence = found.probabilities.max(axis=1)
+    order = np.flatnonzero(wrong)
+    order = order[np.argsort(-confidence[order], kind="stable")][:n]
+    names = found.class_names
+    titles = [
+        f"{names[found.labels[i]]} → {names[found.predicted[i]]} ({confidence[i]:.0%})"
+        for i in order
+    ]
+    which = "mistakes"
+    if true is not None or predicted is not None:
+        parts = [f"true {names[true]}" if true is not None else ""]
+        parts.append(f"predicted {names[predicted]}" if predicted is not None else "")
+        which += " (" + ", ".join(p for p in parts if p) + ")"
+    title = (
+        f"{run.name}: {len(order)} most confident of {int(wrong.sum())} {which} · "
+        f"{data_label([run])}"
+    )
+    figure = plot_image_grid(found.dataset.x_test[order], titles, title)
+    return Mistakes(order, found.labels[order], found.predicted[order], confidence[order], figure)

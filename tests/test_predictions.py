@@ -1,0 +1,109 @@
+"""Looking inside a model: predictions, the confusion matrix, per-class accuracy, mistakes."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+
+import nbmnist
+from nbmnist import OptionError, load_dataset, train
+from nbmnist.display.console import ConsoleDisplay
+from nbmnist.predictions import as_model_input, data_label, scored_predictions
+from tests.conftest import TINY_CNN, TINY_MLP, make_run
+
+_TRAINED: dict[str, nbmnist.Run] = {}
+
+
+def trained(kind: str = "mlp") -> nbmnist.Run:
+    """One small model per kind, trained once for these tests (1 epoch on the sample)."""
+    if kind not in _TRAINED:
+        body = TINY_MLP if kind == "mlp" else TINY_CNN
+        _TRAINED[kind] = train(body, kind, f"look_{kind}", display=ConsoleDisplay(), epochs=1)  # type: ignore[arg-type]
+    return _TRAINED[kind]
+
+
+@pytest.mark.parametrize("kind", ["mlp", "cnn"])
+def test_predict_takes_any_image_shape_and_dtype_and_agrees_with_the_test_score(kind: str) -> None:
+    run = trained(kind)
+    test = load_dataset("mnist", source="sample").x_test[:20]  # uint8 (20, 28, 28)
+    expected = nbmnist.predict(run, test)
+    assert expected.shape == (20, 10) and expected.dtype == np.float32
+    assert np.allclose(expected.sum(axis=1), 1, atol=1e-4)
+    for same in (test.reshape(20, 784), test.astype(np.float32) / 255, test[..., None]):
+        assert np.allclose(nbmnist.predict(run, same), expected, atol=1e-5)
+    one = nbmnist.predict(run, test[0])
+    assert one.shape == (1, 10) and np.allclose(one[0], expected[0], atol=1e-5)
+    # the test accuracy the run recorded is the one its predictions give
+    found = scored_predictions(run)
+    assert (found.predicted == found.labels).mean() == pytest.approx(run.test_accuracy, abs=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("images", "fragment"),
+    [
+        (np.zeros((3, 32, 32), np.uint8), "got (3, 32, 32)"),
+        (np.zeros((10,), np.uint8), "got (10,)"),
+        (np.full((28, 28), 255.0), "floats in [0, 1]"),
+        (np.array([["a"] * 784]), "must be numbers"),
+    ],
+)
+def test_images_of_another_shape_or_scale_are_one_line_errors(
+    images: np.ndarray, fragment: str
+) -> None:
+    with pytest.raises(OptionError, match=re.escape(fragment)):
+        as_model_input(images, "mlp")
+
+
+def test_confusion_matrix_counts_every_test_image_once() -> None:
+    run = trained()
+    matrix = nbmnist.confusion_matrix(run)
+    found = scored_predictions(run)
+    assert matrix.counts.shape == (10, 10) and matrix.counts.sum() == len(found.labels)
+    assert list(matrix.counts.sum(axis=1)) == list(np.bincount(found.labels, minlength=10))
+    assert matrix.accuracy == pytest.approx(run.test_accuracy, abs=1e-6)
+    assert np.allclose(matrix.rates.sum(axis=1), 1)
+    ax = matrix.figure.axes[0]
+    assert "look_mlp" in ax.get_title() and "MNIST test set (bundled sample)" in ax.get_title()
+    cells = [text.get_text() for text in ax.texts]
+    assert cells[0] == f"{matrix.counts[0, 0]:,}" and len(cells) == 100
+    assert matrix._repr_png_().startswith(b"\x89PNG")
+
+
+def test_per_class_accuracy_has_a_column_per_run() -> None:
+    a, b = trained("mlp"), trained("cnn")
+    table = nbmnist.per_class_accuracy([a, b])
+    assert table.field_names == ["class", "look_mlp", "look_cnn"]
+    rows = table.rows
+    assert [row[0] for row in rows] == [str(d) for d in range(10)] + ["all"]
+    assert float(rows[-1][1]) == pytest.approx(a.test_accuracy, abs=1e-4)
+    found = scored_predictions(b)
+    threes = found.labels == 3
+    assert float(rows[3][2]) == pytest.approx((found.predicted[threes] == 3).mean(), abs=1e-4)
+
+
+def test_misclassified_are_wrong_and_most_confident_first() -> None:
+    run = trained()
+    mistakes = nbmnist.misclassified(run, n=8)
+    found = scored_predictions(run)
+    assert 0 < len(mistakes) <= 8
+    assert all(found.predicted[i] != found.labels[i] for i in mistakes.indices)
+    assert list(mistakes.confidence) == sorted(mistakes.confidence, reverse=True)
+    titles = [ax.get_title() for ax in mistakes.figure.axes if ax.get_title()]
+    t, p = mistakes.true[0], mistakes.predicted[0]
+    assert titles[0] == f"{t} → {p} ({mistakes.confidence[0]:.0%})"
+    pair = nbmnist.misclassified(run, n=50, true=int(t), predicted=int(p))
+    assert set(pair.true) == {t} and set(pair.predicted) == {p}
+    with pytest.raises(OptionError, match="true must be a class from 0 to 9"):
+        nbmnist.misclassified(run, true=10)
+
+
+def test_figures_say_where_the_data_came_from() -> None:
+    full = make_run("full", 0.98)
+    sample = make_run("sample", 0.9, uses_sample=True)
+    fashion = make_run("fashion", 0.88, options={"data": "fashion_mnist"})
+    assert data_label([full]) == "MNIST test set"
+    assert data_label([sample]) == "MNIST test set (bundled sample)"
+    assert data_label([full, sample]) == "MNIST test set (some runs on the bundled sample)"
+    assert data_label([full, fashion]) == "mixed datasets: Fashion-MNIST, MNIST"
