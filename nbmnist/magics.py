@@ -21,7 +21,15 @@ from nbmnist.errors import BackendError, OptionError, did_you_mean
 from nbmnist.keras_code import to_keras_code
 from nbmnist.options import TrainingOptions, flags
 from nbmnist.recipes import recipe
-from nbmnist.runs import Run, RunStore, RunStoreError, check_run_name, point_name
+from nbmnist.runs import (
+    Run,
+    Runs,
+    RunStore,
+    RunStoreError,
+    check_run_name,
+    load_runs,
+    point_name,
+)
 from nbmnist.sweep import parse_grid, points, sweep
 from nbmnist.tables import summary_table
 from nbmnist.training import train
@@ -197,6 +205,30 @@ FLAG_ALIASES = {
 }
 
 
+def bind_runs(runs: Runs, namespace: dict[str, Any]) -> str:
+    """Bind ``runs`` in ``namespace`` as their cells did: each run under its name, a sweep's
+    points (``drop[rate=0.1]``...) as one list under the sweep's name. Names that would
+    rebind something else (see ``_check_not_shadowing``) are skipped. Returns one line
+    saying what was bound."""
+    groups: dict[str, list[Run]] = {}
+    for run in runs.by_name().values():
+        base = run.name.split("[", 1)[0]
+        groups.setdefault(base if "[" in run.name else run.name, []).append(run)
+    bound, skipped = [], []
+    for name, group in groups.items():
+        value: Any = group if "[" in group[0].name else group[0]
+        try:
+            check_run_name(name, variable=True)
+            _check_not_shadowing(name, namespace)
+        except (RunStoreError, UsageError):
+            skipped.append(name)
+            continue
+        namespace[name] = value
+        bound.append(name if isinstance(value, Run) else f"{name} ({len(group)} points)")
+    text = f"bound {len(bound)}: {', '.join(bound)}" if bound else "bound none"
+    return text + (f"; skipped (would rebind other names): {', '.join(skipped)}" if skipped else "")
+
+
 def _training_flags(func: Callable[..., Any]) -> Callable[..., Any]:
     for flag in reversed(_FLAGS):
         func = flag(func)
@@ -280,20 +312,34 @@ class NbmnistMagics(Magics):
         except OptionError as err:
             raise UsageError(f"%%{kind}: {err}") from err
 
+    @magic_arguments()
+    @argument(
+        "folder",
+        nargs="?",
+        help="the run store (default: runs_dir, NBMNIST_RUNS or ./nbmnist-runs)",
+    )
+    @argument(
+        "--bind",
+        action="store_true",
+        help="also put the runs back in the notebook under their names (a sweep's points as "
+        "one list under the sweep's name), as after the cells that trained them",
+    )
     @line_magic
     def nbmnist_runs(self, line: str) -> Any:
-        """List the runs saved in the run store: ``%nbmnist_runs [FOLDER]``.
+        """List the runs saved in the run store; ``--bind`` puts them back in the notebook.
 
-        Without FOLDER: ``%config NbmnistMagics.runs_dir``, ``$NBMNIST_RUNS`` or
-        ``./nbmnist-runs``. Bring them back as objects with ``nbmnist.load_runs(FOLDER)``.
+        Bring them back as objects with ``nbmnist.load_runs(FOLDER)`` (a list, also by name).
         """
-        store = RunStore.default(line.strip() or self.runs_dir or None)
-        runs = list(store)
-        if not runs:
+        args = parse_argstring(self.nbmnist_runs, line)
+        store = RunStore.default(args.folder or self.runs_dir or None)
+        found = load_runs(store.root) if args.bind else Runs(store)
+        if not found:
             print(f"no runs in {store.root}")
             return None
+        if args.bind and self.shell is not None:
+            print(bind_runs(found, self.shell.user_ns))
         columns = ["name", "architecture", "epochs", "data", "test accuracy", "status"]
-        return summary_table(runs, columns=columns, title=f"{len(runs)} runs in {store.root}")
+        return summary_table(found, columns=columns, title=f"{len(found)} runs in {store.root}")
 
     @_training_flags
     @cell_magic

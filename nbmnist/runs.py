@@ -681,7 +681,35 @@ class RunStore:
             self.folder(name).rmdir()  # only an empty folder
 
 
-def load_runs(path: str | os.PathLike[str] | None = None) -> list[Run]:
+class Runs(list[Run]):
+    """Runs in order (a list), also found by name: ``runs["relu_2h"]``, ``"relu_2h" in
+    runs``, ``runs.names()``; ``runs.by_name()`` is the mapping. A run named twice is found
+    as its last one."""
+
+    def __getitem__(self, key: Any) -> Any:
+        if isinstance(key, str):
+            for run in reversed(self):
+                if run.name == key:
+                    return run
+            raise KeyError(f"no run named {key!r}; the runs are {', '.join(self.names())}")
+        found = super().__getitem__(key)
+        return Runs(found) if isinstance(key, slice) else found
+
+    def __contains__(self, item: object) -> bool:
+        if isinstance(item, str):
+            return any(run.name == item for run in self)
+        return super().__contains__(item)
+
+    def names(self) -> list[str]:
+        """The runs' names, in order."""
+        return [run.name for run in self]
+
+    def by_name(self) -> dict[str, Run]:
+        """name -> run (the last run of a name)."""
+        return {run.name: run for run in self}
+
+
+def load_runs(path: str | os.PathLike[str] | None = None) -> Runs:
     """The runs saved in a store, oldest first, also added to the session's runs.
 
     Models are not loaded until a run's ``model`` is first used (Keras safe mode).
@@ -689,11 +717,11 @@ def load_runs(path: str | os.PathLike[str] | None = None) -> list[Run]:
     Args:
         path: the store folder; None: ``$NBMNIST_RUNS`` or ``./nbmnist-runs``.
 
-    Raises:
-        RunStoreError: a record is unreadable or of another schema version.
+    Returns:
+        ``Runs``: a list, also indexed by name (``load_runs()["relu_2h"]``).
     """
     store = RunStore(path) if path is not None else RunStore.default()
-    loaded = list(store)
+    loaded = Runs(store)
     for run in loaded:
         record(run)
     return loaded
@@ -708,9 +736,9 @@ def record(run: Run) -> None:
     _RUNS[run.name] = run
 
 
-def runs() -> list[Run]:
-    """The session's runs, in the order they were recorded."""
-    return list(_RUNS.values())
+def runs() -> Runs:
+    """The session's runs, in the order they were recorded (``Runs``: also by name)."""
+    return Runs(_RUNS.values())
 
 
 def session_names() -> set[str]:

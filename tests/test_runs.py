@@ -303,6 +303,28 @@ def test_runs_magic_lists_the_store(shell: Shell, capsys: pytest.CaptureFixture[
     assert empty is None and "no runs in /no/such/store" in capsys.readouterr().out
 
 
+def test_after_a_restart_runs_come_back_by_name(
+    shell: Shell, capsys: pytest.CaptureFixture[str]
+) -> None:
+    shell.run("%%mlp solo --epochs 1 --no-live --train-size 500\ndense 8")
+    shell.run("%%mlp sw --grid units=4,8 --epochs 1 --no-live --train-size 500\ndense {units}")
+    for name in ("solo", "sw"):
+        del shell.ns[name]
+    clear()  # a restart: the session forgets, the store remembers
+    loaded = load_runs()
+    assert loaded.names() == ["solo", "sw[units=4]", "sw[units=8]"]
+    assert loaded["solo"] is loaded[0] and "sw[units=8]" in loaded and "nope" not in loaded
+    assert loaded.by_name()["sw[units=4]"].num_params == 784 * 4 + 4 + 4 * 10 + 10
+    with pytest.raises(KeyError, match="no run named 'nope'; the runs are solo, sw"):
+        loaded["nope"]
+    shell.ns["keep"] = 1
+    shell.ip.run_line_magic("nbmnist_runs", "--bind")
+    assert "bound 2: solo, sw (2 points)" in capsys.readouterr().out
+    assert shell.ns["solo"].name == "solo"
+    assert [run.name for run in shell.ns["sw"]] == ["sw[units=4]", "sw[units=8]"]
+    assert shell.ns["keep"] == 1
+
+
 CHILD = textwrap.dedent(
     """
     import os, sys
