@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 import numpy as np
 
+from nbmnist.display.curves import VALIDATION_LABELS
 from nbmnist.runs import Run
 
 if TYPE_CHECKING:
@@ -198,7 +199,8 @@ def plot_history(
     colours = run_colours(items)
     for run in items:
         colour = colours[run.name]
-        for key, style, suffix in ((metric, "-", "train"), (f"val_{metric}", "--", "validation")):
+        validation = VALIDATION_LABELS.get(run.options.get("validation", "split"), "validation")
+        for key, style, suffix in ((metric, "-", "train"), (f"val_{metric}", "--", validation)):
             values = run.history.get(key, [])
             if values:
                 epochs = range(1, len(values) + 1)

@@ -32,6 +32,20 @@ def _data_title(name: object) -> str:
     return DATASETS[name].title if isinstance(name, str) and name in DATASETS else ""
 
 
+def validation_text(run: Run) -> str:
+    """What the run validated on: ``split 1/6`` (held out of the training images), ``test
+    set`` (so its best validation accuracy is a test score, not a second measure) or
+    ``none``."""
+    validation = run.options.get("validation", "split")
+    if validation == "test":
+        return "test set"
+    if validation == "none":
+        return "none"
+    split = run.options.get("validation_split", 1 / 6)
+    share = "1/6" if isinstance(split, float) and abs(split - 1 / 6) < 1e-9 else f"{split:g}"
+    return f"split {share}"
+
+
 def _fixed(digits: int) -> Callable[[Any], str]:
     return lambda value: "n/a" if value is None else f"{value:.{digits}f}"
 
@@ -70,6 +84,7 @@ COLUMNS: dict[str, Column] = {
     "data": Column(
         lambda run: _data_title(run.options.get("data")) + (" (sample)" if run.uses_sample else "")
     ),
+    "validation": Column(lambda run: validation_text(run)),
     "test loss": Column(lambda run: run.test_loss, _fixed(4)),
     "test accuracy": Column(lambda run: run.test_accuracy, _fixed(4)),
     "best val accuracy": Column(lambda run: _best(run, 1), _fixed(4)),
@@ -179,7 +194,7 @@ def summary_table(
         runs: the runs to list; None: the session's runs in order (``nbmnist.runs()``).
         columns: column titles from ``COLUMNS``; None: ``DEFAULT_COLUMNS`` (name,
             architecture, optimizer, loss, BN, dropout, params, epochs, data, test loss, test
-            accuracy, best val accuracy, best epoch, wall time, backend), and ``status``
+            validation, accuracy, best val accuracy, best epoch, wall time, backend), and ``status``
             when a run did not complete (killed, interrupted, diverged, still running), with
             the epoch of the model it kept. Losses and accuracies are printed with 4
             decimals, wall time in seconds with 1.

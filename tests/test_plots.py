@@ -108,3 +108,14 @@ def test_history_plot_overlays_runs_in_stable_colours() -> None:
     plt.close(user_figure)
     with pytest.raises(ValueError, match="metric must be 'loss' or 'accuracy'"):
         plot_history([a], "val_loss")
+
+
+def test_validation_on_the_test_set_is_labelled_so() -> None:
+    from nbmnist import plot_history
+    from nbmnist.display.curves import CurvePlot
+
+    run = make_run("on_test", 0.948, options={"validation": "test", "data": "mnist"})
+    labels = [line.get_label() for line in plot_history(run, "accuracy").axes[0].get_lines()]
+    assert "on_test validation (test set)" in labels
+    live = CurvePlot("x", epochs=3, validation="test")
+    assert "validation (test set)" in live.figure.axes[0].get_legend_handles_labels()[1]

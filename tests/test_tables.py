@@ -116,3 +116,11 @@ def test_missing_values_sort_last() -> None:
     table = summary_table(runs, columns=["name", "test accuracy"], sort_by="test accuracy")
     assert [row[0] for row in table.rows] == ["c", "a", "b"]
     assert table.rows[2][1] == "n/a"
+
+
+def test_the_table_says_what_validated() -> None:
+    on_test = make_run("on_test", 0.948, options={"validation": "test", "data": "mnist"})
+    held_out = make_run("held_out", 0.95)
+    table = summary_table([on_test, held_out])
+    column = table.field_names.index("validation")
+    assert [row[column] for row in table.rows] == ["test set", "split 1/6"]

@@ -28,6 +28,10 @@ def _nice_ceiling(value: float) -> float:
     return 10.0 ** (exponent + 1)  # pragma: no cover - the loop always returns
 
 
+#: The dashed curve's label, by what validates.
+VALIDATION_LABELS = {"split": "validation", "test": "validation (test set)"}
+
+
 class CurvePlot:
     """Two panels (loss, accuracy): train solid, validation dashed, best validation epoch
     marked. Built once, redrawn by blitting; never registered with pyplot, so it neither
@@ -36,9 +40,13 @@ class CurvePlot:
     Args:
         title: figure title, e.g. ``relu_2h · MNIST``.
         epochs: planned number of epochs (the x axis is fixed to it while it suffices).
+        validation: what validates (``split``, ``test``, ``none``): on the test set the
+            dashed curve is labelled so.
     """
 
-    def __init__(self, title: str = "", epochs: int = 10, width: float = 9.0) -> None:
+    def __init__(
+        self, title: str = "", epochs: int = 10, width: float = 9.0, validation: str = "split"
+    ) -> None:
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
         from matplotlib.ticker import MaxNLocator
@@ -56,7 +64,7 @@ class CurvePlot:
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))
             for name, style, colour, text in (
                 (metric, "-", "C0", "train"),
-                ("val_" + metric, "--", "C1", "validation"),
+                ("val_" + metric, "--", "C1", VALIDATION_LABELS.get(validation, "validation")),
             ):
                 (line,) = ax.plot([], [], style, color=colour, label=text, animated=True)
                 self._lines[name] = line

@@ -68,7 +68,9 @@ class LiveDashboard:
         self._epochs = info.epochs
         self.progress.max = info.epochs
         self._started = time.perf_counter()
-        self._plot = CurvePlot(f"{info.name} · {info.data_title}", epochs=info.epochs)
+        self._plot = CurvePlot(
+            f"{info.name} · {info.data_title}", epochs=info.epochs, validation=info.validation
+        )
         sample = ""
         if info.is_sample:
             sample = (
