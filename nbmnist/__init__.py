@@ -26,7 +26,13 @@ if TYPE_CHECKING:
 
     from nbmnist.keras_code import to_keras_code
     from nbmnist.model import build_model
-    from nbmnist.plots import plot_history, plot_weight_violins
+    from nbmnist.plots import (
+        plot_feature_maps,
+        plot_filters,
+        plot_history,
+        plot_weight_history,
+        plot_weight_violins,
+    )
     from nbmnist.predictions import confusion_matrix, misclassified, per_class_accuracy, predict
     from nbmnist.recipes import recipe
     from nbmnist.sweep import sweep
@@ -41,6 +47,9 @@ _LAZY = {
     "train": "nbmnist.training",
     "plot_weight_violins": "nbmnist.plots",
     "plot_history": "nbmnist.plots",
+    "plot_weight_history": "nbmnist.plots",
+    "plot_filters": "nbmnist.plots",
+    "plot_feature_maps": "nbmnist.plots",
     "sweep": "nbmnist.sweep",
     "recipe": "nbmnist.recipes",
     "summary_table": "nbmnist.tables",
@@ -70,7 +79,10 @@ __all__ = [
     "misclassified",
     "parse_declaration",
     "per_class_accuracy",
+    "plot_feature_maps",
+    "plot_filters",
     "plot_history",
+    "plot_weight_history",
     "plot_weight_violins",
     "predict",
     "recipe",

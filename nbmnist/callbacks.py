@@ -83,6 +83,8 @@ def _training_callback_class() -> type:
             interrupt: Ctrl-C while training.
             batches_per_step: the user's batches in one Keras step (JAX groups them).
             batches_per_epoch: the user's batches in one epoch.
+            weights: where each epoch's kernel quantiles are added (``run.weight_quantiles``,
+                see ``plots.record_weight_quantiles``); None: not recorded.
         """
 
         def __init__(
@@ -92,6 +94,7 @@ def _training_callback_class() -> type:
             interrupt: Interrupt,
             batches_per_step: int = 1,
             batches_per_epoch: int = 0,
+            weights: dict[str, list[list[float]]] | None = None,
         ) -> None:
             super().__init__()
             self.log = log
@@ -99,6 +102,7 @@ def _training_callback_class() -> type:
             self.interrupt = interrupt
             self.batches_per_step = batches_per_step
             self.batches_per_epoch = batches_per_epoch
+            self.weights = weights
             self._started = 0.0
             self._batches_done = 0
             self._training = False
@@ -130,6 +134,10 @@ def _training_callback_class() -> type:
                 return
             self._batches_done = self.batches_per_epoch
             self.log.append(logs or {}, time.perf_counter() - self._started)
+            if self.weights is not None:
+                from nbmnist.plots import record_weight_quantiles
+
+                record_weight_quantiles(self.model, self.weights)
             self.display.epoch_completed(self.log)
             if self.log.diverged():
                 self.model.stop_training = True

@@ -80,6 +80,18 @@ def weight_arrays(run_or_model: Any, include_bias: bool = False) -> list[WeightA
     return arrays
 
 
+#: The quantiles of each kernel recorded after every epoch (``record_weight_quantiles``).
+WEIGHT_QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
+
+
+def record_weight_quantiles(model: Any, history: dict[str, list[list[float]]]) -> None:
+    """Append the ``WEIGHT_QUANTILES`` of each Dense/Conv2D kernel of ``model`` to
+    ``history`` (label -> one list per epoch): a few numbers per layer, not the weights."""
+    for array in weight_arrays(model):
+        values = np.quantile(array.values.astype(np.float64), WEIGHT_QUANTILES)
+        history.setdefault(array.label, []).append([round(float(v), 7) for v in values])
+
+
 _FIGURE_FORMATS = ("image/png", "image/svg+xml", "image/jpeg", "application/pdf")
 
 
@@ -271,5 +283,139 @@ def plot_image_grid(images: np.ndarray, titles: Sequence[str], title: str) -> Fi
     if len(images) == 0:
         axes[0, 0].text(0.5, 0.5, "none", ha="center", va="center")
     figure.suptitle(title, fontsize=9)
+    figure.tight_layout()
+    return figure
+
+
+def plot_weight_history(run: Run) -> Figure:
+    """How each Dense/Conv2D kernel moved while training: per layer, the median weight over
+    epochs with bands from the 25% to 75% and 5% to 95% quantiles (recorded every epoch as
+    ``run.weight_quantiles``; TensorBoard's histograms, inside the notebook).
+
+    Raises:
+        ValueError: the run recorded no weight quantiles (trained before they were).
+    """
+    from matplotlib.ticker import MaxNLocator
+
+    if not run.weight_quantiles:
+        raise ValueError(f"run {run.name!r} has no weight history (it predates recording it)")
+    layers = list(run.weight_quantiles.items())
+    figure, axes = _new_figure(len(layers), width=7.5, height=2.2)
+    for axis, (label, rows) in zip(axes, layers, strict=True):
+        values = np.asarray(rows)
+        epochs = np.arange(1, len(values) + 1)
+        axis.fill_between(epochs, values[:, 0], values[:, 4], alpha=0.2, color="C0", label="5-95%")
+        axis.fill_between(epochs, values[:, 1], values[:, 3], alpha=0.4, color="C0", label="25-75%")
+        axis.plot(epochs, values[:, 2], color="C0", marker="o", markersize=3, label="median")
+        axis.set_title(label, fontsize=9)
+        axis.set_ylabel("weight")
+        axis.xaxis.set_major_locator(MaxNLocator(integer=True))
+        axis.grid(True, alpha=0.3)
+    axes[0].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    axes[-1].set_xlabel("epoch")
+    figure.suptitle(f"{run.name}: kernel weights over training · {_data_of(run)}", fontsize=10)
+    figure.tight_layout()
+    return figure
+
+
+def _data_of(run: Run) -> str:
+    from nbmnist.predictions import data_label
+
+    return data_label([run]).replace(" test set", "")
+
+
+def _conv_layers(run: Run) -> list[Any]:
+    from nbmnist.backend import import_keras
+
+    keras = import_keras()
+    _, model = _model_of(run)
+    convs = [layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
+    if not convs:
+        raise ValueError(f"run {run.name!r} has no convolution layer (a %%cnn run has)")
+    return convs
+
+
+def plot_filters(run: Run) -> Figure:
+    """The first convolution's filters as images (one per filter, shared grey scale: dark is
+    positive), as the model learned them.
+
+    Raises:
+        ValueError: the run has no model or no convolution layer.
+    """
+    first = _conv_layers(run)[0]
+    kernel = np.asarray(first.kernel.numpy())  # (k_h, k_w, in_channels, filters)
+    filters = kernel.mean(axis=2).transpose(2, 0, 1)  # one image per filter
+    limit = float(np.abs(filters).max()) or 1.0
+    columns = min(8, len(filters))
+    rows = -(-len(filters) // columns)
+    import matplotlib.pyplot as plt
+
+    _ensure_figures_display()
+    figure, axes = plt.subplots(
+        rows, columns, figsize=(1.2 * columns, 1.3 * rows + 0.5), squeeze=False
+    )
+    plt.close(figure)
+    for index, axis in enumerate(axes.ravel()):
+        axis.axis("off")
+        if index < len(filters):
+            axis.imshow(filters[index], cmap="gray_r", vmin=-limit, vmax=limit)
+            axis.set_title(str(index + 1), fontsize=7)
+    size = "x".join(str(k) for k in first.kernel_size)
+    figure.suptitle(
+        f"{run.name}: the {len(filters)} filters ({size}) of the first convolution", fontsize=9
+    )
+    figure.tight_layout()
+    return figure
+
+
+#: The most feature maps drawn per convolution layer.
+MAX_FEATURE_MAPS = 16
+
+
+def plot_feature_maps(run: Run, image: Any) -> Figure:
+    """What each convolution layer makes of one image: its first ``MAX_FEATURE_MAPS``
+    feature maps (one row per layer), beside the image.
+
+    Args:
+        run: a ``%%cnn`` run with a model.
+        image: one image, uint8 or float, 28x28 (or 784 values), as ``nbmnist.predict``.
+
+    Raises:
+        ValueError: no model or no convolution layer; OptionError: not one 28x28 image.
+    """
+    from nbmnist.backend import import_keras
+    from nbmnist.errors import OptionError
+    from nbmnist.predictions import as_model_input
+
+    keras = import_keras()
+    convs = _conv_layers(run)
+    x = as_model_input(image, "cnn")
+    if len(x) != 1:
+        raise OptionError(f"plot_feature_maps takes one image, got {len(x)}")
+    _, model = _model_of(run)
+    probe = keras.Model(model.inputs[0], [layer.output for layer in convs])
+    outputs = probe(x)
+    outputs = outputs if isinstance(outputs, (list, tuple)) else [outputs]
+    maps = [np.asarray(keras.ops.convert_to_numpy(o))[0] for o in outputs]
+    columns = 1 + min(MAX_FEATURE_MAPS, max(m.shape[-1] for m in maps))
+    import matplotlib.pyplot as plt
+
+    _ensure_figures_display()
+    figure, axes = plt.subplots(
+        len(maps), columns, figsize=(1.1 * columns, 1.25 * len(maps) + 0.5), squeeze=False
+    )
+    plt.close(figure)
+    for row, (layer, values) in enumerate(zip(convs, maps, strict=True)):
+        title = f"{layer.name} ({values.shape[-1]} maps)"
+        for column, axis in enumerate(axes[row]):
+            axis.axis("off")
+            if column == 0:
+                axis.imshow(x[0, :, :, 0], cmap="gray_r", vmin=0, vmax=1)
+                axis.set_title(title, fontsize=6)
+            elif column - 1 < min(MAX_FEATURE_MAPS, values.shape[-1]):
+                axis.imshow(values[:, :, column - 1], cmap="viridis")
+    figure.suptitle(
+        f"{run.name}: feature maps of each convolution (first {MAX_FEATURE_MAPS})", fontsize=9
+    )
     figure.tight_layout()
     return figure

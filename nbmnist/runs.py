@@ -84,6 +84,9 @@ class Run:
         plan: what ran (``TrainingPlan.record``): epochs and training images after fast
             mode, optimizer class, Keras loss, input shape, batches per call; ``options``
             holds the options as the user gave them.
+        weight_quantiles: per Dense/Conv2D kernel (labelled as the violins are), one list
+            per completed epoch of its 5%, 25%, 50%, 75% and 95% quantiles
+            (``plots.WEIGHT_QUANTILES``): how the weights moved, without storing them.
         writer: who writes the record while it trains (``Writer.record``): host, process
             id and start time, heartbeat (ISO 8601, UTC).
         model: the trained ``keras.Model``; loaded from ``model_path`` on first access.
@@ -114,6 +117,7 @@ class Run:
     model_epoch: int | None = None
     writer: dict[str, Any] = field(default_factory=dict)
     plan: dict[str, Any] = field(default_factory=dict)
+    weight_quantiles: dict[str, list[list[float]]] = field(default_factory=dict)
     model_path: str | None = None
     _model: Any = field(default=None, init=False, repr=False, compare=False)
 
@@ -228,6 +232,7 @@ _FIELD_TYPES: dict[str, tuple[tuple[type, ...], bool]] = {
     "model_epoch": ((int, type(None)), False),
     "writer": ((dict,), False),
     "plan": ((dict,), False),
+    "weight_quantiles": ((dict,), False),
 }
 #: The fields of ``run.json`` besides ``schema``, in the order they are written.
 RECORD_FIELDS = tuple(_FIELD_TYPES)

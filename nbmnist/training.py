@@ -375,6 +375,7 @@ def fit(
         interrupt,
         batches_per_step=execution.batches_per_keras_step,
         batches_per_epoch=data.steps_per_epoch(opts.batch_size),
+        weights=run.weight_quantiles,
     )
     display.run_started(
         TrainingInfo(

@@ -107,3 +107,34 @@ def test_figures_say_where_the_data_came_from() -> None:
     assert data_label([sample]) == "MNIST test set (bundled sample)"
     assert data_label([full, sample]) == "MNIST test set (some runs on the bundled sample)"
     assert data_label([full, fashion]) == "mixed datasets: Fashion-MNIST, MNIST"
+
+
+def test_kernel_quantiles_are_recorded_every_epoch_and_plotted() -> None:
+    from nbmnist.plots import WEIGHT_QUANTILES, weight_arrays
+
+    run = train("dense 16 relu | bn", "mlp", "moving", display=ConsoleDisplay(), epochs=2)
+    assert list(run.weight_quantiles) == ["Hidden 1 · dense 16", "Output · dense 10"]
+    assert all(len(rows) == 2 for rows in run.weight_quantiles.values())  # one per epoch
+    final = weight_arrays(run)[0].values  # the last epoch's quantiles are the final kernel's
+    expected = np.quantile(final.astype(np.float64), WEIGHT_QUANTILES)
+    assert np.allclose(run.weight_quantiles["Hidden 1 · dense 16"][-1], expected, atol=1e-6)
+    assert nbmnist.load_runs()["moving"].weight_quantiles == run.weight_quantiles  # on disk
+    figure = nbmnist.plot_weight_history(run)
+    assert [ax.get_title() for ax in figure.axes] == list(run.weight_quantiles)
+    median = figure.axes[0].get_lines()[0]
+    assert list(median.get_xdata()) == [1, 2]
+    assert list(median.get_ydata()) == [q[2] for q in run.weight_quantiles["Hidden 1 · dense 16"]]
+
+
+def test_filters_and_feature_maps_of_a_cnn() -> None:
+    run = trained("cnn")  # conv 8 3x3
+    figure = nbmnist.plot_filters(run)
+    images = [ax.images[0].get_array() for ax in figure.axes if ax.images]
+    kernel = np.asarray(run.model.layers[0].kernel.numpy())
+    assert len(images) == 8 and np.allclose(images[0], kernel[:, :, 0, 0], atol=1e-6)
+    image = load_dataset("mnist", source="sample").x_test[0]
+    maps = nbmnist.plot_feature_maps(run, image)
+    drawn = [ax.images[0].get_array() for ax in maps.axes if ax.images]
+    assert len(drawn) == 1 + 8 and drawn[1].shape == (26, 26)  # the image, then 8 maps
+    with pytest.raises(ValueError, match="has no convolution layer"):
+        nbmnist.plot_filters(trained("mlp"))
