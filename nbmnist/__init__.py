@@ -24,6 +24,7 @@ from nbmnist.runs import Run, RunStore, load_runs, runs
 if TYPE_CHECKING:
     from IPython.core.interactiveshell import InteractiveShell
 
+    from nbmnist.display.compare import compare
     from nbmnist.keras_code import to_keras_code
     from nbmnist.model import build_model
     from nbmnist.plots import (
@@ -43,6 +44,7 @@ __version__ = "0.1.0"
 
 _LAZY = {
     "build_model": "nbmnist.model",
+    "compare": "nbmnist.display.compare",
     "to_keras_code": "nbmnist.keras_code",
     "train": "nbmnist.training",
     "plot_weight_violins": "nbmnist.plots",
@@ -72,6 +74,7 @@ __all__ = [
     "RunStore",
     "SampleDataWarning",
     "build_model",
+    "compare",
     "confusion_matrix",
     "load_dataset",
     "load_ipython_extension",

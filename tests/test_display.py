@@ -195,3 +195,36 @@ def test_nice_ceiling() -> None:
         0.05,
         70.0,
     ]
+
+
+def test_compare_redraws_the_chosen_runs_and_metric() -> None:
+    import ipywidgets
+
+    from nbmnist.display.compare import compare
+    from tests.conftest import make_run
+
+    a = make_run(
+        "a", 0.97, history={"loss": [0.5, 0.3], "accuracy": [0.8, 0.9], "val_accuracy": [0.7, 0.85]}
+    )
+    b = make_run(
+        "b",
+        0.95,
+        history={"loss": [0.7, 0.2], "accuracy": [0.6, 0.95], "val_accuracy": [0.65, 0.8]},
+    )
+    shown = compare([a, b])
+    assert isinstance(shown.widget, ipywidgets.HBox)  # core widgets: ipywidgets 7.7 and 8
+    first = shown.png
+    assert first.startswith(b"\x89PNG")
+    labels = {line.get_label() for line in shown.figure().axes[0].get_lines()}
+    assert labels >= {"a train", "b train", "a validation"}
+    shown.selector.value = ("b",)  # choosing redraws
+    assert shown.png != first
+    assert {line.get_label() for line in shown.figure().axes[0].get_lines()} == {
+        "b train",
+        "b validation",
+        "b test",
+    }
+    shown.metric.value = "loss"
+    assert shown.figure().axes[0].get_ylabel() == "loss"
+    shown.selector.value = ()
+    assert shown.figure() is None and shown.png == b""
