@@ -111,16 +111,18 @@ def _ensure_figures_display() -> None:
 
     if any(Figure in formatters[kind].type_printers for kind in _FIGURE_FORMATS):
         return
-    from IPython.core.pylabtools import print_figure
+    from IPython.core.pylabtools import retina_figure
 
-    formatters["image/png"].for_type(Figure, lambda fig: print_figure(fig, "png"))
+    # twice the pixels, shown at the figure's size: sharp on high-DPI screens
+    formatters["image/png"].for_type(Figure, retina_figure)
 
 
 def _new_figure(rows: int, width: float, height: float) -> tuple[Figure, list[Axes]]:
     import matplotlib.pyplot as plt
 
     _ensure_figures_display()
-    figure, axes = plt.subplots(rows, 1, figsize=(width, height * rows), squeeze=False)
+    # 100 dpi: an 8-inch figure is the notebook's width; shown at twice that (retina)
+    figure, axes = plt.subplots(rows, 1, figsize=(width, height * rows), dpi=100, squeeze=False)
     # Handed to the caller, not to pyplot: a notebook shows the returned figure exactly once.
     plt.close(figure)
     return figure, list(axes[:, 0])
@@ -151,6 +153,9 @@ def plot_weight_violins(
         figure, axes = cast("Figure", ax.get_figure(root=True)), [ax]
     else:
         figure, axes = _new_figure(len(items), width=max(6.0, 2.2 * 4), height=3.2)
+    if len(axes) > 1:  # one scale for every row, so models (a sweep's rates) compare
+        for axis in axes[1:]:
+            axis.sharey(axes[0])
     for item, axis in zip(items, axes, strict=True):
         name, _ = _model_of(item)
         arrays = weight_arrays(item, include_bias)
@@ -158,7 +163,8 @@ def plot_weight_violins(
         ticks = [f"{a.label}\n{a.layer} {'x'.join(map(str, a.shape))}" for a in arrays]
         axis.set_xticks(range(len(arrays)), ticks, fontsize=8)
         axis.set_ylabel("weight value")
-        axis.set_title(f"{name}: trained weights per layer")
+        data = f" · {_data_of(item)}" if isinstance(item, Run) else ""
+        axis.set_title(f"{name}: trained weights per layer{data}", fontsize=10)
         axis.grid(True, axis="y", alpha=0.3)
     figure.tight_layout()
     return figure
@@ -220,11 +226,18 @@ def plot_history(
         test_value = run.test_loss if metric == "loss" else run.test_accuracy
         if test_line and test_value is not None:
             ax.axhline(test_value, color=colour, linestyle=":", label=f"{run.name} test")
+    from matplotlib.ticker import MaxNLocator
+
+    from nbmnist.predictions import data_label
+
     ax.set_xlabel("epoch")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # whole epochs
     ax.set_ylabel(metric)
     ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=8, loc="best")
-    ax.set_title(f"{metric}: " + ", ".join(run.name for run in items))
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))  # never on a curve
+    data = data_label(items).replace(" test set", "")
+    ax.set_title(f"{metric}: " + ", ".join(run.name for run in items) + f" · {data}", fontsize=10)
+    figure.tight_layout()
     return figure
 
 

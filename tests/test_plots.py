@@ -119,3 +119,22 @@ def test_validation_on_the_test_set_is_labelled_so() -> None:
     assert "on_test validation (test set)" in labels
     live = CurvePlot("x", epochs=3, validation="test")
     assert "validation (test set)" in live.figure.axes[0].get_legend_handles_labels()[1]
+
+
+def test_closing_figures_say_the_data_and_read_well() -> None:
+    from nbmnist import plot_history
+
+    runs = [
+        make_run("a", 0.97, history={"loss": [0.5, 0.3, 0.2], "val_loss": [0.6, 0.4, 0.3]}),
+        make_run("f", 0.9, history={"loss": [0.7, 0.5, 0.4]}, options={"data": "fashion_mnist"}),
+    ]
+    ax = plot_history(runs, "loss").axes[0]
+    assert ax.get_title().endswith("· mixed datasets: Fashion-MNIST, MNIST")
+    assert all(float(tick).is_integer() for tick in ax.get_xticks())  # whole epochs
+    legend = ax.get_legend()
+    assert legend.get_bbox_to_anchor().x0 >= ax.get_window_extent().x1 - 1  # outside the axes
+    figure = plot_weight_violins([build_model("dense 8"), build_model("dense 16")])
+    top, bottom = figure.axes
+    assert top.get_shared_y_axes().joined(top, bottom)  # one scale: rows compare
+    sample = make_run("s", 0.9, uses_sample=True)
+    assert "MNIST (bundled sample)" in plot_history(sample, "loss").axes[0].get_title()
