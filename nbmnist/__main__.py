@@ -147,7 +147,30 @@ def main(argv: list[str] | None = None) -> int:
         args.notebook, args.output_dir, args.fast, args.timeout, args.allow_errors, args.keep_runs
     )
     print(f"executed: {executed}\nhtml:     {html}\nruns:     {executed.with_suffix('.runs.json')}")
+    print(results_summary(executed.with_suffix(".runs.json")))
     return 0
+
+
+def results_summary(runs_json: Path) -> str:
+    """A short table of what an executed notebook trained (from its ``.runs.json``), with a
+    note when any run trained on the bundled sample rather than the full data."""
+    from nbmnist.runs import Run
+    from nbmnist.tables import summary_table
+
+    records = json.loads(runs_json.read_text(encoding="utf-8"))
+    runs = [Run.from_record(record, runs_json.parent) for record in records]
+    if not runs:
+        return "no runs were trained"
+    columns = ["name", "architecture", "epochs", "data", "test accuracy", "status"]
+    text = str(summary_table(runs, columns=columns, title=f"{len(runs)} runs"))
+    sample = [run for run in runs if run.uses_sample]
+    if sample:
+        text += (
+            f"\nNOTE: {len(sample)} of {len(runs)} runs trained on the bundled sample "
+            f"({sample[0].data_source}); their scores are not comparable to full-data ones. "
+            "Set NBMNIST_DATA to a folder with the official files for the full data."
+        )
+    return text
 
 
 if __name__ == "__main__":

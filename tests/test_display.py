@@ -228,3 +228,15 @@ def test_compare_redraws_the_chosen_runs_and_metric() -> None:
     assert shown.figure().axes[0].get_ylabel() == "loss"
     shown.selector.value = ()
     assert shown.figure() is None and shown.png == b""
+
+
+def test_the_sample_note_gives_its_reason_once_per_kernel() -> None:
+    from dataclasses import replace
+
+    from nbmnist.display import text
+
+    text._NOTED.clear()
+    info = replace(INFO, is_sample=True, data_source="bundled sample of MNIST: download failed (x)")
+    first, second = text.opening_lines(info), text.opening_lines(info)
+    assert first[-1] == "NOTE: training on the bundled sample of MNIST: download failed (x)"
+    assert second[-1] == "NOTE: training on the bundled sample (see above)"

@@ -139,9 +139,14 @@ def tiny_notebook(tmp_path: Path, cell: str) -> Path:
     return source
 
 
-def test_cli_writes_the_executed_copy_html_and_runs_json(tmp_path: Path) -> None:
+def test_cli_writes_the_executed_copy_html_and_runs_json(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     source = tiny_notebook(tmp_path, "%%mlp tiny --epochs 1\ndense 8")
     assert main(["run", str(source), "--fast", "--output-dir", str(tmp_path / "out")]) == 0
+    out = capsys.readouterr().out  # the terminal ends with what trained, and on what
+    assert "1 runs" in out and "| tiny " in out and "MNIST (sample)" in out
+    assert "NOTE: 1 of 1 runs trained on the bundled sample" in out
     (run,) = json.loads((tmp_path / "out" / "tiny.runs.json").read_text())
     assert (
         run["name"] == "tiny"

@@ -50,14 +50,22 @@ def header_line(info: TrainingInfo) -> str:
     )
 
 
+#: Data sources whose note was already shown in this kernel (why the full data was not
+#: used is said once, not in every cell).
+_NOTED: set[str] = set()
+
+
 def opening_lines(info: TrainingInfo) -> list[str]:
     """What every display prints as a run starts: the header, the layer summary, and a note
-    when training on the bundled sample."""
+    when training on the bundled sample (with the reason the first time in a kernel)."""
     lines = [header_line(info)]
     if info.summary:
         lines.append(info.summary)
-    if info.is_sample:
+    if info.is_sample and info.data_source in _NOTED:
+        lines.append("NOTE: training on the bundled sample (see above)")
+    elif info.is_sample:
         lines.append(f"NOTE: training on the {info.data_source}")
+        _NOTED.add(info.data_source)
     return lines
 
 
