@@ -161,8 +161,44 @@ so its "Hidden Layer 2" was a BatchNorm parameter vector, not the second kernel.
 """
         ),
         code("nbmnist.plot_weight_violins([relu_2h, relu_3h, relu_5h])"),
+        md(
+            """
+## How the weights moved while training
+
+Each epoch recorded a few quantiles of every kernel (not the weights): the median, and bands
+from the 25% to 75% and 5% to 95% quantiles.
+"""
+        ),
+        code("nbmnist.plot_weight_history(relu_2h)"),
+        md(
+            """
+## What the model gets wrong
+
+The confusion matrix on the test set (rows: the true digit), accuracy per digit for three
+models side by side, and the test images `relu_2h` got wrong with the most confidence.
+"""
+        ),
+        code("nbmnist.confusion_matrix(relu_2h)"),
+        code("nbmnist.per_class_accuracy([relu_2h, relu_3h, relu_5h])"),
+        code("nbmnist.misclassified(relu_2h, n=15)"),
+        md(
+            """
+Class probabilities for any 28x28 images (uint8 or float, one or many), preprocessed as in
+training:
+"""
+        ),
+        code(
+            'digits = nbmnist.load_dataset("mnist", source="sample").x_test[:5]\n'
+            "nbmnist.predict(relu_2h, digits).round(3)"
+        ),
         md("## Learning curves of the two-hidden-layer models"),
         code('nbmnist.plot_history([relu_2h, relu_2h_d25, wide_2h], "loss")'),
+        md(
+            """
+Choose runs and a metric; the figure redraws (the last choice stays in the saved notebook):
+"""
+        ),
+        code("nbmnist.compare()"),
         md("## Summary, generated from the runs"),
         code('nbmnist.summary_table(sort_by="test accuracy")'),
         md(
@@ -303,6 +339,19 @@ running the cell again skips what is already done.
         ),
         md("## Trained weights of the three-layer models"),
         code("nbmnist.plot_weight_violins([k3_3, k5_3, k7_3])"),
+        md(
+            """
+## What the convolutions learned
+
+The first layer's filters as images, then what each convolution makes of one test digit.
+"""
+        ),
+        code("nbmnist.plot_filters(k3_3)"),
+        code(
+            'digit = nbmnist.load_dataset("mnist", source="sample").x_test[0]\n'
+            "nbmnist.plot_feature_maps(k3_3, digit)"
+        ),
+        code("nbmnist.confusion_matrix(k3_3)"),
         md("## Dropout rate against validation accuracy"),
         code('nbmnist.plot_history(drop, "accuracy", test_line=False)'),
         md("## Summary, generated from the runs"),
@@ -368,6 +417,17 @@ figure.tight_layout()
         ),
         md("## Trained weights"),
         code("nbmnist.plot_weight_violins([vanilla, bn_dropout])"),
+        md(
+            """
+## Which clothes get confused
+
+Fashion-MNIST's classes by name: the confusion matrix of the regularised model, accuracy per
+class for the two extremes, and the shirts (class 6) it took for something else.
+"""
+        ),
+        code("nbmnist.confusion_matrix(bn_dropout)"),
+        code("nbmnist.per_class_accuracy([vanilla, bn_dropout])"),
+        code("nbmnist.misclassified(bn_dropout, n=10, true=6)"),
         md("## Summary, generated from the runs"),
         code('nbmnist.summary_table(sort_by="test accuracy")'),
         md(
