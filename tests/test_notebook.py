@@ -40,11 +40,13 @@ def training_cells(notebook: nbformat.NotebookNode) -> list[nbformat.NotebookNod
 def test_every_model_cell_trains_and_shows_static_curves(executed) -> None:  # type: ignore[no-untyped-def]
     notebook, _, _ = executed
     assert training_cells(notebook)
-    for cell in training_cells(notebook):
+    for number, cell in enumerate(training_cells(notebook)):
         name = MAGIC.match(cell.source)[2]  # type: ignore[index]
         text = stream_text(cell)
         assert not any(o.output_type == "error" for o in cell.outputs), cell.source
-        assert "fast mode (NBMNIST_FAST)" in text
+        # why it is the sample: said in the first training cell, referred to after
+        said = "fast mode (NBMNIST_FAST)" if number == 0 else "bundled sample (see above)"
+        assert said in text, cell.source
         kinds = {kind for o in cell.outputs for kind in o.get("data", {})}
         assert "image/png" in kinds  # the curves, readable without a kernel
         assert "application/vnd.jupyter.widget-view+json" in kinds  # the live dashboard
@@ -179,3 +181,27 @@ def test_kernel_environment_resolves_relative_folders(monkeypatch: pytest.Monkey
     env = kernel_environment(fast=True)
     assert env["NBMNIST_DATA"] == str((REPO.parent / "shared" / "data").resolve())
     assert env["NBMNIST_FAST"] == "1" and "NBMNIST_FAST" not in __import__("os").environ
+
+
+LOOKING_INSIDE = (
+    "confusion_matrix",
+    "misclassified",
+    "plot_weight_history",
+    "plot_filters",
+    "plot_feature_maps",
+    "compare",
+)
+
+
+def test_looking_inside_cells_leave_figures_and_tables(executed) -> None:  # type: ignore[no-untyped-def]
+    notebook, _, _ = executed
+    code = [c for c in notebook.cells if c.cell_type == "code"]
+    inside = [c for c in code if any(f"nbmnist.{name}(" in c.source for name in LOOKING_INSIDE)]
+    assert inside  # every lesson has some
+    for cell in inside:
+        assert not any(o.output_type == "error" for o in cell.outputs), cell.source
+        kinds = {kind for o in cell.outputs for kind in o.get("data", {})}
+        assert "image/png" in kinds, cell.source  # a static figure stays in the notebook
+    for cell in code:
+        if "per_class_accuracy(" in cell.source:
+            assert "<td>all</td>" in cell.outputs[0]["data"]["text/html"]
