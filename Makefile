@@ -17,10 +17,12 @@ STRICT := nbmnist/declaration nbmnist/errors.py nbmnist/metric_log.py nbmnist/ru
 COLAB  := .venv-colab
 COLAB_PACKAGES := ipywidgets==7.7.1 ipython_genutils==0.2.0 keras==3.13.2 ipython==7.34.0 \
 	backcall==0.2.0 pickleshare==0.7.5 decorator==5.2.1
-# the tests that depend on the Keras backend, and one lesson notebook (03: four models)
-BACKEND_TESTS := tests/test_backend.py tests/test_training.py tests/test_magics.py \
-	tests/test_runs.py tests/test_sweep.py tests/test_display.py tests/test_kernel.py \
-	tests/test_notebook.py -k "not (01_mlp or 02_cnn or assignment or sigkill or cli or keras_example or first_cells_imports or claiming or bad_record or writer_is_gone or temporary_files or full_disk or gives_its_name or foreign or never_replaces)"
+# the tests whose outcome depends on the Keras backend (training, saving and reloading,
+# predictions, the printed code's equivalence, Ctrl-C in a kernel, a notebook choosing its
+# backend); the store, magics, sweeps, displays and lesson notebooks do not, and run on
+# TensorFlow only
+BACKEND_TESTS := tests/test_backend.py tests/test_training.py tests/test_kernel.py \
+	tests/test_predictions.py tests/test_plan.py -k "not first_cells_imports"
 COLAB_TESTS := tests/test_display.py tests/test_magics.py tests/test_packaging.py
 # Debian's Chromium for the JupyterLab end-to-end test (Playwright's own download is not used)
 CHROMIUM := /usr/bin/chromium

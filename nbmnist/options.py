@@ -32,9 +32,13 @@ _LOSS_ALIASES = {"mean_squared_error": "mse", "crossentropy": "categorical_cross
 #: images, so a notebook runs top to bottom in CI in seconds per cell (``fast_limits``).
 FAST_EPOCHS = 2
 FAST_TRAIN_SIZE = 2000
+#: Fast mode's budget of forward-pass multiply-adds per model and epoch: 2,000 images of a
+#: model of up to 1 M multiply-adds an image (seed 000's MLP: 0.48 M; the fast recipe's CNN:
+#: 0.79 M); a costlier model gets fewer images (the Keras example CNN, 12 M: 200).
+FAST_MULTIPLY_ADDS = 2_000_000_000
 #: In fast mode a sweep trains at most this many of its points (``fast_points``).
 FAST_SWEEP_POINTS = 3
-#: In fast mode a sweep shares ``FAST_TRAIN_SIZE`` among its points, down to this many each.
+#: The fewest images fast mode trains a model on (a sweep's share, a costly model's).
 FAST_MIN_TRAIN_SIZE = 200
 #: Bounds on options, so that a typo fails at once instead of after loading and building:
 #: epochs (the seed notebooks train 10-22), and batch and training sizes (the datasets hold
@@ -52,13 +56,20 @@ def _option(default: Any, text: str, shown: str | None = None, flag: Any = None)
     )
 
 
-def fast_limits(epochs: int, train_size: int | None, models_in_cell: int = 1) -> tuple[int, int]:
+def fast_limits(
+    epochs: int, train_size: int | None, models_in_cell: int = 1, multiply_adds: int = 0
+) -> tuple[int, int]:
     """Fast mode's rule, for cells, sweeps and ``--show-code`` alike: ``(epochs,
     train_size)`` lowered to at most ``FAST_EPOCHS`` epochs (1 when the cell trains several
-    models) and ``FAST_TRAIN_SIZE`` images shared among the cell's models (at least
-    ``FAST_MIN_TRAIN_SIZE`` each)."""
+    models) and ``FAST_TRAIN_SIZE`` images shared among the cell's models, fewer for a model
+    whose forward pass costs more than ``FAST_MULTIPLY_ADDS / FAST_TRAIN_SIZE`` per image
+    (``multiply_adds``, ``Declaration.multiply_adds``), so each cell stays a few seconds;
+    at least ``FAST_MIN_TRAIN_SIZE`` images each."""
     most_epochs = FAST_EPOCHS if models_in_cell == 1 else 1
-    share = max(FAST_MIN_TRAIN_SIZE, FAST_TRAIN_SIZE // models_in_cell)
+    share = FAST_TRAIN_SIZE // models_in_cell
+    if multiply_adds > 0:
+        share = min(share, FAST_MULTIPLY_ADDS // multiply_adds)
+    share = max(FAST_MIN_TRAIN_SIZE, share)
     return min(epochs, most_epochs), min(train_size or share, share)
 
 

@@ -77,7 +77,9 @@ class TrainingPlan:
         declaration = declaration.with_head()
         epochs, train_size = options.epochs, options.train_size
         if options.fast:
-            epochs, train_size = fast_limits(epochs, train_size, models_in_cell)
+            epochs, train_size = fast_limits(
+                epochs, train_size, models_in_cell, declaration.multiply_adds()
+            )
         loss = KERAS_LOSSES[options.loss]
         return cls(
             declaration=declaration,

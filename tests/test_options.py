@@ -76,6 +76,10 @@ def test_fast_mode_rules(monkeypatch: pytest.MonkeyPatch) -> None:
     assert fast_limits(1, 500) == (1, 500)
     assert fast_limits(10, None, models_in_cell=4) == (1, 500)
     assert fast_limits(10, 5000, models_in_cell=100) == (1, 200)  # at least 200 images each
+    # a costlier model gets fewer images: the fast recipe's CNN keeps 2,000, Keras' example 200
+    assert fast_limits(3, None, multiply_adds=794_880) == (2, 2000)
+    assert fast_limits(3, None, multiply_adds=11_992_448) == (2, 200)
+    assert fast_limits(3, None, multiply_adds=4_000_000) == (2, 500)
     assert fast_points(2) == [0, 1]
     assert fast_points(8) == [0, 4, 7]  # first, middle, last
     monkeypatch.setenv("NBMNIST_FAST", "1")

@@ -61,8 +61,8 @@ DATA_NOTE = """
 **Data.** nbmnist looks for the dataset in `NBMNIST_DATA`, Keras' cache, then downloads it.
 Offline it falls back to a small real sample that ships with nbmnist and says so in every
 dashboard and table. With `NBMNIST_FAST=1` (how CI and graders smoke-test this notebook) every
-model trains for at most 2 epochs on 2,000 sample images: the numbers are then only a check
-that everything runs.
+model trains for at most 2 epochs on at most 2,000 sample images (fewer for costly CNNs): the
+numbers are then only a check that everything runs.
 """
 
 CONCLUDE = """
