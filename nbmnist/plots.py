@@ -270,6 +270,21 @@ def plot_confusion(
     return figure
 
 
+def _grid(rows: int, columns: int, width: float, height: float) -> tuple[Figure, Any]:
+    """A figure of ``rows`` x ``columns`` image panels (``width`` x ``height`` inches each,
+    axes off), handed to the caller rather than pyplot; the axes as a 2-D array."""
+    import matplotlib.pyplot as plt
+
+    _ensure_figures_display()
+    figure, axes = plt.subplots(
+        rows, columns, figsize=(width * columns, height * rows + 0.5), squeeze=False
+    )
+    plt.close(figure)
+    for axis in axes.ravel():
+        axis.axis("off")
+    return figure, axes
+
+
 def plot_image_grid(images: np.ndarray, titles: Sequence[str], title: str) -> Figure:
     """Images in a grid of up to 5 columns, each with its title (e.g. ``3 → 5 (97%)``).
 
@@ -278,18 +293,10 @@ def plot_image_grid(images: np.ndarray, titles: Sequence[str], title: str) -> Fi
         titles: n titles.
         title: the figure's title.
     """
-    import matplotlib.pyplot as plt
-
-    _ensure_figures_display()
     count = max(1, len(images))
     columns = min(5, count)
-    rows = -(-count // columns)
-    figure, axes = plt.subplots(
-        rows, columns, figsize=(1.9 * columns, 2.1 * rows + 0.5), squeeze=False
-    )
-    plt.close(figure)
+    figure, axes = _grid(-(-count // columns), columns, 1.9, 2.1)
     for index, axis in enumerate(axes.ravel()):
-        axis.axis("off")
         if index < len(images):
             axis.imshow(np.asarray(images[index]).reshape(28, 28), cmap="gray_r")
             axis.set_title(titles[index], fontsize=8)
@@ -360,16 +367,8 @@ def plot_filters(run: Run) -> Figure:
     filters = kernel.mean(axis=2).transpose(2, 0, 1)  # one image per filter
     limit = float(np.abs(filters).max()) or 1.0
     columns = min(8, len(filters))
-    rows = -(-len(filters) // columns)
-    import matplotlib.pyplot as plt
-
-    _ensure_figures_display()
-    figure, axes = plt.subplots(
-        rows, columns, figsize=(1.2 * columns, 1.3 * rows + 0.5), squeeze=False
-    )
-    plt.close(figure)
+    figure, axes = _grid(-(-len(filters) // columns), columns, 1.2, 1.3)
     for index, axis in enumerate(axes.ravel()):
-        axis.axis("off")
         if index < len(filters):
             axis.imshow(filters[index], cmap="gray_r", vmin=-limit, vmax=limit)
             axis.set_title(str(index + 1), fontsize=7)
@@ -411,17 +410,10 @@ def plot_feature_maps(run: Run, image: Any) -> Figure:
     outputs = outputs if isinstance(outputs, (list, tuple)) else [outputs]
     maps = [np.asarray(keras.ops.convert_to_numpy(o))[0] for o in outputs]
     columns = 1 + min(MAX_FEATURE_MAPS, max(m.shape[-1] for m in maps))
-    import matplotlib.pyplot as plt
-
-    _ensure_figures_display()
-    figure, axes = plt.subplots(
-        len(maps), columns, figsize=(1.1 * columns, 1.25 * len(maps) + 0.5), squeeze=False
-    )
-    plt.close(figure)
+    figure, axes = _grid(len(maps), columns, 1.1, 1.25)
     for row, (layer, values) in enumerate(zip(convs, maps, strict=True)):
         title = f"{layer.name} ({values.shape[-1]} maps)"
         for column, axis in enumerate(axes[row]):
-            axis.axis("off")
             if column == 0:
                 axis.imshow(x[0, :, :, 0], cmap="gray_r", vmin=0, vmax=1)
                 axis.set_title(title, fontsize=6)

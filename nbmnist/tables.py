@@ -230,6 +230,10 @@ def summary_table(
     table.align = "l"
     if style is not None:
         table.set_style(table_style(style))
+    datasets = {run.options.get("data", "mnist") for run in rows}
+    if len(datasets) > 1:  # scores on different test sets are not comparable
+        mixed = "mixed datasets: " + ", ".join(_data_title(name) for name in sorted(datasets))
+        title = f"{title} · {mixed}" if title else mixed
     if title:
         table.title = title
     return table

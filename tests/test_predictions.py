@@ -138,3 +138,8 @@ def test_filters_and_feature_maps_of_a_cnn() -> None:
     assert len(drawn) == 1 + 8 and drawn[1].shape == (26, 26)  # the image, then 8 maps
     with pytest.raises(ValueError, match="has no convolution layer"):
         nbmnist.plot_filters(trained("mlp"))
+
+
+def test_violins_of_a_run_name_its_data() -> None:
+    title = nbmnist.plot_weight_violins(trained()).axes[0].get_title()
+    assert title == "look_mlp: trained weights per layer · MNIST (bundled sample)"

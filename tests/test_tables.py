@@ -124,3 +124,13 @@ def test_the_table_says_what_validated() -> None:
     table = summary_table([on_test, held_out])
     column = table.field_names.index("validation")
     assert [row[column] for row in table.rows] == ["test set", "split 1/6"]
+
+
+def test_a_table_mixing_datasets_says_so() -> None:
+    mnist = make_run("m", 0.98)
+    fashion = make_run("f", 0.88, options={"data": "fashion_mnist"})
+    assert summary_table([mnist, fashion]).title == "mixed datasets: Fashion-MNIST, MNIST"
+    assert summary_table([mnist, fashion], title="runs").title.endswith(
+        "· mixed datasets: Fashion-MNIST, MNIST"
+    )
+    assert not summary_table([mnist]).title
