@@ -306,8 +306,8 @@ def misclassified(
         parts.append(f"predicted {names[predicted]}" if predicted is not None else "")
         which += " (" + ", ".join(p for p in parts if p) + ")"
     title = (
-        f"{run.name}: {len(order)} most confident of {int(wrong.sum())} {which} · "
-        f"{data_label([run])}"
+        f"{run.name}: {len(order)} most confident of {int(wrong.sum())} {which} "
+        f"(true → predicted, confidence) · {data_label([run])}"
     )
     figure = plot_image_grid(found.dataset.x_test[order], titles, title)
     return Mistakes(order, found.labels[order], found.predicted[order], confidence[order], figure)
