@@ -50,9 +50,10 @@ class TrainingPlan:
         optimizer: the class in ``keras.optimizers`` (``"Adam"``).
         loss: Keras' loss name: ``"categorical_crossentropy"`` or ``"mean_squared_error"``.
         from_logits: the output layer is linear, so the cross-entropy takes logits.
-        steps_per_execution: batches per call into the backend, as asked or chosen from
-            the model's cost on a CPU (``backend.auto_steps_per_execution``); the backend
-            may change it (``backend.plan_execution``, recorded in ``run.execution``).
+
+    Batches per call into the backend are the backend's to choose, from
+    ``options.steps_per_execution`` (``backend.plan_execution``, recorded in
+    ``run.execution`` and ``run.plan``).
     """
 
     declaration: Declaration
@@ -63,7 +64,6 @@ class TrainingPlan:
     optimizer: str
     loss: str
     from_logits: bool
-    steps_per_execution: int
 
     @classmethod
     def of(
@@ -72,8 +72,6 @@ class TrainingPlan:
         """The plan for ``declaration`` (its head appended if missing) under ``options``;
         ``models_in_cell``: how many models the cell trains (a sweep's points share fast
         mode's budget)."""
-        from nbmnist.backend import auto_steps_per_execution
-
         declaration = declaration.with_head()
         epochs, train_size = options.epochs, options.train_size
         if options.fast:
@@ -91,8 +89,6 @@ class TrainingPlan:
             loss=loss,
             from_logits=loss == "categorical_crossentropy"
             and declaration.output_activation == "linear",
-            steps_per_execution=options.steps_per_execution
-            or auto_steps_per_execution(declaration, options.batch_size),
         )
 
     def with_classes(self, num_classes: int) -> TrainingPlan:
@@ -150,5 +146,4 @@ class TrainingPlan:
             "input_shape": list(self.declaration.input_shape),
             "validation": self.options.validation,
             "validation_split": self.options.validation_split,
-            "steps_per_execution": self.steps_per_execution,
         }

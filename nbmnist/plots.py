@@ -228,14 +228,14 @@ def plot_history(
             ax.axhline(test_value, color=colour, linestyle=":", label=f"{run.name} test")
     from matplotlib.ticker import MaxNLocator
 
-    from nbmnist.predictions import data_label
+    from nbmnist.tables import data_label
 
     ax.set_xlabel("epoch")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # whole epochs
     ax.set_ylabel(metric)
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))  # never on a curve
-    data = data_label(items).replace(" test set", "")
+    data = data_label(items, part="")
     ax.set_title(f"{metric}: " + ", ".join(run.name for run in items) + f" · {data}", fontsize=10)
     figure.tight_layout()
     return figure
@@ -339,9 +339,9 @@ def plot_weight_history(run: Run) -> Figure:
 
 
 def _data_of(run: Run) -> str:
-    from nbmnist.predictions import data_label
+    from nbmnist.tables import data_label
 
-    return data_label([run]).replace(" test set", "")
+    return data_label([run], part="")
 
 
 def _conv_layers(run: Run) -> list[Any]:

@@ -9,6 +9,7 @@ training (``training.prepare_arrays``: float32 pixels in [0, 1], the kind's inpu
 from __future__ import annotations
 
 import io
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -19,6 +20,7 @@ from nbmnist.data import DATASETS, Dataset, load_dataset
 from nbmnist.declaration.spec import batch_shape
 from nbmnist.errors import OptionError
 from nbmnist.runs import Run
+from nbmnist.tables import data_label
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -122,38 +124,26 @@ class TestPredictions:
         return self.dataset.class_names
 
 
-_CACHE: dict[tuple[int, str], TestPredictions] = {}
+#: run name -> (a weak reference to the model predicted with, its predictions): an entry
+#: serves only the model it was computed with (a re-run of the name has another), and keeps
+#: no model alive.
+_CACHE: dict[str, tuple[weakref.ref[Any], TestPredictions]] = {}
 
 
 def scored_predictions(run: Run) -> TestPredictions:
     """The run's model on its test set (computed once per run and model)."""
-    key = (id(_model(run)), run.name)
-    if key not in _CACHE:
-        name = run.options.get("data", "mnist")
-        if name not in DATASETS:
-            raise OptionError(f"run {run.name!r} records an unknown dataset {name!r}")
-        dataset = load_dataset(name, source="sample" if run.uses_sample else None, warn=False)
-        probabilities = predict(run, dataset.x_test)
-        _CACHE[key] = TestPredictions(run, dataset, np.asarray(dataset.y_test), probabilities)
-    return _CACHE[key]
-
-
-def data_label(runs: Sequence[Run]) -> str:
-    """Where the runs' test scores come from, for figure titles: ``MNIST test set``,
-    ``Fashion-MNIST test set (bundled sample)``, or a note that they mix datasets."""
-    names = {run.options.get("data", "mnist") for run in runs}
-    samples = {run.uses_sample for run in runs}
-    if len(names) > 1:
-        return "mixed datasets: " + ", ".join(
-            DATASETS[n].title if n in DATASETS else str(n) for n in sorted(names)
-        )
-    (name,) = names
-    title = DATASETS[name].title if name in DATASETS else str(name)
-    if samples == {True}:
-        return f"{title} test set (bundled sample)"
-    if samples == {False}:
-        return f"{title} test set"
-    return f"{title} test set (some runs on the bundled sample)"
+    model = _model(run)
+    cached = _CACHE.get(run.name)
+    if cached is not None and cached[0]() is model:
+        return cached[1]
+    name = run.options.get("data", "mnist")
+    if name not in DATASETS:
+        raise OptionError(f"run {run.name!r} records an unknown dataset {name!r}")
+    dataset = load_dataset(name, source="sample" if run.uses_sample else None, warn=False)
+    probabilities = predict(run, dataset.x_test)
+    found = TestPredictions(run, dataset, np.asarray(dataset.y_test), probabilities)
+    _CACHE[run.name] = (weakref.ref(model), found)
+    return found
 
 
 class _FigureResult:

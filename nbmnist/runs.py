@@ -315,7 +315,9 @@ _NAME = re.compile(r"[^\x00-\x1f/\\:*?\"<>|]+")
 #: The longest run name: a folder name, with room for ``_2`` and temporary-file suffixes.
 MAX_NAME_LENGTH = 120
 #: Characters a shell takes as they are, unquoted: a folder name made of these can be typed.
-_SHELL_SAFE = re.compile(r"[A-Za-z0-9_.,=+-]+")
+_SHELL_SAFE = "A-Za-z0-9_.,=+-"
+#: How a folder made by ``folder_name`` from a name with other characters ends.
+_HASHED = re.compile(r"-[0-9a-f]{8}$")
 
 
 def check_run_name(name: str, variable: bool = False) -> None:
@@ -355,9 +357,9 @@ def folder_name(name: str) -> str:
     other characters made ``_`` and an 8-digit hash of the full name added, so that two
     names never share a folder: ``drop[rate=0.1]`` is stored in ``drop_rate=0.1-<hash>``.
     The run keeps its name (in ``run.json``, tables and ``%nbmnist_runs``)."""
-    if _SHELL_SAFE.fullmatch(name) and not re.search(r"-[0-9a-f]{8}$", name):
+    if re.fullmatch(f"[{_SHELL_SAFE}]+", name) and not _HASHED.search(name):
         return name
-    readable = re.sub(r"[^A-Za-z0-9_.,=+-]+", "_", name).strip("_") or "run"
+    readable = re.sub(f"[^{_SHELL_SAFE}]+", "_", name).strip("_") or "run"
     return f"{readable}-{hashlib.sha256(name.encode()).hexdigest()[:8]}"
 
 

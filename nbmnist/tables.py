@@ -32,6 +32,26 @@ def _data_title(name: object) -> str:
     return DATASETS[name].title if isinstance(name, str) and name in DATASETS else ""
 
 
+def data_label(runs: Iterable[Run], part: str = "test set") -> str:
+    """What the runs trained and were scored on, for titles: ``MNIST test set``,
+    ``Fashion-MNIST test set (bundled sample)`` (``part=""``: ``MNIST (bundled sample)``),
+    or ``mixed datasets: Fashion-MNIST, MNIST`` when they mix datasets."""
+    runs = list(runs)
+    names = {run.options.get("data", "mnist") for run in runs}
+    if len(names) > 1:
+        return "mixed datasets: " + ", ".join(
+            _data_title(name) or str(name) for name in sorted(names, key=str)
+        )
+    (name,) = names
+    title = " ".join(word for word in (_data_title(name) or str(name), part) if word)
+    samples = {run.uses_sample for run in runs}
+    if samples == {True}:
+        return f"{title} (bundled sample)"
+    if samples == {False}:
+        return title
+    return f"{title} (some runs on the bundled sample)"
+
+
 def validation_text(run: Run) -> str:
     """What the run validated on: ``split 1/6`` (held out of the training images), ``test
     set`` (so its best validation accuracy is a test score, not a second measure) or
@@ -230,9 +250,8 @@ def summary_table(
     table.align = "l"
     if style is not None:
         table.set_style(table_style(style))
-    datasets = {run.options.get("data", "mnist") for run in rows}
-    if len(datasets) > 1:  # scores on different test sets are not comparable
-        mixed = "mixed datasets: " + ", ".join(_data_title(name) for name in sorted(datasets))
+    if len({run.options.get("data", "mnist") for run in rows}) > 1:  # not comparable
+        mixed = data_label(rows)
         title = f"{title} · {mixed}" if title else mixed
     if title:
         table.title = title

@@ -327,7 +327,7 @@ def new_run(
         declaration=declaration.text,
         variables=dict(declaration.variables),
         options=dataclasses.asdict(plan.options),
-        plan={**plan.record(), "steps_per_execution": execution.steps_per_execution},
+        plan={**plan.record(), "steps_per_execution": execution.steps_per_execution},  # ran
         history={},
         test_loss=None,
         test_accuracy=None,

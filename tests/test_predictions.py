@@ -10,8 +10,8 @@ import pytest
 import nbmnist
 from nbmnist import OptionError, load_dataset, train
 from nbmnist.display.console import ConsoleDisplay
-from nbmnist.predictions import as_model_input, data_label, scored_predictions
-from tests.conftest import TINY_CNN, TINY_MLP, make_run
+from nbmnist.predictions import as_model_input, scored_predictions
+from tests.conftest import TINY_CNN, TINY_MLP
 
 _TRAINED: dict[str, nbmnist.Run] = {}
 
@@ -99,16 +99,6 @@ def test_misclassified_are_wrong_and_most_confident_first() -> None:
         nbmnist.misclassified(run, true=10)
 
 
-def test_figures_say_where_the_data_came_from() -> None:
-    full = make_run("full", 0.98)
-    sample = make_run("sample", 0.9, uses_sample=True)
-    fashion = make_run("fashion", 0.88, options={"data": "fashion_mnist"})
-    assert data_label([full]) == "MNIST test set"
-    assert data_label([sample]) == "MNIST test set (bundled sample)"
-    assert data_label([full, sample]) == "MNIST test set (some runs on the bundled sample)"
-    assert data_label([full, fashion]) == "mixed datasets: Fashion-MNIST, MNIST"
-
-
 def test_kernel_quantiles_are_recorded_every_epoch_and_plotted() -> None:
     from nbmnist.plots import WEIGHT_QUANTILES, weight_arrays
 
@@ -143,3 +133,15 @@ def test_filters_and_feature_maps_of_a_cnn() -> None:
 def test_violins_of_a_run_name_its_data() -> None:
     title = nbmnist.plot_weight_violins(trained()).axes[0].get_title()
     assert title == "look_mlp: trained weights per layer · MNIST (bundled sample)"
+
+
+def test_a_rerun_of_a_name_gets_its_own_predictions() -> None:
+    first = train(TINY_MLP, "mlp", "again", display=ConsoleDisplay(), epochs=1, seed=1)
+    before = scored_predictions(first)
+    assert scored_predictions(first) is before  # computed once per model
+    second = train(
+        TINY_MLP, "mlp", "again", display=ConsoleDisplay(), epochs=1, seed=2, overwrite=True
+    )
+    after = scored_predictions(second)
+    assert after.run is second and after is not before
+    assert np.allclose(after.probabilities, nbmnist.predict(second, after.dataset.x_test))

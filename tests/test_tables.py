@@ -134,3 +134,16 @@ def test_a_table_mixing_datasets_says_so() -> None:
         "· mixed datasets: Fashion-MNIST, MNIST"
     )
     assert not summary_table([mnist]).title
+
+
+def test_titles_say_where_the_data_came_from() -> None:
+    from nbmnist.tables import data_label
+
+    full = make_run("full", 0.98)
+    sample = make_run("sample", 0.9, uses_sample=True)
+    fashion = make_run("fashion", 0.88, options={"data": "fashion_mnist"})
+    assert data_label([full]) == "MNIST test set"
+    assert data_label([sample]) == "MNIST test set (bundled sample)"
+    assert data_label([full, sample]) == "MNIST test set (some runs on the bundled sample)"
+    assert data_label([full, fashion]) == "mixed datasets: Fashion-MNIST, MNIST"
+    assert data_label([sample], part="") == "MNIST (bundled sample)"
