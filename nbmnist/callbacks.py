@@ -12,6 +12,7 @@ every batch).
 
 from __future__ import annotations
 
+import functools
 import signal
 import threading
 import time
@@ -65,6 +66,7 @@ class Interrupt:
             self._previous = None
 
 
+@functools.cache
 def _training_callback_class() -> type:
     """``TrainingCallback``, defined on first use: Keras (and its backend) is imported only
     when a run trains, not when this module is."""
@@ -145,13 +147,8 @@ def _training_callback_class() -> type:
     return TrainingCallback
 
 
-_CLASSES: dict[str, type] = {}
-
-
 def __getattr__(name: str) -> Any:
     """``TrainingCallback`` (a ``keras.callbacks.Callback``), made when first asked for."""
     if name != "TrainingCallback":
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    if name not in _CLASSES:
-        _CLASSES[name] = _training_callback_class()
-    return _CLASSES[name]
+    return _training_callback_class()

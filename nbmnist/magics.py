@@ -167,6 +167,11 @@ class TrainingCell:
         grid = parse_grid(args.grid) if args.grid else None
         return cls(kind, args.name, body, options, grid, args.show_code)
 
+    @property
+    def sweep_name(self) -> str:
+        """A sweep's base name: the cell's, else ``mlp_sweep`` / ``cnn_sweep``."""
+        return self.name or f"{self.kind}_sweep"
+
     def run(self, namespace: dict[str, Any]) -> None:
         """Do what the cell asks; bind the run (or a sweep's runs) to its name."""
         if self.show_code:
@@ -174,15 +179,19 @@ class TrainingCell:
             if self.grid:  # the first point's code, the grid said
                 grid_points = points(self.grid)
                 variables = {**namespace, **grid_points[0]}
-                first = point_name(self.name or f"{self.kind}_sweep", grid_points[0])
+                first = point_name(self.sweep_name, grid_points[0])
                 print(f"# --grid: {len(grid_points)} points; the code of the first, {first}")
             declaration = parse_declaration(self.body, self.kind, variables)
             options = {k: v for k, v in self.options.items() if k != "live"}
             print(to_keras_code(declaration, name=self.name, **options), end="")
         elif self.grid:
-            base = self.name or f"{self.kind}_sweep"
-            namespace[base] = sweep(
-                self.body, self.kind, base, self.grid, variables=namespace, **self.options
+            namespace[self.sweep_name] = sweep(
+                self.body,
+                self.kind,
+                self.sweep_name,
+                self.grid,
+                variables=namespace,
+                **self.options,
             )
         else:
             run = train(self.body, self.kind, self.name, variables=namespace, **self.options)
@@ -212,8 +221,7 @@ def bind_runs(runs: Runs, namespace: dict[str, Any]) -> str:
     saying what was bound."""
     groups: dict[str, list[Run]] = {}
     for run in runs.by_name().values():
-        base = run.name.split("[", 1)[0]
-        groups.setdefault(base if "[" in run.name else run.name, []).append(run)
+        groups.setdefault(run.name.split("[", 1)[0], []).append(run)  # a point: its sweep
     bound, skipped = [], []
     for name, group in groups.items():
         value: Any = group if "[" in group[0].name else group[0]
