@@ -6,12 +6,13 @@ import builtins
 import re
 import types
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
+from traitlets import Any as AnyTrait
 from traitlets import Bool, Integer, TraitError, Unicode, validate
 
 from nbmnist.backend import use_backend
@@ -30,7 +31,7 @@ from nbmnist.runs import (
     load_runs,
     point_name,
 )
-from nbmnist.sweep import parse_grid, points, sweep
+from nbmnist.sweep import Range, parse_grid, sweep
 from nbmnist.tables import summary_table
 from nbmnist.training import train
 
@@ -60,10 +61,17 @@ def _holds_runs(value: Any) -> bool:
     )
 
 
-def _check_expanded(kind: str, line: str, namespace: dict[str, Any]) -> None:
+def _placeholders(line: str) -> list[str]:
+    return re.findall(r"\{([^{}]*)\}", line)
+
+
+def _check_expanded(
+    kind: str, line: str, namespace: dict[str, Any], allowed: frozenset[str] = frozenset()
+) -> None:
     """IPython has already replaced {name} in the magic line; one left means the name was not
-    defined (IPython then keeps the whole line as typed)."""
-    leftovers = re.findall(r"\{([^{}]*)\}", line)
+    defined (IPython then keeps the whole line as typed), unless it is a grid name
+    (``allowed``), whose value each point puts in."""
+    leftovers = [name for name in _placeholders(line) if name not in allowed]
     undefined = [name for name in leftovers if name.isidentifier() and name not in namespace]
     if undefined:
         raise UsageError(f"%%{kind}: undefined name '{undefined[0]}' in the magic line")
@@ -72,6 +80,36 @@ def _check_expanded(kind: str, line: str, namespace: dict[str, Any]) -> None:
             f"%%{kind}: cannot read {{{leftovers[0]}}} in the magic line; "
             "write {name} with a defined name"
         )
+
+
+def _grid_of(line: str) -> dict[str, list[str] | Range] | None:
+    """The ``--grid`` specs of a magic line, read before its other flags (which may hold a
+    grid name's ``{name}``, not yet a value of their type)."""
+    specs = re.findall(r"--grid(?:=|\s+)(\S+)", line)
+    if re.search(r"--grid\s*$", line):
+        raise UsageError("--grid needs NAME=V1,V2,... e.g. --grid rate=0.0,0.1,0.2")
+    return parse_grid(specs) if specs else None
+
+
+def _first_values(grid: dict[str, list[str] | Range]) -> list[dict[str, str]]:
+    """A point to check and show the code of: the grid's first, or a range's low end."""
+    return [
+        {
+            name: (values[0] if isinstance(values, list) else f"{values.low:g}")
+            for name, values in grid.items()
+        }
+    ]
+
+
+def _put_values(line: str, point: dict[str, str], namespace: dict[str, Any]) -> str:
+    """The magic line with each ``{name}`` replaced by the point's value (grid names) or the
+    notebook's (others, as IPython would have)."""
+
+    def value(match: re.Match[str]) -> str:
+        name = match[1]
+        return point[name] if name in point else str(namespace.get(name, match[0]))
+
+    return re.sub(r"\{(\w+)\}", value, line)
 
 
 def _with_recipe(
@@ -106,6 +144,25 @@ _FLAGS = (
         help="train one model per value of {NAME} in the body (repeat for a product grid)",
     ),
     argument(
+        "--search",
+        choices=("grid", "random"),
+        default=None,
+        help="with --grid: every point (grid, the default) or --trials points drawn at random "
+        "(ranges such as lr=1e-4..1e-2:log allowed), seeded by --seed",
+    ),
+    argument("--trials", type=int, help="points to sample with --search random"),
+    argument(
+        "--workers",
+        type=int,
+        help="with --grid: points trained at once in a local process pool (default: one per "
+        "GPU, else one per 4 CPU cores)",
+    ),
+    argument(
+        "--executor",
+        help="with --grid: where points train: processes (default), dask://HOST:8786 (a Dask "
+        "cluster) or kernel (one after another in this kernel)",
+    ),
+    argument(
         "--show-code",
         action="store_true",
         help="print the plain Keras code this cell means, instead of training",
@@ -123,16 +180,24 @@ class TrainingCell:
         name: the run name given, or None (``mlp_1``, ...).
         body: the declaration (a recipe's when the cell declares no layer).
         options: training options as ``train`` takes them (flags, recipe, ``%config``).
-        grid: ``--grid`` values by name, or None.
+        grid: ``--grid`` values (or ranges) by name, or None.
         show_code: ``--show-code``.
+        sweep: how a grid is swept: ``search``, ``trials``, ``executor``, ``workers``
+            (``nbmnist.sweep``'s keywords; ``%config`` defaults included).
+        point_options: a grid point's own options, from the magic line's ``{name}`` flags
+            (``--learning-rate {lr}``), or None.
+        line_names: the grid names the magic line uses.
     """
 
     kind: Kind
     name: str | None
     body: str
     options: dict[str, Any]
-    grid: dict[str, list[str]] | None = None
+    grid: dict[str, list[str] | Range] | None = None
     show_code: bool = False
+    sweep: dict[str, Any] = field(default_factory=dict)
+    point_options: Callable[[dict[str, str]], dict[str, Any]] | None = None
+    line_names: frozenset[str] = frozenset()
 
     @classmethod
     def parse(
@@ -150,8 +215,11 @@ class TrainingCell:
             UsageError: an undefined ``{name}``, a bad run name or flag.
             OptionError: a bad recipe or grid.
         """
-        _check_expanded(kind, line, namespace)
-        args = _parse_flags(magic, line)
+        grid = _grid_of(line)
+        line_names = frozenset(_placeholders(line)) & set(grid or {})
+        _check_expanded(kind, line, namespace, allowed=line_names)
+        first = next(iter(_first_values(grid or {})), {}) if line_names else {}
+        args = _parse_flags(magic, _put_values(line, first, namespace) if first else line)
         if args.name is not None:
             try:
                 check_run_name(args.name, variable=True)
@@ -164,8 +232,36 @@ class TrainingCell:
         options["live"] = config.live and options.get("live", True)
         defaults = {"fast": config.fast, "seed": config.seed, "runs_dir": config.runs_dir}
         options.update({k: v for k, v in defaults.items() if v is not None and k not in options})
-        grid = parse_grid(args.grid) if args.grid else None
-        return cls(kind, args.name, body, options, grid, args.show_code)
+        sweep_options = {
+            "search": args.search or "grid",
+            "trials": args.trials,
+            "executor": config.executor if args.executor is None else args.executor,
+            "workers": config.workers if args.workers is None else args.workers,
+        }
+        given = [args.search, args.trials, args.workers, args.executor]
+        if not grid and any(value is not None for value in given):
+            raise UsageError(
+                f"%%{kind}: --search, --trials, --workers and --executor are for sweeps; "
+                "add --grid NAME=V1,V2,..."
+            )
+        point_options = None
+        if line_names:
+
+            def point_options(point: dict[str, str]) -> dict[str, Any]:
+                flags = vars(_parse_flags(magic, _put_values(line, point, namespace)))
+                return TrainingOptions.from_flags(flags)
+
+        return cls(
+            kind,
+            args.name,
+            body,
+            options,
+            grid,
+            args.show_code,
+            sweep_options,
+            point_options,
+            line_names,
+        )
 
     @property
     def sweep_name(self) -> str:
@@ -176,13 +272,15 @@ class TrainingCell:
         """Do what the cell asks; bind the run (or a sweep's runs) to its name."""
         if self.show_code:
             variables = namespace
+            options = {k: v for k, v in self.options.items() if k != "live"}
             if self.grid:  # the first point's code, the grid said
-                grid_points = points(self.grid)
+                grid_points = _first_values(self.grid)
                 variables = {**namespace, **grid_points[0]}
                 first = point_name(self.sweep_name, grid_points[0])
-                print(f"# --grid: {len(grid_points)} points; the code of the first, {first}")
+                print(f"# --grid: the code of the first point, {first}")
+                if self.point_options is not None:
+                    options.update(self.point_options(grid_points[0]))
             declaration = parse_declaration(self.body, self.kind, variables)
-            options = {k: v for k, v in self.options.items() if k != "live"}
             print(to_keras_code(declaration, name=self.name, **options), end="")
         elif self.grid:
             namespace[self.sweep_name] = sweep(
@@ -191,6 +289,9 @@ class TrainingCell:
                 self.sweep_name,
                 self.grid,
                 variables=namespace,
+                point_options=self.point_options,
+                line_names=self.line_names,
+                **self.sweep,
                 **self.options,
             )
         else:
@@ -275,7 +376,7 @@ def _parse_flags(magic: Callable[..., Any], line: str) -> Any:
 class NbmnistMagics(Magics):
     """Declare, train and record Keras models on MNIST from a cell. Configure with
     ``%config NbmnistMagics.fast = True`` (or ``.live``, ``.seed``, ``.runs_dir``,
-    ``.backend``)."""
+    ``.backend``, and for sweeps ``.executor`` and ``.workers``)."""
 
     fast = Bool(
         None,
@@ -297,6 +398,20 @@ class NbmnistMagics(Magics):
         allow_none=True,
         help="Keras backend of this kernel: tensorflow, jax or torch. Set it before the first "
         "training cell (default: KERAS_BACKEND, ~/.keras/keras.json, else TensorFlow).",
+    ).tag(config=True)
+
+    executor = AnyTrait(
+        None,
+        allow_none=True,
+        help="Where a sweep's points train: 'processes' (a local process pool, the default), "
+        "'dask://HOST:8786' or a distributed.Client (a Dask cluster), any "
+        "concurrent.futures.Executor, or 'kernel' (one after another in this kernel).",
+    ).tag(config=True)
+    workers = Integer(
+        None,
+        allow_none=True,
+        help="Points a sweep trains at once in the local process pool (default: one per GPU, "
+        "else one per 4 CPU cores).",
     ).tag(config=True)
 
     @validate("backend")

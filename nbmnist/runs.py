@@ -600,6 +600,58 @@ class RunStore:
         if run.model_path:
             run.model_path = str(final / MODEL)
 
+    def holds_completed(self, name: str) -> bool:
+        """True if the store holds a run ``name`` that completed (or cannot be read): an
+        ``--overwrite`` keeps it until its successor completes (``settle``)."""
+        if name not in self:
+            return False
+        try:
+            return self.load(name).status == "completed"
+        except RunStoreError:
+            return True
+
+    def settle(self, name: str, staged: Path, run: Run) -> None:
+        """Put ``run``, written in ``staged``, in the store as ``name``: in place of the run
+        of that name, unless that one completed and this one did not; this one is then
+        stored under a new name (``name_2``...) and the completed one is kept."""
+        if run.status == "completed" or not self.holds_completed(name):
+            self.replace(name, staged, run)
+            return
+        kept = self.claim(name, session_names())
+        self.keep_as(staged, run, kept)
+        print(
+            f"nbmnist: {name!r} {run.status}, so the completed run {name!r} is kept; "
+            f"this one is saved as {kept!r}"
+        )
+
+    def receive(self, name: str, files: Mapping[str, bytes]) -> Run | None:
+        """Store a run trained elsewhere (a sweep point's worker) from its folder's files
+        (``run.json``, ``model.keras``: name -> bytes), as ``settle`` does: each file written
+        atomically in a staging folder, which is then renamed in. A record that still says
+        ``running`` (its trainer was killed) is stored as ``killed``.
+
+        Returns:
+            The stored run, or None when ``files`` hold no record.
+
+        Raises:
+            RunStoreError: the record is unreadable, or the disk refused a write.
+        """
+        if RECORD not in files:
+            return None
+        staged = self.staging(name)
+        with _write_errors(staged, "run"):
+            staged.mkdir(parents=True)
+            for file_name in (RECORD, MODEL):
+                if file_name in files:
+                    atomic_write(staged / file_name, files[file_name])
+        run = self._load(staged)
+        if run.status in ("running", "killed"):
+            run.status = "killed"
+            self.write(run, staged)
+        run.name = name
+        self.settle(name, staged, run)
+        return run
+
     def load(self, name: str) -> Run:
         """The run ``name``.
 

@@ -1,137 +1,474 @@
-"""Sweeps: one model per point of a grid of ``{name}`` values, resumable, one live table.
+"""Sweeps: one model per point of a grid (or a random search) of ``{name}`` values, each
+trained in a worker process, resumable, one live table.
 
 ``%%cnn drop --grid rate=0.0,0.1,0.2`` with ``dropout {rate}`` in the body trains
 ``drop[rate=0.0]``, ``drop[rate=0.1]``, ``drop[rate=0.2]``: each run is named after the values
 it actually used, so a label can never disagree with the code (seed 003 labelled runs
-0.1 … 0.7 while training 0.01 … 0.07).
+0.1 … 0.7 while training 0.01 … 0.07). ``--search random --trials N`` samples N points from
+the grid or from ranges (``lr=1e-4..1e-2:log``).
+
+The points train outside the notebook's kernel, on an executor (``nbmnist.workers``): a
+local process pool by default, or a Dask cluster. The kernel plans, dispatches, collects the
+runs into its store and draws the table.
 """
 
 from __future__ import annotations
 
+import concurrent.futures
 import itertools
 import math
-from collections.abc import Mapping
+import random
+import time
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from nbmnist.declaration import Kind
 from nbmnist.errors import OptionError
 from nbmnist.model import as_declaration
 from nbmnist.options import fast_points, make_options
-from nbmnist.runs import Run, RunStore, point_name, record
-from nbmnist.training import train
+from nbmnist.runs import Run, RunStore, RunStoreError, point_name, record
+from nbmnist.workers import (
+    DaskChannel,
+    Dispatch,
+    PointResult,
+    PointTask,
+    check_executor,
+    dispatch,
+    forwarded_env,
+    run_point,
+)
+
+SEARCHES = ("grid", "random")
+#: Where a sweep's points train when no executor is given: ``"processes"`` (a local pool).
+#: ``"kernel"`` trains them one after another in the notebook's kernel, as before workers.
+IN_KERNEL = "kernel"
+#: Seconds between redraws of the live table (a point's epochs may come faster).
+REDRAW_S = 0.5
 
 
-def parse_grid(specs: list[str]) -> dict[str, list[str]]:
-    """``["rate=0.0,0.1", "units=32,64"]`` -> ``{"rate": ["0.0", "0.1"], "units": [...]}``.
+@dataclass(frozen=True)
+class Range:
+    """A range to sample a grid name from with ``--search random``: ``lr=1e-4..1e-2:log``.
+
+    Attributes:
+        low, high: the bounds (``low < high``); both written as integers (``16..256``) give
+            integers.
+        log: sample uniformly in log space (``:log``; both bounds > 0).
+        integer: the bounds were integers, so are the values.
+    """
+
+    low: float
+    high: float
+    log: bool = False
+    integer: bool = False
+
+    @classmethod
+    def parse(cls, name: str, text: str) -> Range:
+        """``"1e-4..1e-2:log"`` -> ``Range(1e-4, 1e-2, log=True)``.
+
+        Raises:
+            OptionError: not ``LOW..HIGH`` or ``LOW..HIGH:log`` with numbers, low >= high,
+                or a log range that is not above 0.
+        """
+        bounds, _, scale = text.partition(":")
+        low_text, _, high_text = bounds.partition("..")
+        example = f"write {name}=LOW..HIGH or {name}=LOW..HIGH:log, e.g. lr=1e-4..1e-2:log"
+        if scale not in ("", "log"):
+            raise OptionError(f"--grid {name}={text}: unknown scale {scale!r}; {example}")
+        try:
+            low, high = float(low_text), float(high_text)
+        except ValueError:
+            raise OptionError(f"--grid {name}={text}: not a range of numbers; {example}") from None
+        if not low < high or (scale == "log" and low <= 0):
+            need = "0 < LOW < HIGH" if scale == "log" else "LOW < HIGH"
+            raise OptionError(f"--grid {name}={text}: a range needs {need}")
+        integer = all(part.strip().lstrip("-").isdigit() for part in (low_text, high_text))
+        return cls(low, high, scale == "log", integer)
+
+    def draw(self, rng: random.Random) -> str:
+        """One value, as text: integers as such, other numbers to 3 significant digits (the
+        value the point trains with is the one in its name)."""
+        if self.log:
+            value = math.exp(rng.uniform(math.log(self.low), math.log(self.high)))
+        else:
+            value = rng.uniform(self.low, self.high)
+        return str(round(value)) if self.integer else f"{value:.3g}"
+
+    def __str__(self) -> str:
+        return f"{self.low:g}..{self.high:g}" + (":log" if self.log else "")
+
+
+Grid = Mapping[str, "list[str] | Range"]
+
+
+def parse_grid(specs: list[str]) -> dict[str, list[str] | Range]:
+    """``["rate=0.0,0.1", "lr=1e-4..1e-2:log"]`` -> ``{"rate": ["0.0", "0.1"], "lr": Range}``.
 
     Raises:
-        OptionError: a spec is not ``NAME=V1,V2,...`` with a Python name and no empty value,
-            or a name is given twice.
+        OptionError: a spec is not ``NAME=V1,V2,...`` (or ``NAME=LOW..HIGH[:log]``) with a
+            Python name and no empty value, or a name is given twice.
     """
-    grid: dict[str, list[str]] = {}
+    grid: dict[str, list[str] | Range] = {}
     for spec in specs:
         name, eq, values = spec.partition("=")
         name = name.strip()
         if not eq or not name.isidentifier():
             raise OptionError(f"--grid {spec!r}: write NAME=V1,V2,... e.g. rate=0.0,0.1,0.2")
+        if name in grid:
+            raise OptionError(f"--grid names {name!r} twice; give all its values at once")
+        if ".." in values:
+            grid[name] = Range.parse(name, values.strip())
+            continue
         items = [value.strip() for value in values.split(",")]
         if not items or any(not item for item in items):
             raise OptionError(f"--grid {spec!r}: a value is empty; write rate=0.0,0.1,0.2")
-        if name in grid:
-            raise OptionError(f"--grid names {name!r} twice; give all its values at once")
         grid[name] = items
     if not grid:
         raise OptionError("--grid needs at least one NAME=V1,V2,...")
     return grid
 
 
-def points(grid: Mapping[str, list[str]]) -> list[dict[str, str]]:
-    """Every combination of the grid's values (the product), in order."""
-    names = list(grid)
-    return [dict(zip(names, values, strict=True)) for values in itertools.product(*grid.values())]
-
-
-def sweep(
-    text: str,
-    kind: Kind,
-    name: str,
-    grid: Mapping[str, list[str]],
-    *,
-    variables: Mapping[str, object] | None = None,
-    **options: Any,
-) -> list[Run]:
-    """Train one model per grid point; skip points already completed in the run store.
-
-    Every point's declaration is checked before the first model trains. After each run the
-    results table (shown once, updated in place) says ``k of N done``; at the end the best
-    run on validation accuracy is reported. Between runs the previous model is released
-    (``backend.release_memory``; the run keeps its saved ``model.keras``).
-
-    Args:
-        text: the cell body, with ``{name}`` for each grid name.
-        kind: ``"mlp"`` or ``"cnn"``.
-        name: base name of the runs (``drop`` gives ``drop[rate=0.3]``).
-        grid: name -> values as written (strings); several names take the product.
-        variables: other ``{name}`` values (the notebook's namespace); the grid's win.
-        **options: training options for every run, as ``train`` takes them.
-
-    Returns:
-        The runs in grid order, trained now or loaded from the store.
+def points(grid: Grid) -> list[dict[str, str]]:
+    """Every combination of the grid's values (the product), in order.
 
     Raises:
-        OptionError, DeclarationError: before anything trains (a grid name the body does
-            not use is an OptionError).
-        KeyboardInterrupt: re-raised after recording the run in progress (completed runs stay;
-            running the sweep again resumes after them).
+        OptionError: a name is a ``Range`` (a range is sampled, ``sample``).
     """
-    from IPython.display import display
+    for name, values in grid.items():
+        if isinstance(values, Range):
+            raise OptionError(
+                f"--grid {name}={values} is a range: sample it with --search random "
+                f"--trials N, or list the values ({name}=V1,V2,...)"
+            )
+    names = list(grid)
+    lists = [values for values in grid.values() if not isinstance(values, Range)]
+    return [dict(zip(names, values, strict=True)) for values in itertools.product(*lists)]
 
-    from nbmnist.backend import release_memory
-    from nbmnist.tables import summary_table
 
-    opts = make_options(**options)
-    grid_points = points(grid)
-    for point in grid_points:  # every point must parse before anything trains
+def sample(grid: Grid, trials: int, seed: int = 0) -> list[dict[str, str]]:
+    """``trials`` distinct points drawn at random, seeded: from the grid's product when every
+    name lists its values (all of it when it has no more than ``trials`` points), else each
+    name drawn on its own (a list uniformly, a ``Range`` as it says).
+
+    Raises:
+        OptionError: ``trials`` below 1.
+    """
+    if trials < 1:
+        raise OptionError(f"--trials must be 1 or more, got {trials}")
+    rng = random.Random(seed)
+    if not any(isinstance(values, Range) for values in grid.values()):
+        product = points(grid)
+        return product if trials >= len(product) else rng.sample(product, trials)
+    drawn: list[dict[str, str]] = []
+    for _ in range(trials * 100):  # a narrow integer range may hold fewer distinct points
+        point = {
+            name: values.draw(rng) if isinstance(values, Range) else rng.choice(values)
+            for name, values in grid.items()
+        }
+        if point not in drawn:
+            drawn.append(point)
+            if len(drawn) == trials:
+                break
+    return drawn
+
+
+def best_run(runs: list[Run]) -> Run | None:
+    """The run with the highest best-epoch validation accuracy (None if none validated)."""
+    scored = [(run.best_epoch("val_accuracy"), run) for run in runs]
+    valid = [(best[1], run) for best, run in scored if best is not None and math.isfinite(best[1])]
+    return max(valid, key=lambda pair: pair[0])[1] if valid else None
+
+
+class SweepTable:
+    """The live table of a sweep: one row per point and its state (queued, epoch k of n,
+    completed, failed: reason...), redrawn in place in a notebook; in a terminal one line per
+    point that ends. Under it, in a notebook, the curves of the point that finished last.
+    """
+
+    COLUMNS = ("point", "state", "val accuracy", "test accuracy")
+
+    def __init__(self, name: str, names: Sequence[str], where: str) -> None:
+        from nbmnist.display import in_notebook
+
+        self.name, self.where = name, where
+        self.states = dict.fromkeys(names, "queued")
+        self.epochs: dict[str, int] = {}
+        self.val_accuracy: dict[str, float] = {}
+        self.test_accuracy: dict[str, float] = {}
+        self.live = in_notebook()
+        self._handle: Any = None
+        self._curves: Any = None
+        self._drawn = 0.0
+
+    def finished(self) -> int:
+        return sum(
+            state != "queued" and not state.startswith("epoch") for state in self.states.values()
+        )
+
+    def event(self, name: str, event: dict[str, Any]) -> None:
+        """A point's trainer reported ``event`` (``nbmnist.workers``)."""
+        kind = event.get("event")
+        if kind == "started":
+            self.epochs[name] = int(event["epochs"])
+            self.states[name] = f"epoch 0 of {self.epochs[name]}"
+        elif kind == "epoch":
+            self.states[name] = f"epoch {event['epoch']} of {self.epochs.get(name, '?')}"
+            if "val_accuracy" in event.get("metrics", {}):
+                self.val_accuracy[name] = float(event["metrics"]["val_accuracy"])
+        self.draw()
+
+    def kept(self, name: str, run: Run) -> None:
+        """A point completed by an earlier run of the cell (resumed, not trained again)."""
+        self.states[name] = "completed before"
+        self._note_scores(name, run)
+
+    def _note_scores(self, name: str, run: Run) -> None:
+        best = run.best_epoch("val_accuracy")
+        if best is not None:
+            self.val_accuracy[name] = best[1]
+        if run.test_accuracy is not None:
+            self.test_accuracy[name] = run.test_accuracy
+
+    def point_done(self, name: str, state: str, run: Run | None, reason: str = "") -> None:
+        """A point ended: ``state`` with its ``run`` as stored (None: nothing stored)."""
+        self.states[name] = f"{state}: {reason}" if reason else state
+        if run is not None:
+            self._note_scores(name, run)
+        if not self.live:
+            scores = self._scores(name)
+            print(f"{name}: {self.states[name]}" + (f" · {scores}" if scores else ""))
+        self.draw(force=True)
+        if self.live and run is not None and run.epochs:
+            self._draw_curves(run)
+
+    def _scores(self, name: str) -> str:
+        parts = []
+        if name in self.val_accuracy:
+            parts.append(f"best val_accuracy {self.val_accuracy[name]:.4f}")
+        if name in self.test_accuracy:
+            parts.append(f"test_accuracy {self.test_accuracy[name]:.4f}")
+        return " · ".join(parts)
+
+    def table(self) -> Any:
+        from prettytable import PrettyTable
+
+        table = PrettyTable(list(self.COLUMNS))
+        for name, state in self.states.items():
+            val, test = self.val_accuracy.get(name), self.test_accuracy.get(name)
+            table.add_row(
+                [
+                    name,
+                    state,
+                    "" if val is None else f"{val:.4f}",
+                    "" if test is None else f"{test:.4f}",
+                ]
+            )
+        table.align = "l"
+        table.title = (
+            f"{self.name}: {self.finished()} of {len(self.states)} points done · {self.where}"
+        )
+        return table
+
+    def draw(self, force: bool = False) -> None:
+        """Redraw the table in place (notebooks only; at most every ``REDRAW_S``)."""
+        if not self.live or (not force and time.monotonic() - self._drawn < REDRAW_S):
+            return
+        from IPython.display import HTML, display
+
+        html = HTML(self.table().get_html_string())
+        if self._handle is None:
+            self._handle = display(html, display_id=True)
+        else:
+            self._handle.update(html)
+        self._drawn = time.monotonic()
+
+    def _draw_curves(self, run: Run) -> None:
+        import matplotlib.pyplot as plt
+        from IPython.display import display
+
+        from nbmnist.plots import plot_history
+
+        figure, axes = plt.subplots(1, 2, figsize=(10, 3.5))
+        for ax, metric in zip(axes, ("loss", "accuracy"), strict=True):
+            plot_history(run, metric, ax=ax)
+        figure.suptitle(f"last finished: {run.name}")
+        if self._curves is None:
+            self._curves = display(figure, display_id=True)
+        else:
+            self._curves.update(figure)
+        plt.close(figure)
+
+    def close(self, final: Any) -> None:
+        """Replace the live table by ``final`` (the summary table of the runs)."""
+        from IPython.display import display
+
+        if self._handle is not None:
+            self._handle.update(final)
+        else:
+            display(final)
+
+
+def _check_points(
+    text: str,
+    kind: Kind,
+    grid_points: list[dict[str, str]],
+    variables: Mapping[str, object] | None,
+    line_names: Collection[str],
+    options_at: Callable[[dict[str, str]], dict[str, Any]],
+) -> dict[str, dict[str, str]]:
+    """Parse every point's declaration and options before anything trains. Returns each
+    point's ``{name}`` values as text (what its body used), by run name's point.
+
+    Raises:
+        OptionError, DeclarationError: the first point that cannot train; a grid name used
+            neither in the body nor in the magic line.
+    """
+    used_by: dict[str, dict[str, str]] = {}
+    for point in grid_points:
         used = as_declaration(text, kind, {**(variables or {}), **point}).variables
-        unused = [name for name in point if name not in used]
+        unused = [name for name in point if name not in used and name not in line_names]
         if unused:  # every point would train the same model under different names
             raise OptionError(
                 f"--grid {unused[0]}: the cell body does not use {{{unused[0]}}}, so every "
                 f"point would train the same model; write {{{unused[0]}}} where its value goes "
                 f"(e.g. 'dropout {{{unused[0]}}}')"
             )
+        make_options(**options_at(point))
+        used_by[repr(sorted(point.items()))] = dict(used)
+    return used_by
+
+
+def sweep(
+    text: str,
+    kind: Kind,
+    name: str,
+    grid: Grid,
+    *,
+    variables: Mapping[str, object] | None = None,
+    search: str = "grid",
+    trials: int | None = None,
+    executor: Any = None,
+    workers: int | None = None,
+    point_options: Callable[[dict[str, str]], dict[str, Any]] | None = None,
+    line_names: Collection[str] = (),
+    **options: Any,
+) -> list[Run]:
+    """Train one model per point; skip points already completed in the run store.
+
+    Every point's declaration and options are checked before the first model trains. Each
+    point trains in a process of its own on ``executor`` (``nbmnist.workers``); its run record
+    and model come back to this process and are written to the run store. A live table shows
+    each point's state; at the end the best run on validation accuracy (never on test) is
+    reported.
+
+    Args:
+        text: the cell body, with ``{name}`` for each grid name.
+        kind: ``"mlp"`` or ``"cnn"``.
+        name: base name of the runs (``drop`` gives ``drop[rate=0.3]``).
+        grid: name -> values as written (strings), or a ``Range`` (random search only);
+            several names take the product.
+        variables: other ``{name}`` values (the notebook's namespace); the grid's win.
+        search: ``"grid"`` (every point) or ``"random"`` (``trials`` points, ``sample``,
+            seeded by ``seed`` or 0: the same cell samples the same points, so it resumes).
+        trials: points to sample with ``search="random"``.
+        executor: where points train: None or ``"processes"`` (a local process pool of
+            ``workers``), ``"dask://HOST:8786"`` or a ``distributed.Client`` (a Dask
+            cluster), any ``concurrent.futures.Executor``, or ``"kernel"`` (one after
+            another in this process, with the live dashboard).
+        workers: processes of the local pool; None: one per GPU, else one per 4 CPU cores.
+        point_options: a point's own options (e.g. ``{"learning_rate": float(p["lr"])}``),
+            over ``options``.
+        line_names: grid names the magic line uses (``--learning-rate {lr}``).
+        **options: training options for every run, as ``train`` takes them.
+
+    Returns:
+        The runs in point order, trained now or loaded from the store (a point that failed
+        before its first record, or was cancelled, has none).
+
+    Raises:
+        OptionError, DeclarationError: before anything trains (a grid name used nowhere is
+            an OptionError).
+        KeyboardInterrupt: after Ctrl-C has cancelled the queued points and the running ones
+            have stopped after their current group of batches and been stored (completed runs
+            stay; running the sweep again resumes after them).
+    """
+    if search not in SEARCHES:
+        raise OptionError(f"--search must be one of {', '.join(SEARCHES)}, got {search!r}")
+    if (trials is None) != (search == "grid"):
+        raise OptionError(
+            "--search random needs --trials N"
+            if trials is None
+            else "--trials samples points: use it with --search random"
+        )
+    opts = make_options(**options)
+    if executor != IN_KERNEL:
+        check_executor(executor, workers)
+
+    def options_at(point: dict[str, str]) -> dict[str, Any]:
+        return {**options, **(point_options(point) if point_options else {})}
+
+    if search == "random":
+        assert trials is not None
+        grid_points = sample(grid, trials, opts.seed or 0)
+    else:
+        grid_points = points(grid)
+    used_by = _check_points(text, kind, grid_points, variables, line_names, options_at)
     if opts.fast and len(fast_points(len(grid_points))) < len(grid_points):
         keep = fast_points(len(grid_points))
-        print(f"fast mode: training {len(keep)} of the {len(grid_points)} grid points")
+        print(f"fast mode: training {len(keep)} of the {len(grid_points)} points")
         grid_points = [grid_points[i] for i in keep]
     store = RunStore.default(opts.runs_dir)
-    done: list[Run] = []
-    handle = None
-    for index, point in enumerate(grid_points, 1):
-        run_name = point_name(name, point)
-        previous = store.load(run_name) if run_name in store else None
-        if previous is not None and previous.status == "completed" and not opts.overwrite:
+    store.check()
+    names = [point_name(name, point) for point in grid_points]
+    kept: dict[str, Run] = {}
+    for run_name in names:
+        if opts.overwrite or run_name not in store:
+            continue
+        try:
+            previous = store.load(run_name)
+        except RunStoreError:
+            continue
+        if previous.status == "completed":
             print(f"{run_name}: already completed in {store.root}; skipped (resume)")
-            run = previous
-            record(run)
-        else:
-            run = train(
+            kept[run_name] = previous
+            record(previous)
+    todo = [
+        (run_name, point)
+        for run_name, point in zip(names, grid_points, strict=True)
+        if run_name not in kept
+    ]
+    common = {"models_in_cell": len(grid_points)}
+    if executor == IN_KERNEL:
+        trained = _in_kernel(text, kind, todo, variables, options_at, common)
+    else:
+        trained = _on_executor(
+            name,
+            names,
+            kept,
+            todo,
+            store,
+            executor,
+            workers,
+            lambda run_name, point: PointTask(
+                run_name,
                 text,
                 kind,
-                run_name,
-                variables={**(variables or {}), **point},
-                show_summary=index == 1,
-                models_in_cell=len(grid_points),  # fast mode shares its budget among them
-                **{**options, "overwrite": True},  # replace an unfinished attempt
-            )
-        done.append(run)
-        run.model = None  # saved as model.keras; loaded again on first use
-        release_memory()
-        table = summary_table(done, title=f"{name}: {index} of {len(grid_points)} done")
-        if handle is None:
-            handle = display(table, display_id=True)
-        else:
-            handle.update(table)
+                used_by[repr(sorted(point.items()))],
+                options_at(point),
+                len(grid_points),
+            ),
+        )
+    done = [run for run_name in names if (run := kept.get(run_name) or trained.get(run_name))]
+    from IPython.display import display
+
+    from nbmnist.tables import summary_table
+
+    title = f"{name}: {len(done)} of {len(names)} done"
+    table = summary_table(
+        done, title=title, sort_by="best val accuracy" if search == "random" else None
+    )
+    display(table)
     best = best_run(done)
     if best is not None:
         value = best.best_epoch("val_accuracy")
@@ -140,8 +477,121 @@ def sweep(
     return done
 
 
-def best_run(runs: list[Run]) -> Run | None:
-    """The run with the highest best-epoch validation accuracy (None if none validated)."""
-    scored = [(run.best_epoch("val_accuracy"), run) for run in runs]
-    valid = [(best[1], run) for best, run in scored if best is not None and math.isfinite(best[1])]
-    return max(valid, key=lambda pair: pair[0])[1] if valid else None
+def _in_kernel(
+    text: str,
+    kind: Kind,
+    todo: list[tuple[str, dict[str, str]]],
+    variables: Mapping[str, object] | None,
+    options_at: Callable[[dict[str, str]], dict[str, Any]],
+    common: dict[str, Any],
+) -> dict[str, Run]:
+    """``executor="kernel"``: train the points one after another here, each with the live
+    dashboard, releasing each model after it (``backend.release_memory``)."""
+    from nbmnist.backend import release_memory
+    from nbmnist.training import train
+
+    trained: dict[str, Run] = {}
+    for index, (run_name, point) in enumerate(todo):
+        run = train(
+            text,
+            kind,
+            run_name,
+            variables={**(variables or {}), **point},
+            show_summary=index == 0,
+            models_in_cell=common["models_in_cell"],
+            **{**options_at(point), "overwrite": True},  # replace an unfinished attempt
+        )
+        trained[run_name] = run
+        run.model = None  # saved as model.keras; loaded again on first use
+        release_memory()
+    return trained
+
+
+def _on_executor(
+    name: str,
+    names: list[str],
+    kept: dict[str, Run],
+    todo: list[tuple[str, dict[str, str]]],
+    store: RunStore,
+    executor: Any,
+    workers: int | None,
+    task_of: Callable[[str, dict[str, str]], PointTask],
+) -> dict[str, Run]:
+    """Train ``todo`` on the executor, collecting each point's run into ``store`` as it
+    ends; Ctrl-C stops them (see ``sweep``)."""
+    trained: dict[str, Run] = {}
+    if not todo:
+        return trained
+    where: Dispatch = dispatch(executor, workers)
+    env = forwarded_env(local=not isinstance(where.channel, DaskChannel))
+    table = SweepTable(name, names, where.where)
+    for run_name, previous in kept.items():
+        table.kept(run_name, previous)
+    print(f"{name}: {len(todo)} of {len(names)} points to train on {where.where}")
+    futures: dict[concurrent.futures.Future[PointResult], str] = {}
+    try:
+        for run_name, point in todo:
+            task = task_of(run_name, point)
+            task = PointTask(**{**task.__dict__, "env": env})
+            futures[where.executor.submit(run_point, task, where.channel)] = run_name
+        pending = set(futures)
+        try:
+            pending = _collect(pending, futures, where, store, table, trained)
+        except KeyboardInterrupt:
+            where.channel.stop()
+            for run_name, event in where.channel.events():
+                table.event(run_name, event)
+            # only points that have not started: Dask would also "cancel" a running one by
+            # dropping its result, where it should stop after an epoch and come home
+            cancelled = sum(
+                future.cancel() for future in pending if table.states[futures[future]] == "queued"
+            )
+            running = len(pending) - cancelled
+            print(
+                f"\nCtrl-C: {cancelled} queued points cancelled; waiting for {running} running "
+                "to stop after their current group of batches (Ctrl-C again: stop waiting)"
+            )
+            for future in pending:
+                if future.cancelled():
+                    table.point_done(futures[future], "cancelled", None)
+            _collect(
+                {f for f in pending if not f.cancelled()}, futures, where, store, table, trained
+            )
+            raise
+        return trained
+    finally:
+        where.close()
+
+
+def _collect(
+    pending: set[concurrent.futures.Future[PointResult]],
+    futures: dict[concurrent.futures.Future[PointResult], str],
+    where: Dispatch,
+    store: RunStore,
+    table: SweepTable,
+    trained: dict[str, Run],
+) -> set[concurrent.futures.Future[PointResult]]:
+    """Wait for ``pending``, drawing progress events, storing each point's run as it comes
+    home. Returns what is still pending (nothing, unless interrupted)."""
+    while pending:
+        finished, pending = concurrent.futures.wait(
+            pending, timeout=0.25, return_when=concurrent.futures.FIRST_COMPLETED
+        )
+        for run_name, event in where.channel.events():
+            table.event(run_name, event)
+        for future in finished:
+            run_name = futures[future]
+            try:
+                result = future.result()
+            except concurrent.futures.CancelledError:
+                table.point_done(run_name, "cancelled", None)
+                continue
+            except Exception as err:  # the executor lost the point (e.g. Dask's KilledWorker)
+                table.point_done(run_name, "failed", None, f"{type(err).__name__}: {err}")
+                continue
+            run = store.receive(run_name, result.files)
+            if run is not None:
+                record(run)
+                trained[run_name] = run
+            table.point_done(run_name, result.state, run, result.reason)
+    return pending

@@ -40,7 +40,6 @@ from nbmnist.plan import TrainingPlan
 from nbmnist.runs import (
     Run,
     RunStore,
-    RunStoreError,
     Status,
     Writer,
     now,
@@ -171,18 +170,6 @@ class StoreWriter:
 
     def close(self) -> None:
         Writer.writing.discard(self.where)
-
-
-def _replaces_completed_run(store: RunStore, name: str) -> bool:
-    """True if ``--overwrite`` would replace a run that completed (or cannot be read): it is
-    then kept until its successor completes. An unfinished one is simply replaced (a sweep
-    retrying an interrupted point)."""
-    if name not in store:
-        return False
-    try:
-        return store.load(name).status == "completed"
-    except RunStoreError:
-        return True
 
 
 def _run_name(name: str | None, kind: str, store: RunStore, overwrite: bool) -> str:
@@ -440,20 +427,6 @@ def fit(
     return status
 
 
-def _settle_replacement(store: RunStore, run: Run, staged: Path, name: str) -> None:
-    """After an ``--overwrite`` of a completed run: a completed successor takes its place; any
-    other keeps the old one and is stored under a new name."""
-    if run.status == "completed":
-        store.replace(name, staged, run)
-        return
-    kept = store.claim(name, session_names())
-    store.keep_as(staged, run, kept)
-    print(
-        f"nbmnist: {name!r} {run.status}, so the completed run {name!r} is kept; "
-        f"this one is saved as {kept!r}"
-    )
-
-
 def evaluate(model: Any, data: TrainingData) -> tuple[float, float]:
     """(test loss, test accuracy in [0, 1]) of ``model`` on the test set."""
     scores = model.evaluate(
@@ -521,7 +494,7 @@ def train(
             data = on_device(data, declaration.kind)
         run = new_run(run_name, plan, data, model, execution)
         staged = None
-        if opts.overwrite and _replaces_completed_run(store, run_name):
+        if opts.overwrite and store.holds_completed(run_name):
             staged = store.staging(run_name)
         elif opts.overwrite:
             store.remove(run_name)
@@ -539,7 +512,7 @@ def train(
         store.save_model(run, model, staged)
         display.run_finished(run)  # the store's final write included
         if staged is not None:
-            _settle_replacement(store, run, staged, run_name)
+            store.settle(run_name, staged, run)
         record(run)
         if status == "interrupted":
             raise KeyboardInterrupt

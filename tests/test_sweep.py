@@ -9,7 +9,7 @@ from IPython.core.error import UsageError
 
 import nbmnist
 from nbmnist.runs import RunStore, point_name
-from nbmnist.sweep import best_run, parse_grid, points
+from nbmnist.sweep import Range, best_run, parse_grid, points, sample
 from tests.conftest import Shell
 
 SMALL_CNN = "conv 4 3x3 relu\nmaxpool 2\nflatten\ndense 16 relu\ndropout {rate}"
@@ -18,7 +18,10 @@ SMALL_CNN = "conv 4 3x3 relu\nmaxpool 2\nflatten\ndense 16 relu\ndropout {rate}"
 def test_seed_003_sweep_is_one_cell_and_resumes(
     shell: Shell, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    cell = f"%%cnn drop --grid rate=0.0,0.3,0.6 --epochs 1 --train-size 1000 --no-live\n{SMALL_CNN}"
+    cell = (
+        "%%cnn drop --grid rate=0.0,0.3,0.6 --epochs 1 --train-size 1000 --no-live "
+        f"--executor kernel\n{SMALL_CNN}"
+    )
     shell.run(cell)
     runs = shell.ns["drop"]
     assert [run.name for run in runs] == ["drop[rate=0.0]", "drop[rate=0.3]", "drop[rate=0.6]"]
@@ -40,7 +43,8 @@ def test_seed_003_sweep_is_one_cell_and_resumes(
 
 def test_grids_over_two_names_take_the_product(shell: Shell) -> None:
     shell.run(
-        "%%mlp net --grid rate=0.1,0.2 --grid units=8,16 --epochs 1 --no-live --train-size 500\n"
+        "%%mlp net --grid rate=0.1,0.2 --grid units=8,16 --epochs 1 --no-live --train-size 500 "
+        "--executor kernel\n"
         "dense {units} relu | dropout {rate}"
     )
     names = [run.name for run in shell.ns["net"]]
@@ -56,14 +60,18 @@ def test_grids_over_two_names_take_the_product(shell: Shell) -> None:
 
 def test_an_interrupted_point_is_trained_again(shell: Shell) -> None:
     shell.run(
-        "%%mlp part --grid rate=0.1 --epochs 1 --no-live --train-size 500\ndense 8 | dropout {rate}"
+        "%%mlp part --grid rate=0.1 --epochs 1 --no-live --train-size 500 --executor kernel\n"
+        "dense 8 | dropout {rate}"
     )
     store = RunStore.default()
     run = store.load("part[rate=0.1]")
     run.status = "interrupted"
     store.write(run)
     body = "\ndense 8 | dropout {rate}"
-    shell.run("%%mlp part --grid rate=0.1,0.2 --epochs 1 --no-live --train-size 500" + body)
+    shell.run(
+        "%%mlp part --grid rate=0.1,0.2 --epochs 1 --no-live --train-size 500 --executor kernel"
+        + body
+    )
     assert [r.status for r in shell.ns["part"]] == ["completed", "completed"]
     assert store.names().count("part[rate=0.1]") == 1
 
@@ -103,3 +111,65 @@ def test_a_grid_name_the_body_does_not_use_is_an_error_before_training(shell: Sh
     assert isinstance(error, UsageError)
     assert "--grid rate: the cell body does not use {rate}" in str(error)
     assert nbmnist.runs() == [] and "f4" not in shell.ns
+
+
+def test_a_random_search_samples_ranges_into_the_magic_line_and_sorts_on_validation(
+    shell: Shell, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cell = (
+        "%%mlp s --grid units=8..64:log --grid lr=1e-3..1e-2:log --learning-rate {lr} "
+        "--search random --trials 3 --seed 3 --epochs 1 --train-size 500 --no-live "
+        "--executor kernel\ndense {units} relu"
+    )
+    shell.run(cell)
+    runs = shell.ns["s"]
+    assert len(runs) == 3 and len({run.name for run in runs}) == 3
+    for run in runs:  # each point trained with the values in its name
+        assert run.options["learning_rate"] == float(
+            run.variables.get("lr", run.name.split("lr=")[1][:-1])
+        )
+        assert 8 <= int(run.variables["units"]) <= 64
+        assert 1e-3 <= run.options["learning_rate"] <= 1e-2
+    table = capsys.readouterr().out
+    best = [run.best_epoch("val_accuracy")[1] for run in runs]
+    rows = [line for line in table.splitlines() if line.startswith("| s[")]
+    order = [next(run for run in runs if f"| {run.name} " in row) for row in rows]
+    assert [run.best_epoch("val_accuracy")[1] for run in order] == sorted(best, reverse=True)
+    # the same cell samples the same points: it resumes instead of training new ones
+    shell.run(cell)
+    assert capsys.readouterr().out.count("already completed") == 3
+
+
+def test_sampling_is_seeded_and_distinct() -> None:
+    grid = {"units": ["8", "16", "32"], "rate": ["0.1", "0.2"]}
+    assert sample(grid, 4, seed=1) == sample(grid, 4, seed=1) != sample(grid, 4, seed=2)
+    assert len({tuple(p.items()) for p in sample(grid, 4, seed=1)}) == 4
+    assert sample(grid, 10) == points(grid)  # no more points than the grid has
+    ranged = {"lr": Range.parse("lr", "1e-4..1e-2:log"), "units": Range.parse("units", "16..256")}
+    drawn = sample(ranged, 50, seed=0)
+    assert all(1e-4 <= float(p["lr"]) <= 1e-2 and p["units"].isdigit() for p in drawn)
+    assert sum(float(p["lr"]) < 1e-3 for p in drawn) > 10  # log-uniform: half below 1e-3
+
+
+@pytest.mark.parametrize(
+    ("flags", "fragment"),
+    [
+        ("--grid lr=1e-2..1e-4", "a range needs LOW < HIGH"),
+        ("--grid lr=0..1:log", "a range needs 0 < LOW < HIGH"),
+        ("--grid lr=a..b", "not a range of numbers"),
+        ("--grid lr=1..2:ln", "unknown scale 'ln'"),
+        ("--grid rate=0.0..0.5", "is a range: sample it with --search random"),
+        ("--grid rate=0.1,0.2 --search random", "--search random needs --trials N"),
+        ("--grid rate=0.1,0.2 --trials 3", "use it with --search random"),
+        ("--grid rate=0.1 --search random --trials 0", "--trials must be 1 or more"),
+        ("--grid rate=0.1 --workers 0", "workers must be 1 or more"),
+        ("--grid rate=0.1 --executor spark", "executor 'spark': use 'processes'"),
+        ("--workers 2", "are for sweeps; add --grid"),
+    ],
+)
+def test_bad_sweep_flags_are_one_line_errors_before_training(
+    shell: Shell, flags: str, fragment: str
+) -> None:
+    error = shell.run_expecting_error(f"%%mlp g {flags} --epochs 1\ndense 8 | dropout {{rate}}")
+    assert isinstance(error, UsageError) and fragment in str(error)
+    assert "\n" not in str(error) and nbmnist.runs() == []

@@ -1,0 +1,121 @@
+"""Sweeps on worker processes: points per minute with 1 and 2 workers, and the kernel's memory
+over a 32-point random search (issue 16).
+
+Usage:
+    .venv/bin/python bench/sweep_scaling.py [--points 8] [--trials 32] [--epochs 2]
+
+Part 1 runs seed 003's dropout sweep (``dropout {rate}`` on a small CNN, ``--points`` rates,
+``--epochs`` epochs each, on the bundled sample) three ways, side by side in this process, each
+into a fresh temporary run store: in this process one point after another (``executor=
+"kernel"``, the baseline: how sweeps ran before workers), then on 1 and 2 worker processes.
+
+Part 2 runs a ``--trials``-point random search (``units=16..128:log``, ``rate=0.0..0.5``) on 2
+workers and reads this process's resident set size (VmRSS, /proc/self/status) as each point
+comes home. Target: growth from the first point to the last < 30 MB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import tempfile
+import time
+from typing import Any
+
+from nbmnist.sweep import Range, SweepTable, sweep
+
+CNN = "conv 16 3x3 relu | maxpool 2 | conv 32 3x3 relu | maxpool 2\nflatten\ndense 64 relu\ndropout {rate}"
+MLP = "dense {units} relu | dropout {rate}"
+
+
+def rss_mb() -> float:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmRSS in /proc/self/status")
+
+
+def timed_sweep(executor: Any, workers: int | None, rates: list[str], epochs: int) -> float:
+    with tempfile.TemporaryDirectory() as store, contextlib.redirect_stdout(io.StringIO()):
+        began = time.perf_counter()
+        runs = sweep(
+            CNN,
+            "cnn",
+            "drop",
+            {"rate": rates},
+            executor=executor,
+            workers=workers,
+            epochs=epochs,
+            runs_dir=store,
+            live=False,
+            fast=False,
+            seed=1,
+        )
+        seconds = time.perf_counter() - began
+    assert all(run.status == "completed" for run in runs)
+    return seconds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--points", type=int, default=8)
+    parser.add_argument("--trials", type=int, default=32)
+    parser.add_argument("--epochs", type=int, default=2)
+    args = parser.parse_args()
+    rates = [f"{i / 10:.1f}" for i in range(args.points)]
+    print(f"## Part 1: {args.points}-point dropout sweep, small CNN, {args.epochs} epochs/point\n")
+    print("| where the points train | wall time (s) | points per minute | vs in the kernel |")
+    print("| --- | --- | --- | --- |")
+    baseline = None
+    for label, executor, workers in (
+        ("in the kernel, one after another (baseline)", "kernel", None),
+        ("1 worker process", None, 1),
+        ("2 worker processes", None, 2),
+    ):
+        seconds = timed_sweep(executor, workers, rates, args.epochs)
+        baseline = baseline or seconds
+        rate = args.points / seconds * 60
+        print(f"| {label} | {seconds:.1f} | {rate:.1f} | {baseline / seconds:.2f}x |")
+
+    after: list[float] = []
+    done = SweepTable.point_done
+
+    def point_done(self: SweepTable, *a: Any, **k: Any) -> None:
+        done(self, *a, **k)
+        after.append(rss_mb())
+
+    SweepTable.point_done = point_done  # type: ignore[method-assign]
+    start = rss_mb()
+    with tempfile.TemporaryDirectory() as store, contextlib.redirect_stdout(io.StringIO()):
+        began = time.perf_counter()
+        runs = sweep(
+            MLP,
+            "mlp",
+            "search",
+            {"units": Range(16, 128, log=True, integer=True), "rate": Range(0.0, 0.5)},
+            search="random",
+            trials=args.trials,
+            workers=2,
+            epochs=args.epochs,
+            runs_dir=store,
+            live=False,
+            fast=False,
+        )
+        seconds = time.perf_counter() - began
+    SweepTable.point_done = done  # type: ignore[method-assign]
+    print(f"\n## Part 2: {args.trials}-point random search on 2 workers ({seconds:.0f} s)\n")
+    print(f"- points completed: {sum(run.status == 'completed' for run in runs)} of {args.trials}")
+    print(f"- kernel memory before the sweep: {start:.0f} MB")
+    print(
+        f"- after the first point came home: {after[0]:.0f} MB; after the last: {after[-1]:.0f} MB"
+    )
+    print(
+        f"- growth from the first point to the last: {after[-1] - after[0]:.1f} MB (target < 30 MB)"
+    )
+    print(f"- largest during the sweep: {max(after):.0f} MB")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,226 @@
+"""Sweeps on the real engines: each point in a trainer process of its own, on the default
+local pool and on a Dask ``LocalCluster`` (processes, 2 workers) started here; a trainer
+killed mid-point, Ctrl-C, the same seed on 1 or 2 workers, runs coming home to the store."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import nbmnist
+from nbmnist.runs import RunStore
+from nbmnist.sweep import SweepTable, sweep
+from nbmnist.workers import PointResult, ThreadChannel, _outcome, default_workers, gpu_ids
+from tests.conftest import Shell, make_run
+
+pytestmark = pytest.mark.slow
+
+BODY = "dense 16 relu | dropout {rate}"
+#: enough epochs (each ~0.15 s on 500 images) that a point is still training when the
+#: kernel reacts to an early epoch
+EPOCHS = 25
+LONG = {"epochs": EPOCHS, "train_size": 500, "live": False}
+
+
+@pytest.fixture(scope="module")
+def dask_cluster() -> Iterator[Any]:
+    distributed = pytest.importorskip("distributed")  # the test extra installs it
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+    ) as cluster:
+        yield cluster
+
+
+def _on_event(monkeypatch: pytest.MonkeyPatch, act: Any) -> list[tuple[str, dict[str, Any]]]:
+    """Call ``act(name, event, pids)`` on each progress event the kernel draws."""
+    seen: list[tuple[str, dict[str, Any]]] = []
+    pids: dict[str, int] = {}
+    original = SweepTable.event
+
+    def event(self: SweepTable, name: str, value: dict[str, Any]) -> None:
+        seen.append((name, value))
+        if value.get("event") == "started":
+            pids[name] = value["pid"]
+        original(self, name, value)
+        act(name, value, pids)
+
+    monkeypatch.setattr(SweepTable, "event", event)
+    return seen
+
+
+def test_the_seed_003_sweep_trains_in_worker_processes_and_comes_home(
+    shell: Shell, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cell = (
+        "%%cnn drop --grid rate=0.0,0.5 --epochs 2 --train-size 500 --no-live --workers 2\n"
+        "conv 4 3x3 relu | maxpool 2 | flatten | dense 16 relu | dropout {rate}"
+    )
+    shell.run(cell)
+    runs = shell.ns["drop"]
+    out = capsys.readouterr().out
+    assert "2 of 2 points to train on 2 local processes" in out
+    assert [run.name for run in runs] == ["drop[rate=0.0]", "drop[rate=0.5]"]
+    assert [run.dropout_rates for run in runs] == [(0.0,), (0.5,)]
+    for run in runs:
+        assert run.status == "completed" and run.epochs == 2
+        assert run.writer["pid"] != os.getpid()  # trained in another process
+        folder = Path(run.model_path).parent  # written here, in the kernel's store
+        assert folder.parent == RunStore.default().root
+        assert json.loads((folder / "run.json").read_text())["name"] == run.name
+        assert run.model.count_params() == run.num_params  # the model came home whole
+    assert "drop[rate=0.0]: completed · best val_accuracy" in out
+    assert sorted(nbmnist.runs().names()) == sorted(run.name for run in runs)  # as they came home
+    # a second run of the cell trains nothing: both points are in the store
+    shell.run(cell)
+    assert capsys.readouterr().out.count("already completed") == 2
+
+
+def test_same_seed_same_histories_with_one_or_two_workers(tmp_path: Path) -> None:
+    histories = []
+    for workers in (1, 2):
+        runs = sweep(
+            BODY,
+            "mlp",
+            "s",
+            {"rate": ["0.1", "0.3"]},
+            workers=workers,
+            seed=7,
+            epochs=2,
+            train_size=500,
+            live=False,
+            runs_dir=str(tmp_path / f"w{workers}"),
+        )
+        histories.append([run.history for run in runs])
+    assert histories[0] == histories[1]
+    assert histories[0][0] != histories[0][1]  # the points differ (their rates do)
+
+
+@pytest.mark.parametrize("engine", ["processes", "dask"])
+def test_a_killed_trainer_fails_its_point_and_the_sweep_goes_on(
+    engine: str, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, shell: Shell
+) -> None:
+    killed: list[str] = []
+
+    def kill(name: str, event: dict[str, Any], pids: dict[str, int]) -> None:
+        # at epoch 3's event the records of epochs 1 and 2 are on disk
+        if name == "k[rate=0.2]" and event.get("epoch") == 3 and not killed:
+            os.kill(pids[name], signal.SIGKILL)
+            killed.append(name)
+
+    _on_event(monkeypatch, kill)
+    executor = "processes"
+    if engine == "dask":
+        address = request.getfixturevalue("dask_cluster").scheduler_address
+        executor = address.replace("tcp://", "dask://")
+    line = (
+        f"%%mlp k --grid rate=0.1,0.2,0.3 --epochs {EPOCHS} --train-size 500 --no-live "
+        f"--executor {executor} --workers 2"
+    )
+    shell.run(f"{line}\n{BODY}")
+    assert killed == ["k[rate=0.2]"]
+    runs = {run.name: run for run in shell.ns["k"]}
+    assert runs["k[rate=0.1]"].status == runs["k[rate=0.3]"].status == "completed"
+    victim = RunStore.default().load("k[rate=0.2]")  # what it had written came home
+    assert victim.status == "killed" and 2 <= victim.epochs < EPOCHS
+    # running the cell again trains the failed point only
+    seen = _on_event(monkeypatch, lambda *_: None)
+    shell.run(f"{line}\n{BODY}")
+    assert {name for name, _ in seen} == {"k[rate=0.2]"}
+    assert RunStore.default().load("k[rate=0.2]").status == "completed"
+
+
+@pytest.mark.parametrize("engine", ["processes", "dask"])
+def test_ctrl_c_cancels_queued_points_and_stops_running_ones_after_an_epoch(
+    engine: str, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    def interrupt(name: str, event: dict[str, Any], pids: dict[str, int]) -> None:
+        if event.get("event") == "epoch" and event["epoch"] == 1:
+            raise KeyboardInterrupt  # where Ctrl-C lands: the kernel drawing progress
+
+    _on_event(monkeypatch, interrupt)
+    executor = None
+    if engine == "dask":
+        from distributed import Client
+
+        executor = Client(request.getfixturevalue("dask_cluster"))
+    store = RunStore(tmp_path / "runs")
+    grid = {"rate": ["0.1", "0.2", "0.3", "0.4"]}
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            sweep(
+                BODY,
+                "mlp",
+                "c",
+                grid,
+                executor=executor,
+                workers=1,
+                runs_dir=str(store.root),
+                **LONG,
+            )
+    finally:
+        if executor is not None:
+            executor.close()
+    stored = {run.name: run for run in store}
+    assert stored, "the running point was stored"
+    assert all(run.status == "interrupted" and run.epochs < EPOCHS for run in stored.values())
+    assert any(run.epochs >= 1 for run in stored.values())  # it kept its completed epochs
+    assert "c[rate=0.4]" not in stored  # queued: cancelled, never started
+
+
+def test_outcomes_of_a_trainer(tmp_path: Path) -> None:
+    errors = tmp_path / "stderr"
+    errors.write_text("Traceback...\nMemoryError: out of memory\n")
+    assert _outcome(-9, {"event": "epoch"}, errors, False) == (
+        "failed",
+        "its process was killed by SIGKILL (out of memory, or killed by hand)",
+    )
+    assert _outcome(1, {}, errors, False) == (
+        "failed",
+        "its process exited with status 1: MemoryError: out of memory",
+    )
+    assert _outcome(0, {"event": "finished", "status": "diverged"}, errors, False)[0] == "diverged"
+    assert _outcome(1, {"event": "error", "message": "DataError: x"}, errors, False) == (
+        "failed",
+        "DataError: x",
+    )
+    assert _outcome(-2, {}, errors, True)[0] == "cancelled"
+
+
+def test_gpus_are_found_without_a_framework_and_handed_out_one_each(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "2,5")
+    assert gpu_ids() == ["2", "5"] and default_workers() == 2
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "-1")
+    assert gpu_ids() == [] and default_workers([]) == max(1, (os.cpu_count() or 1) // 4)
+    channel = ThreadChannel(["0", "1"])
+    first, second = channel.take_gpu(), channel.take_gpu()
+    assert {first, second} == {"0", "1"}
+    channel.give_gpu(first)
+    assert channel.take_gpu() == first
+
+
+def test_a_point_that_came_home_replaces_an_unfinished_one_atomically(tmp_path: Path) -> None:
+    store = RunStore(tmp_path)
+    record = make_run("p[a=1]", 0.9).to_record()
+    record.update(status="running", writer={"host": "elsewhere", "pid": 1})
+    files = {"run.json": json.dumps(record).encode()}
+    run = store.receive("p[a=1]", files)
+    assert run is not None and run.status == "killed"  # its trainer is gone
+    assert store.load("p[a=1]").status == "killed"
+    record.update(status="completed")
+    assert store.receive("p[a=1]", {"run.json": json.dumps(record).encode()}) is not None
+    assert store.load("p[a=1]").status == "completed"
+    assert store.names() == ["p[a=1]"] and store.receive("p[a=1]", {}) is None
+    assert not list(tmp_path.glob(".nbmnist-staging/*"))  # nothing left beside it
+
+
+def test_point_result_is_plain_data() -> None:
+    result = PointResult("n", "failed", "why")
+    assert result.files == {} and result.state == "failed"
