@@ -12,6 +12,11 @@ into a fresh temporary run store: in this process one point after another (``exe
 Part 2 runs a ``--trials``-point random search (``units=16..128:log``, ``rate=0.0..0.5``) on 2
 workers and reads this process's resident set size (VmRSS, /proc/self/status) as each point
 comes home. Target: growth from the first point to the last < 30 MB.
+
+Part 3 runs the same random search on a Dask ``LocalCluster`` (2 worker processes, 1 thread
+each) started here, reading the same memory figures.
+
+``--parts`` picks some: ``--parts dask`` runs part 3 only.
 """
 
 from __future__ import annotations
@@ -58,12 +63,7 @@ def timed_sweep(executor: Any, workers: int | None, rates: list[str], epochs: in
     return seconds
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--points", type=int, default=8)
-    parser.add_argument("--trials", type=int, default=32)
-    parser.add_argument("--epochs", type=int, default=2)
-    args = parser.parse_args()
+def scaling(args: argparse.Namespace) -> None:
     rates = [f"{i / 10:.1f}" for i in range(args.points)]
     print(f"## Part 1: {args.points}-point dropout sweep, small CNN, {args.epochs} epochs/point\n")
     print("| where the points train | wall time (s) | points per minute | vs in the kernel |")
@@ -79,6 +79,31 @@ def main() -> None:
         rate = args.points / seconds * 60
         print(f"| {label} | {seconds:.1f} | {rate:.1f} | {baseline / seconds:.2f}x |")
 
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--points", type=int, default=8)
+    parser.add_argument("--trials", type=int, default=32)
+    parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument(
+        "--parts", nargs="+", choices=("scaling", "workers", "dask"), default=["scaling", "workers"]
+    )
+    args = parser.parse_args()
+    if "scaling" in args.parts:
+        scaling(args)
+    if "workers" in args.parts:
+        random_search(args, "2 workers", None)
+    if "dask" in args.parts:
+        from distributed import Client, LocalCluster
+
+        with (
+            LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None) as cluster,
+            Client(cluster) as client,
+        ):
+            random_search(args, "a Dask LocalCluster of 2 worker processes", client)
+
+
+def random_search(args: argparse.Namespace, label: str, executor: Any) -> None:
     after: list[float] = []
     done = SweepTable.point_done
 
@@ -98,6 +123,7 @@ def main() -> None:
             search="random",
             trials=args.trials,
             workers=2,
+            executor=executor,
             epochs=args.epochs,
             runs_dir=store,
             live=False,
@@ -105,8 +131,9 @@ def main() -> None:
         )
         seconds = time.perf_counter() - began
     SweepTable.point_done = done  # type: ignore[method-assign]
-    print(f"\n## Part 2: {args.trials}-point random search on 2 workers ({seconds:.0f} s)\n")
+    print(f"\n## {args.trials}-point random search on {label} ({seconds:.0f} s)\n")
     print(f"- points completed: {sum(run.status == 'completed' for run in runs)} of {args.trials}")
+    print(f"- points per minute: {args.trials / seconds * 60:.1f}")
     print(f"- kernel memory before the sweep: {start:.0f} MB")
     print(
         f"- after the first point came home: {after[0]:.0f} MB; after the last: {after[-1]:.0f} MB"

@@ -27,6 +27,7 @@ import contextlib
 import json
 import os
 import queue
+import shutil
 import signal
 import subprocess
 import sys
@@ -370,7 +371,7 @@ def dispatch(executor: Any = None, workers: int | None = None) -> Dispatch:
         ThreadChannel(gpus),
         count,
         f"{count} local process{plural}{per}",
-        lambda: pool.shutdown(wait=False, cancel_futures=True),
+        lambda: _close_pool(pool),
     )
 
 
@@ -401,6 +402,11 @@ def check_executor(executor: Any, workers: int | None) -> None:
         )
 
 
+def _close_pool(pool: concurrent.futures.ThreadPoolExecutor) -> None:
+    pool.shutdown(wait=False, cancel_futures=True)
+    close_trainers()
+
+
 def _is_dask_client(value: Any) -> bool:
     return type(value).__name__ == "Client" and type(value).__module__.startswith("distributed")
 
@@ -417,13 +423,141 @@ def forwarded_env(local: bool) -> dict[str, str]:
     return env
 
 
-def run_point(task: PointTask, channel: Channel) -> PointResult:
-    """Train one point in a fresh Python process and bring back its run folder.
+class Trainer:
+    """A Python process that trains points one at a time (``python -m nbmnist.workers``):
+    each point is one JSON line on its stdin; its events are JSON lines on its stdout; its run
+    store is a temporary folder of its own. It runs in a session of its own, so Ctrl-C in the
+    notebook reaches it only through ``channel.stop`` (as SIGINT: it then stops after its
+    current group of batches and records the run as ``interrupted``).
 
-    Called by the executor's worker (a pool process, a Dask worker, a thread). The trainer
-    runs ``nbmnist.training.train`` into a temporary run store, in a session of its own
-    (Ctrl-C in the notebook reaches it only through ``channel.stop``, as SIGINT: it then
-    stops after its current group of batches and records the run as ``interrupted``).
+    A trainer serves up to ``TRAINER_POINTS`` points of one executor thread (Keras and the
+    framework are imported once, not per point) and is then replaced, so what a framework
+    keeps after each model (``bench/sweep_memory.py``) stays bounded; it exits by itself when
+    idle ``TRAINER_IDLE_S``, or when its stdin closes.
+    """
+
+    def __init__(self, env: dict[str, str], gpu: str | None) -> None:
+        self.key = json.dumps(sorted(env.items()))
+        self.gpu = gpu
+        self.points = 0
+        self.stopped = False  # asked to stop mid-point: not reused
+        self.folder = Path(tempfile.mkdtemp(prefix="nbmnist-trainer-"))
+        environ = {**os.environ, **GPU_MEMORY_ENV, **env, "NBMNIST_RUNS": str(self.folder)}
+        if gpu is not None:
+            environ["CUDA_VISIBLE_DEVICES"] = gpu
+        self.errors = self.folder / "stderr.txt"
+        with open(self.errors, "wb") as stderr:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "nbmnist.workers"],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=stderr,
+                env=environ,
+                start_new_session=True,
+                text=True,
+            )
+        self.lines: queue.SimpleQueue[str | None] = queue.SimpleQueue()
+        threading.Thread(target=self._read, daemon=True).start()
+        with _TRAINERS_LOCK:
+            _TRAINERS.add(self)
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.lines.put(line)
+        self.lines.put(None)
+
+    def usable(self, env: dict[str, str]) -> bool:
+        return (
+            not self.stopped
+            and self.process.poll() is None
+            and self.key == json.dumps(sorted(env.items()))
+            and self.points < TRAINER_POINTS
+        )
+
+    def train(self, task: PointTask, channel: Channel) -> dict[str, Any]:
+        """Send ``task``, forward its events until it ends (or the trainer dies), SIGINT the
+        trainer once if the kernel asks to stop. Returns the last event.
+
+        The channel is used from this thread only (Dask's ``Event`` and ``Queue`` work in a
+        task's own thread); a helper thread only reads the trainer's lines.
+        """
+        assert self.process.stdin is not None
+        self.points += 1
+        self.process.stdin.write(json.dumps(task.__dict__) + "\n")
+        self.process.stdin.flush()
+        last: dict[str, Any] = {}
+        stopping = False
+        while last.get("event") not in ("finished", "error"):
+            try:
+                line = self.lines.get(timeout=STOP_POLL_S)
+            except queue.Empty:
+                line = ""
+            if line is None:  # the trainer died
+                self.process.wait()
+                break
+            if line:
+                with contextlib.suppress(ValueError):
+                    last = json.loads(line)
+                    channel.put(task.name, last)
+            if not stopping and channel.stop_requested():
+                stopping = True
+                with contextlib.suppress(ProcessLookupError):
+                    self.process.send_signal(signal.SIGINT)
+        self.stopped = stopping
+        return last
+
+    def take_folder(self, name: str) -> dict[str, bytes]:
+        """The files of run ``name``'s folder (``run.json``, ``model.keras``), then delete it."""
+        from nbmnist.runs import folder_name
+
+        folder = self.folder / folder_name(name)
+        files = {
+            path.name: path.read_bytes()
+            for path in (folder.iterdir() if folder.is_dir() else [])
+            if path.is_file() and path.name in ("run.json", "model.keras")
+        }
+        shutil.rmtree(folder, ignore_errors=True)
+        return files
+
+    def close(self) -> None:
+        """Let the trainer exit (stdin closed), killing it if it does not within 10 s."""
+        with contextlib.suppress(OSError, ValueError):
+            assert self.process.stdin is not None
+            self.process.stdin.close()
+        try:
+            self.process.wait(10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        shutil.rmtree(self.folder, ignore_errors=True)
+        with _TRAINERS_LOCK:
+            _TRAINERS.discard(self)
+
+
+#: Points one trainer process trains before it is replaced.
+TRAINER_POINTS = 8
+#: Seconds a trainer waits for its next point before it exits.
+TRAINER_IDLE_S = 60.0
+_TRAINERS: set[Trainer] = set()
+_TRAINERS_LOCK = threading.Lock()
+_THREAD = threading.local()  # this executor thread's trainer
+
+
+def close_trainers() -> None:
+    """Let every trainer this process started exit (at the end of a sweep on a local pool)."""
+    with _TRAINERS_LOCK:
+        trainers = list(_TRAINERS)
+    for trainer in trainers:
+        trainer.close()
+
+
+def run_point(task: PointTask, channel: Channel) -> PointResult:
+    """Train one point in a trainer process (``Trainer``) and bring back its run folder.
+
+    Called by the executor's worker (a pool thread, a Dask worker, a process): each of its
+    threads keeps one trainer for the points it runs, with one GPU where ``channel`` hands
+    them out.
 
     Returns:
         A ``PointResult``; a trainer that raised or was killed gives ``state="failed"`` with
@@ -433,80 +567,25 @@ def run_point(task: PointTask, channel: Channel) -> PointResult:
     host = os.uname().nodename
     if channel.stop_requested():
         return PointResult(task.name, "cancelled", "stopped before it started", host=host)
-    gpu = channel.take_gpu()
-    try:
-        with tempfile.TemporaryDirectory(prefix="nbmnist-point-") as tmp:
-            env = {**os.environ, **GPU_MEMORY_ENV, **task.env, "NBMNIST_RUNS": tmp}
-            if gpu is not None:
-                env["CUDA_VISIBLE_DEVICES"] = gpu
-            errors = Path(tmp) / "stderr.txt"
-            with open(errors, "wb") as stderr:
-                process = subprocess.Popen(
-                    [sys.executable, "-m", "nbmnist.workers"],
-                    stdin=subprocess.PIPE,
-                    stdout=subprocess.PIPE,
-                    stderr=stderr,
-                    env=env,
-                    start_new_session=True,
-                    text=True,
-                )
-                last = _follow(process, task, channel)
-            code = process.returncode
-            from nbmnist.runs import folder_name
-
-            folder = Path(tmp) / folder_name(task.name)
-            files = {
-                path.name: path.read_bytes()
-                for path in (folder.iterdir() if folder.is_dir() else [])
-                if path.is_file() and path.name in ("run.json", "model.keras")
-            }
-            state, reason = _outcome(code, last, errors, channel.stop_requested())
-    finally:
-        channel.give_gpu(gpu)
+    trainer: Trainer | None = getattr(_THREAD, "trainer", None)
+    if trainer is None or not trainer.usable(task.env):
+        if trainer is not None:
+            trainer.close()
+            channel.give_gpu(trainer.gpu)
+        trainer = _THREAD.trainer = Trainer(task.env, channel.take_gpu())
+    last = trainer.train(task, channel)
+    files = trainer.take_folder(task.name)
+    code = trainer.process.returncode
+    state, reason = _outcome(code, last, trainer.errors, channel.stop_requested())
+    if code is not None or trainer.stopped:  # the next point starts another
+        trainer.close()
+        channel.give_gpu(trainer.gpu)
+        _THREAD.trainer = None
     return PointResult(task.name, state, reason, files, host, time.perf_counter() - began)
 
 
-def _follow(process: subprocess.Popen[str], task: PointTask, channel: Channel) -> dict[str, Any]:
-    """Send the task, forward the trainer's events until it exits, SIGINT it once if the
-    kernel asks to stop. Returns the last event.
-
-    The channel is used from this thread only (Dask's ``Event`` and ``Queue`` work in a
-    task's own thread); a helper thread only reads the trainer's lines.
-    """
-    assert process.stdin is not None and process.stdout is not None
-    process.stdin.write(json.dumps(task.__dict__) + "\n")
-    process.stdin.close()
-    lines: queue.SimpleQueue[str | None] = queue.SimpleQueue()
-
-    def read(stream: Any) -> None:
-        for line in stream:
-            lines.put(line)
-        lines.put(None)
-
-    threading.Thread(target=read, args=(process.stdout,), daemon=True).start()
-    last: dict[str, Any] = {}
-    stopping = False
-    while True:
-        try:
-            line = lines.get(timeout=STOP_POLL_S)
-        except queue.Empty:
-            line = ""
-        if line is None:
-            break
-        if line:
-            with contextlib.suppress(ValueError):
-                last = json.loads(line)
-                channel.put(task.name, last)
-        if not stopping and channel.stop_requested():
-            stopping = True
-            with contextlib.suppress(ProcessLookupError):
-                process.send_signal(signal.SIGINT)
-    process.wait()
-    return last
-
-
 def _outcome(
-    code: int, last: dict[str, Any], errors: Path, stopped: bool
+    code: int | None, last: dict[str, Any], errors: Path, stopped: bool
 ) -> tuple[PointState, str]:
     """The point's state and reason from the trainer's exit status and last event."""
     if last.get("event") == "finished":
@@ -515,7 +594,7 @@ def _outcome(
         return "failed", str(last["message"])
     if stopped:
         return ("interrupted" if last else "cancelled"), "stopped by Ctrl-C"
-    if code < 0:
+    if code is not None and code < 0:
         name = signal.Signals(-code).name
         hint = " (out of memory, or killed by hand)" if name == "SIGKILL" else ""
         return "failed", f"its process was killed by {name}{hint}"
@@ -547,36 +626,48 @@ class _Events:
 
 
 def main() -> None:
-    """The trainer (``python -m nbmnist.workers``): read a ``PointTask`` as one JSON line on
-    stdin, train it into ``$NBMNIST_RUNS``, write events as JSON lines on stdout. Anything
-    else printed goes to stderr."""
+    """The trainer (``python -m nbmnist.workers``): read ``PointTask`` s as JSON lines on stdin
+    and train each into ``$NBMNIST_RUNS``, writing events as JSON lines on stdout; exit when
+    stdin closes or after ``TRAINER_IDLE_S`` without a point. Anything else printed goes to
+    stderr."""
+    import select
+
     events = _Events(os.fdopen(os.dup(1), "w"))
     os.dup2(2, 1)  # prints, Keras' and the frameworks' included, go to stderr
-    task = PointTask(**json.loads(sys.stdin.readline()))
+    from nbmnist.backend import release_memory
     from nbmnist.errors import NbmnistError
     from nbmnist.training import train
 
-    try:
-        run = train(
-            task.text,
-            task.kind,  # type: ignore[arg-type]
-            task.name,
-            variables=task.variables,
-            display=events,
-            show_summary=False,
-            models_in_cell=task.models_in_cell,
-            **{**task.options, "live": False, "overwrite": True, "runs_dir": None},
-        )
-        events.emit("finished", status=run.status)
-    except KeyboardInterrupt:
-        events.emit("finished", status="interrupted")
-    except NbmnistError as err:
-        events.emit("error", message=f"{type(err).__name__}: {err}")
-        sys.exit(1)
-    except Exception as err:
-        message = str(err).strip().splitlines()[0] if str(err).strip() else ""
-        events.emit("error", message=f"{type(err).__name__}: {message[:300]}")
-        raise
+    while select.select([sys.stdin], [], [], TRAINER_IDLE_S)[0]:
+        line = sys.stdin.readline()
+        if not line:
+            return
+        task = PointTask(**json.loads(line))
+        try:
+            run = train(
+                task.text,
+                task.kind,  # type: ignore[arg-type]
+                task.name,
+                variables=task.variables,
+                display=events,
+                show_summary=False,
+                models_in_cell=task.models_in_cell,
+                **{**task.options, "live": False, "overwrite": True, "runs_dir": None},
+            )
+            events.emit("finished", status=run.status)
+        except KeyboardInterrupt:
+            events.emit("finished", status="interrupted")
+        except NbmnistError as err:
+            events.emit("error", message=f"{type(err).__name__}: {err}")
+        except Exception as err:
+            message = str(err).strip().splitlines()[0] if str(err).strip() else ""
+            events.emit("error", message=f"{type(err).__name__}: {message[:300]}")
+            raise  # its state is unknown: exit, the next point starts another trainer
+        finally:
+            from nbmnist.runs import clear
+
+            clear()  # the session's runs: this process keeps none
+            release_memory()
 
 
 if __name__ == "__main__":

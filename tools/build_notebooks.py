@@ -328,12 +328,14 @@ The rest of seed `003` trains for 20 epochs (its `no_epoch = 20`), batch size 12
 
 The seed trained eight copies of `mdl_1` with `Dropout(rate=i*0.01)` and labelled them
 "Dropout=0.1 ... 0.7": its plots said 0.1 where the code used 0.01. Here every run is named
-from the value it actually used (`drop[rate=0.3]`), the table updates after each run, and
-running the cell again skips what is already done.
+from the value it actually used (`drop[rate=0.3]`), each point trains in a process of its own
+(`--workers 2`: two at a time; on a GPU machine one per GPU by default), the table shows every
+point's state as it changes, and running the cell again skips what is already done.
 """
         ),
         code(
-            "%%cnn drop --grid rate=0.0,0.1,0.2,0.3,0.4,0.5,0.6,0.7 --epochs 20 --validation test\n"
+            "%%cnn drop --grid rate=0.0,0.1,0.2,0.3,0.4,0.5,0.6,0.7 --epochs 20 --validation test "
+            "--workers 2\n"
             "conv 32 7x7 relu | conv 64 5x5 relu | maxpool 2 | conv 128 5x5 relu\n"
             "flatten\ndense 128 relu\ndropout {rate}"
         ),
