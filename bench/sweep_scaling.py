@@ -28,18 +28,12 @@ import tempfile
 import time
 from typing import Any
 
+from sweep_memory import rss_mb  # bench/ is on the path when this runs
+
 from nbmnist.sweep import Range, SweepTable, sweep
 
 CNN = "conv 16 3x3 relu | maxpool 2 | conv 32 3x3 relu | maxpool 2\nflatten\ndense 64 relu\ndropout {rate}"
 MLP = "dense {units} relu | dropout {rate}"
-
-
-def rss_mb() -> float:
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    raise RuntimeError("no VmRSS in /proc/self/status")
 
 
 def timed_sweep(executor: Any, workers: int | None, rates: list[str], epochs: int) -> float:

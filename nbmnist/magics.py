@@ -31,7 +31,7 @@ from nbmnist.runs import (
     load_runs,
     point_name,
 )
-from nbmnist.sweep import Range, parse_grid, sweep
+from nbmnist.sweep import Range, parse_grid, points, sweep
 from nbmnist.tables import summary_table
 from nbmnist.training import train
 
@@ -277,7 +277,9 @@ class TrainingCell:
                 grid_points = _first_values(self.grid)
                 variables = {**namespace, **grid_points[0]}
                 first = point_name(self.sweep_name, grid_points[0])
-                print(f"# --grid: the code of the first point, {first}")
+                ranged = any(isinstance(v, Range) for v in self.grid.values())
+                count = "" if ranged else f"{len(points(self.grid))} points; "
+                print(f"# --grid: {count}the code of the first, {first}")
                 if self.point_options is not None:
                     options.update(self.point_options(grid_points[0]))
             declaration = parse_declaration(self.body, self.kind, variables)

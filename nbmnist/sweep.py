@@ -1,5 +1,5 @@
-"""Sweeps: one model per point of a grid (or a random search) of ``{name}`` values, each
-trained in a worker process, resumable, one live table.
+"""Sweeps: one model per point of a grid (or a random search) of ``{name}`` values, trained
+in worker processes, resumable, one live table.
 
 ``%%cnn drop --grid rate=0.0,0.1,0.2`` with ``dropout {rate}`` in the body trains
 ``drop[rate=0.0]``, ``drop[rate=0.1]``, ``drop[rate=0.2]``: each run is named after the values
@@ -7,8 +7,8 @@ it actually used, so a label can never disagree with the code (seed 003 labelled
 0.1 … 0.7 while training 0.01 … 0.07). ``--search random --trials N`` samples N points from
 the grid or from ranges (``lr=1e-4..1e-2:log``).
 
-The points train outside the notebook's kernel, on an executor (``nbmnist.workers``): a
-local process pool by default, or a Dask cluster. The kernel plans, dispatches, collects the
+The points train outside the notebook's kernel, on an executor (``nbmnist.workers``): local
+trainer processes by default, or a Dask cluster. The kernel plans, dispatches, collects the
 runs into its store and draws the table.
 """
 
@@ -357,8 +357,9 @@ def sweep(
     """Train one model per point; skip points already completed in the run store.
 
     Every point's declaration and options are checked before the first model trains. Each
-    point trains in a process of its own on ``executor`` (``nbmnist.workers``); its run record
-    and model come back to this process and are written to the run store. A live table shows
+    point trains in a trainer process, outside this one, on ``executor``
+    (``nbmnist.workers``); its run record and model come back to this process and are
+    written to the run store. A live table shows
     each point's state; at the end the best run on validation accuracy (never on test) is
     reported.
 

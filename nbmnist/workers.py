@@ -1,20 +1,22 @@
-"""Where a sweep's points train: each in a process of its own, on any executor.
+"""Where a sweep's points train: in trainer processes, outside the kernel, on any executor.
 
 A sweep hands each point to a ``concurrent.futures.Executor`` as one call of ``run_point``:
-a local process pool (the default), a ``distributed.Client``'s executor (a Dask cluster), or
-any other. ``run_point`` starts a fresh Python process that trains the point (``python -m
-nbmnist.workers``) and watches it, so that
+the default local pool (threads of the kernel, each driving one trainer process), a
+``distributed.Client``'s executor (a Dask cluster), or any other. ``run_point`` hands the
+point to a trainer process (``Trainer``, ``python -m nbmnist.workers``: one per executor
+thread, reused for a few points) and watches it, so that
 
-- the process that trains holds the point's memory (Keras, traced graphs) and gives all of it
-  back when it exits: the notebook's kernel only plans, dispatches, collects and draws;
+- the process that trains holds the points' memory (Keras, traced graphs) and gives all of it
+  back when it is replaced: the notebook's kernel only plans, dispatches, collects and draws;
 - a trainer killed mid-point (out of memory, ``kill -9``) is one ``failed`` point with the
   reason, not a broken pool: the executor's own worker only waited on it;
 - the run record and saved model come back as bytes (``PointResult.files``), so a worker
   needs no access to the notebook's disk; the kernel writes them to its store.
 
 Progress (started, each epoch, finished) and the request to stop (Ctrl-C in the notebook)
-travel through a ``Channel``: a ``multiprocessing`` manager's queue and event on one
-machine, Dask's ``Queue`` and ``Event`` (through the scheduler) on a cluster.
+travel through a ``Channel``: a queue and an event in the kernel for the default pool, a
+``multiprocessing`` manager's for another executor on this machine, Dask's ``Queue`` and
+``Event`` (through the scheduler) on a cluster.
 
 This module imports only the standard library at module level: an executor's worker that
 runs ``run_point`` never imports Keras; the trainer it starts does.
@@ -165,7 +167,7 @@ class ThreadChannel(Channel):
         self._stop.set()
 
     def stop_requested(self, timeout: float = 0.0) -> bool:
-        return self._stop.wait(timeout) if timeout else self._stop.is_set()
+        return bool(self._stop.wait(timeout) if timeout else self._stop.is_set())
 
     def take_gpu(self) -> str | None:
         return None if self._gpus is None else self._gpus.get()
@@ -175,7 +177,7 @@ class ThreadChannel(Channel):
             self._gpus.put(gpu)
 
 
-class LocalChannel(Channel):
+class LocalChannel(ThreadChannel):
     """A ``multiprocessing`` manager's queue and event: for an executor of other processes
     on this machine (e.g. a ``ProcessPoolExecutor`` passed in)."""
 
@@ -185,27 +187,12 @@ class LocalChannel(Channel):
         # spawn: the kernel may hold TensorFlow's or JAX's threads, which fork would copy
         # in an unknown state; the manager's process ignores Ctrl-C (bpo-36368)
         self._manager: Any = multiprocessing.get_context("spawn").Manager()
-        self._queue = self._manager.Queue()
+        self._queue = self._manager.Queue()  # type: ignore[assignment]  # a proxy, same methods
         self._stop = self._manager.Event()
+        self._gpus = None
 
     def __getstate__(self) -> dict[str, Any]:  # the proxies travel; the manager stays home
         return {key: value for key, value in self.__dict__.items() if key != "_manager"}
-
-    def put(self, name: str, event: dict[str, Any]) -> None:
-        self._queue.put((name, event))
-
-    def events(self) -> list[tuple[str, dict[str, Any]]]:
-        found = []
-        with contextlib.suppress(queue.Empty):
-            while True:
-                found.append(self._queue.get_nowait())
-        return found
-
-    def stop(self) -> None:
-        self._stop.set()
-
-    def stop_requested(self, timeout: float = 0.0) -> bool:
-        return bool(self._stop.wait(timeout) if timeout else self._stop.is_set())
 
     def close(self) -> None:
         with contextlib.suppress(Exception):

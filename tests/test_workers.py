@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 import signal
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,7 +17,7 @@ import pytest
 import nbmnist
 from nbmnist.runs import RunStore
 from nbmnist.sweep import SweepTable, sweep
-from nbmnist.workers import ThreadChannel, _outcome, default_workers, gpu_ids
+from nbmnist.workers import LocalChannel, ThreadChannel, _outcome, default_workers, gpu_ids
 from tests.conftest import Shell, make_run
 
 pytestmark = pytest.mark.slow
@@ -217,3 +218,16 @@ def test_a_point_that_came_home_replaces_an_unfinished_one_atomically(tmp_path: 
     assert store.load("p[a=1]").status == "completed"
     assert store.names() == ["p[a=1]"] and store.receive("p[a=1]", {}) is None
     assert not list(tmp_path.glob(".nbmnist-staging/*"))  # nothing left beside it
+
+
+def test_a_local_channel_reaches_across_processes_through_its_manager() -> None:
+    channel = LocalChannel()
+    try:
+        remote = pickle.loads(pickle.dumps(channel))  # as a ProcessPoolExecutor sends it
+        remote.put("p[a=1]", {"event": "epoch", "epoch": 1})
+        assert channel.events() == [("p[a=1]", {"event": "epoch", "epoch": 1})]
+        assert channel.events() == [] and not remote.stop_requested()
+        channel.stop()
+        assert remote.stop_requested() and remote.stop_requested(0.1)
+    finally:
+        channel.close()

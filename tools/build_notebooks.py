@@ -328,7 +328,7 @@ The rest of seed `003` trains for 20 epochs (its `no_epoch = 20`), batch size 12
 
 The seed trained eight copies of `mdl_1` with `Dropout(rate=i*0.01)` and labelled them
 "Dropout=0.1 ... 0.7": its plots said 0.1 where the code used 0.01. Here every run is named
-from the value it actually used (`drop[rate=0.3]`), each point trains in a process of its own
+from the value it actually used (`drop[rate=0.3]`), each point trains in a worker process
 (`--workers 2`: two at a time; on a GPU machine one per GPU by default), the table shows every
 point's state as it changes, and running the cell again skips what is already done.
 """
