@@ -173,3 +173,17 @@ def test_bad_sweep_flags_are_one_line_errors_before_training(
     error = shell.run_expecting_error(f"%%mlp g {flags} --epochs 1\ndense 8 | dropout {{rate}}")
     assert isinstance(error, UsageError) and fragment in str(error)
     assert "\n" not in str(error) and nbmnist.runs() == []
+
+
+def test_config_chooses_where_sweeps_train(shell: Shell) -> None:
+    import os
+
+    shell.run('%config NbmnistMagics.executor = "kernel"')
+    try:
+        shell.run(
+            "%%mlp cfg --grid rate=0.1 --epochs 1 --no-live --train-size 300\n"
+            "dense 8 | dropout {rate}"
+        )
+    finally:
+        shell.run("%config NbmnistMagics.executor = None")
+    assert shell.ns["cfg"][0].writer["pid"] == os.getpid()  # trained in this kernel

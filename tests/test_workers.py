@@ -231,3 +231,38 @@ def test_a_local_channel_reaches_across_processes_through_its_manager() -> None:
         assert remote.stop_requested() and remote.stop_requested(0.1)
     finally:
         channel.close()
+
+
+def test_the_live_table_shows_each_state_and_the_last_finished_curves(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import IPython.display
+
+    import nbmnist.display
+
+    shown: list[Any] = []
+
+    class Handle:
+        def update(self, obj: Any) -> None:
+            shown.append(obj)
+
+    def display(obj: Any, display_id: bool = False) -> Handle:
+        shown.append(obj)
+        return Handle()
+
+    monkeypatch.setattr(nbmnist.display, "in_notebook", lambda: True)
+    monkeypatch.setattr(IPython.display, "display", display)
+    table = SweepTable("d", ["d[r=1]", "d[r=2]", "d[r=3]"], "2 local processes")
+    table.event("d[r=1]", {"event": "started", "epochs": 4, "pid": 1})
+    table.event("d[r=1]", {"event": "epoch", "epoch": 2, "metrics": {"val_accuracy": 0.5}})
+    run = make_run("d[r=2]", 0.9)
+    table.point_done("d[r=2]", "completed", run)
+    table.point_done("d[r=3]", "failed", None, "its process was killed by SIGKILL")
+    states = table.table().get_string()
+    assert "epoch 2 of 4" in states and "0.5000" in states
+    assert "failed: its process was killed by SIGKILL" in states
+    assert "d: 2 of 3 points done · 2 local processes" in states
+    figures = [obj for obj in shown if type(obj).__name__ == "Figure"]
+    assert len(figures) == 1 and "d[r=2]" in figures[0]._suptitle.get_text()
+    html = [obj for obj in shown if type(obj).__name__ == "HTML"]
+    assert html and "epoch 2 of 4" in html[-1].data and "failed" in html[-1].data
