@@ -1,4 +1,5 @@
 """``python -m nbmnist run NOTEBOOK [--fast] [--output-dir build]``: execute a notebook headless.
+``python -m nbmnist class SUBMISSIONS_DIR [--reference RUNS]``: a class view of submissions.
 
 Writes the executed notebook, its HTML export (nbconvert) and a JSON of all its runs'
 metrics to the output folder. Used by ``make demo`` and by graders; needs the ``notebook``
@@ -140,7 +141,28 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="add to the existing <notebook>-runs store (default: move it aside, start anew)",
     )
+    view = commands.add_parser(
+        "class", help="one HTML report and a CSV of every student's runs (nbmnist.classview)"
+    )
+    view.add_argument("submissions", type=Path, help="one folder per student")
+    view.add_argument(
+        "--reference",
+        type=Path,
+        help="the solution's runs (a .runs.json or a run store): architectures are checked "
+        "against the runs of the same name",
+    )
+    view.add_argument("--output-dir", type=Path, default=Path("build/class"))
     args = parser.parse_args(argv)
+    if args.command == "class":
+        from nbmnist.classview import reference_runs, write_report
+
+        if not args.submissions.is_dir():
+            parser.error(f"{args.submissions}: no such folder")
+        report, table = write_report(
+            args.submissions, args.output_dir, reference_runs(args.reference)
+        )
+        print(f"report: {report}\ncsv:    {table}")
+        return 0
     if not args.notebook.is_file():
         parser.error(f"{args.notebook}: no such notebook")
     executed, html = execute_notebook(
