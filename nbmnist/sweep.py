@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from nbmnist.declaration import Kind
+from nbmnist.display.text import sample_note
 from nbmnist.errors import OptionError
 from nbmnist.model import as_declaration
 from nbmnist.options import fast_points, make_options
@@ -298,15 +299,6 @@ class SweepTable:
         else:
             self._curves.update(figure)
         plt.close(figure)
-
-    def close(self, final: Any) -> None:
-        """Replace the live table by ``final`` (the summary table of the runs)."""
-        from IPython.display import display
-
-        if self._handle is not None:
-            self._handle.update(final)
-        else:
-            display(final)
 
 
 def _check_points(
@@ -592,6 +584,8 @@ def _collect(
                 continue
             run = store.receive(run_name, result.files)
             if run is not None:
+                if run.uses_sample and not any(r.uses_sample for r in trained.values()):
+                    print(sample_note(run.data_source))  # as a cell training it would say
                 record(run)
                 trained[run_name] = run
             table.point_done(run_name, result.state, run, result.reason)

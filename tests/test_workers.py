@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import pickle
+import re
 import signal
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,8 +25,8 @@ pytestmark = pytest.mark.slow
 
 BODY = "dense 16 relu | dropout {rate}"
 #: enough epochs (each ~0.15 s on 500 images) that a point is still training when the
-#: kernel reacts to an early epoch
-EPOCHS = 25
+#: kernel reacts to an early epoch (within ~0.5 s)
+EPOCHS = 15
 LONG = {"epochs": EPOCHS, "train_size": 500, "live": False}
 
 
@@ -74,6 +75,8 @@ def test_the_seed_003_sweep_trains_in_worker_processes_and_comes_home(
         assert run.writer["pid"] != os.getpid()  # trained in another process
         folder = Path(run.model_path).parent  # written here, in the kernel's store
         assert folder.parent == RunStore.default().root
+        # a folder a shell can type as it is; the run keeps its readable name
+        assert re.fullmatch(r"drop_rate=0\.[05]-[0-9a-f]{8}", folder.name)
         assert json.loads((folder / "run.json").read_text())["name"] == run.name
         assert run.model.count_params() == run.num_params  # the model came home whole
     assert "drop[rate=0.0]: completed · best val_accuracy" in out

@@ -61,12 +61,18 @@ def opening_lines(info: TrainingInfo) -> list[str]:
     lines = [header_line(info)]
     if info.summary:
         lines.append(info.summary)
-    if info.is_sample and info.data_source in _NOTED:
-        lines.append("NOTE: training on the bundled sample (see above)")
-    elif info.is_sample:
-        lines.append(f"NOTE: training on the {info.data_source}")
-        _NOTED.add(info.data_source)
+    if info.is_sample:
+        lines.append(sample_note(info.data_source))
     return lines
+
+
+def sample_note(data_source: str) -> str:
+    """The note for a run on the bundled sample: where the data came from and why, the first
+    time in a kernel; a reference to it after."""
+    if data_source in _NOTED:
+        return "NOTE: training on the bundled sample (see above)"
+    _NOTED.add(data_source)
+    return f"NOTE: training on the {data_source}"
 
 
 def final_line(run: Run) -> str:
