@@ -285,20 +285,20 @@ class SweepTable:
         self._drawn = time.monotonic()
 
     def _draw_curves(self, run: Run) -> None:
-        import matplotlib.pyplot as plt
-        from IPython.display import display
+        """The dashboard's curves (``CurvePlot``) of ``run``, as a static PNG in place."""
+        from IPython.display import Image, display
 
-        from nbmnist.plots import plot_history
+        from nbmnist.display.curves import CurvePlot
+        from nbmnist.metric_log import MetricLog
 
-        figure, axes = plt.subplots(1, 2, figsize=(10, 3.5))
-        for ax, metric in zip(axes, ("loss", "accuracy"), strict=True):
-            plot_history(run, metric, ax=ax)
-        figure.suptitle(f"last finished: {run.name}")
+        validation = str(run.options.get("validation", "split"))
+        plot = CurvePlot(f"last finished: {run.name}", max(run.epochs, 1), validation=validation)
+        plot.update(MetricLog(run.history, run.epoch_seconds))
+        image = Image(plot.to_png())
         if self._curves is None:
-            self._curves = display(figure, display_id=True)
+            self._curves = display(image, display_id=True)
         else:
-            self._curves.update(figure)
-        plt.close(figure)
+            self._curves.update(image)
 
 
 def _check_points(
