@@ -78,6 +78,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/redraw.py
 	$(BIN)/python bench/sweep_memory.py
 	$(BIN)/python bench/sweep_scaling.py
+	$(BIN)/python bench/class_view.py
 	NBMNIST_DATA=$${NBMNIST_DATA:-../shared/data} $(BIN)/python bench/dashboard_overhead.py
 	NBMNIST_DATA=$${NBMNIST_DATA:-../shared/data} $(BIN)/python bench/full_mnist_mlp.py
 	$(BIN)/python bench/notebook_cells.py

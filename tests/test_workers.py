@@ -119,13 +119,13 @@ def test_a_killed_trainer_fails_its_point_and_the_sweep_goes_on(
         address = request.getfixturevalue("dask_cluster").scheduler_address
         executor = address.replace("tcp://", "dask://")
     line = (
-        f"%%mlp k --grid rate=0.1,0.2,0.3 --epochs {EPOCHS} --train-size 500 --no-live "
+        f"%%mlp k --grid rate=0.1,0.2 --epochs {EPOCHS} --train-size 500 --no-live "
         f"--executor {executor} --workers 2"
     )
     shell.run(f"{line}\n{BODY}")
     assert killed == ["k[rate=0.2]"]
     runs = {run.name: run for run in shell.ns["k"]}
-    assert runs["k[rate=0.1]"].status == runs["k[rate=0.3]"].status == "completed"
+    assert runs["k[rate=0.1]"].status == "completed"
     victim = RunStore.default().load("k[rate=0.2]")  # what it had written came home
     assert victim.status == "killed" and 2 <= victim.epochs < EPOCHS
     if engine == "dask":
