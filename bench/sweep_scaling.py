@@ -16,6 +16,11 @@ comes home. Target: growth from the first point to the last < 30 MB.
 Part 3 runs the same random search on a Dask ``LocalCluster`` (2 worker processes, 1 thread
 each) started here, reading the same memory figures.
 
+Part 4 (``cells``) runs the README's two sweep cells as a notebook would (an IPython shell
+with ``%load_ext nbmnist``): seed 003's dropout sweep and the 32-point random search, each with
+``--workers 2`` and with ``--executor dask://...`` on a ``LocalCluster`` of 2 worker processes,
+on the bundled sample (``--epochs`` epochs).
+
 ``--parts`` picks some: ``--parts dask`` runs part 3 only.
 """
 
@@ -80,13 +85,22 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=32)
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument(
-        "--parts", nargs="+", choices=("scaling", "workers", "dask"), default=["scaling", "workers"]
+        "--parts",
+        nargs="+",
+        choices=("scaling", "workers", "dask", "cells"),
+        default=["scaling", "workers"],
+    )
+    parser.add_argument(
+        "--cells", nargs="+", choices=("seed003", "search"), default=["seed003", "search"]
     )
     args = parser.parse_args()
+    args.cells = [{"seed003": SEED_003, "search": SEARCH}[name] for name in args.cells]
     if "scaling" in args.parts:
         scaling(args)
     if "workers" in args.parts:
         random_search(args, "2 workers", None)
+    if "cells" in args.parts:
+        cells(args)
     if "dask" in args.parts:
         from distributed import Client, LocalCluster
 
@@ -95,6 +109,53 @@ def main() -> None:
             Client(cluster) as client,
         ):
             random_search(args, "a Dask LocalCluster of 2 worker processes", client)
+
+
+SEED_003 = (
+    "%%cnn drop --grid rate=0.0,0.1,0.2,0.3,0.4,0.5,0.6,0.7 --epochs {epochs} {where}\n"
+    "conv 32 7x7 relu | conv 64 5x5 relu | maxpool 2 | conv 128 5x5 relu\n"
+    "flatten\ndense 128 relu\ndropout {{rate}}"
+)
+SEARCH = (
+    "%%mlp search --grid units=16..512:log --grid rate=0.0..0.5 --grid lr=1e-4..1e-2:log "
+    "--learning-rate {{lr}} --search random --trials 32 --epochs {epochs} {where}\n"
+    "dense {{units}} relu | dropout {{rate}}"
+)
+
+
+def cells(args: argparse.Namespace) -> None:
+    import os
+
+    from distributed import LocalCluster
+    from IPython.testing.globalipapp import start_ipython
+
+    shell = start_ipython()
+    shell.run_line_magic("load_ext", "nbmnist")
+    print("\n## The README's sweep cells\n")
+    print("| cell | where | points completed | wall time (s) |")
+    print("| --- | --- | --- | --- |")
+    with LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None) as cluster:
+        dask = "--executor " + cluster.scheduler_address.replace("tcp://", "dask://")
+        chosen = (("seed 003 dropout sweep", SEED_003), ("32-point random search", SEARCH))
+        for label, cell in [pair for pair in chosen if pair[1] in args.cells]:
+            for where in ("--workers 2", dask):
+                with tempfile.TemporaryDirectory() as store:
+                    os.environ["NBMNIST_RUNS"] = store
+                    began = time.perf_counter()
+                    with contextlib.redirect_stdout(io.StringIO()):
+                        result = shell.run_cell(cell.format(epochs=args.epochs, where=where))
+                    seconds = time.perf_counter() - began
+                    result.raise_error()
+                    name = cell.split()[1]  # the run name on the magic line
+                    done = sum(run.status == "completed" for run in shell.user_ns[name])
+                    shown = (
+                        "2 local workers"
+                        if where == "--workers 2"
+                        else "Dask LocalCluster, 2 workers"
+                    )
+                    print(
+                        f"| {label} | {shown} | {done} of {len(shell.user_ns[name])} | {seconds:.0f} |"
+                    )
 
 
 def random_search(args: argparse.Namespace, label: str, executor: Any) -> None:
