@@ -158,3 +158,19 @@ def test_the_package_has_no_import_circle() -> None:
 
     circles = [name for name in graph if reaches(name, name, set())]
     assert circles == []
+
+
+def test_dask_is_imported_only_for_a_dask_executor() -> None:
+    """``nbmnist[dask]`` is optional: the magics, sweeps and workers load without it."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, nbmnist, nbmnist.magics, nbmnist.sweep, nbmnist.workers, nbmnist.grading\n"
+        "from nbmnist.workers import dispatch\n"
+        "dispatch(None, 1).close()\n"
+        "assert 'distributed' not in sys.modules and 'dask' not in sys.modules, 'dask loaded'\n"
+        "assert 'keras' not in sys.modules, 'keras loaded'\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
