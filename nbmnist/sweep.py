@@ -15,6 +15,7 @@ runs into its store and draws the table.
 from __future__ import annotations
 
 import concurrent.futures
+import dataclasses
 import itertools
 import math
 import random
@@ -308,7 +309,7 @@ def _check_points(
     variables: Mapping[str, object] | None,
     line_names: Collection[str],
     options_at: Callable[[dict[str, str]], dict[str, Any]],
-) -> dict[str, dict[str, str]]:
+) -> dict[tuple[tuple[str, str], ...], dict[str, str]]:
     """Parse every point's declaration and options before anything trains. Returns each
     point's ``{name}`` values as text (what its body used), by run name's point.
 
@@ -316,7 +317,7 @@ def _check_points(
         OptionError, DeclarationError: the first point that cannot train; a grid name used
             neither in the body nor in the magic line.
     """
-    used_by: dict[str, dict[str, str]] = {}
+    used_by: dict[tuple[tuple[str, str], ...], dict[str, str]] = {}
     for point in grid_points:
         used = as_declaration(text, kind, {**(variables or {}), **point}).variables
         unused = [name for name in point if name not in used and name not in line_names]
@@ -327,7 +328,7 @@ def _check_points(
                 f"(e.g. 'dropout {{{unused[0]}}}')"
             )
         make_options(**options_at(point))
-        used_by[repr(sorted(point.items()))] = dict(used)
+        used_by[tuple(sorted(point.items()))] = dict(used)
     return used_by
 
 
@@ -431,9 +432,8 @@ def sweep(
         for run_name, point in zip(names, grid_points, strict=True)
         if run_name not in kept
     ]
-    common = {"models_in_cell": len(grid_points)}
     if executor == IN_KERNEL:
-        trained = _in_kernel(text, kind, todo, variables, options_at, common)
+        trained = _in_kernel(text, kind, todo, variables, options_at, len(grid_points))
     else:
         trained = _on_executor(
             name,
@@ -447,7 +447,7 @@ def sweep(
                 run_name,
                 text,
                 kind,
-                used_by[repr(sorted(point.items()))],
+                used_by[tuple(sorted(point.items()))],
                 options_at(point),
                 len(grid_points),
             ),
@@ -476,7 +476,7 @@ def _in_kernel(
     todo: list[tuple[str, dict[str, str]]],
     variables: Mapping[str, object] | None,
     options_at: Callable[[dict[str, str]], dict[str, Any]],
-    common: dict[str, Any],
+    models_in_cell: int,
 ) -> dict[str, Run]:
     """``executor="kernel"``: train the points one after another here, each with the live
     dashboard, releasing each model after it (``backend.release_memory``)."""
@@ -491,7 +491,7 @@ def _in_kernel(
             run_name,
             variables={**(variables or {}), **point},
             show_summary=index == 0,
-            models_in_cell=common["models_in_cell"],
+            models_in_cell=models_in_cell,
             **{**options_at(point), "overwrite": True},  # replace an unfinished attempt
         )
         trained[run_name] = run
@@ -524,8 +524,7 @@ def _on_executor(
     futures: dict[concurrent.futures.Future[PointResult], str] = {}
     try:
         for run_name, point in todo:
-            task = task_of(run_name, point)
-            task = PointTask(**{**task.__dict__, "env": env})
+            task = dataclasses.replace(task_of(run_name, point), env=env)
             futures[where.executor.submit(run_point, task, where.channel)] = run_name
         pending = set(futures)
         try:
