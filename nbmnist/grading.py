@@ -148,7 +148,9 @@ def check_training(
         run: the student's run.
         min_test_accuracy: the least test accuracy in [0, 1] (see ``fair_threshold``); None:
             not checked.
-        epochs: the epochs the run must have completed; None: not checked.
+        epochs: the epochs the student must ask for (``--epochs``), all completed; in fast
+            mode the run trains fewer (its ``plan``) and passes when it asked for these and
+            completed those. None: not checked.
         data: ``"mnist"`` or ``"fashion_mnist"``.
         full_data: True: trained on the full dataset; False: on the bundled sample (a grader
             in fast mode); None: either.
@@ -173,10 +175,19 @@ def check_training(
         )
     if full_data is False and not run.uses_sample:
         raise GradingError(f"{run.name} trained on the full dataset; this check expects --fast")
-    if epochs is not None and run.epochs != epochs:
-        raise GradingError(
-            f"{run.name} trained {run.epochs} epochs; train it for {epochs} (--epochs {epochs})"
-        )
+    if epochs is not None:
+        # what the student asked for: fast mode (a grader's) trains fewer, as the plan says
+        asked = run.options.get("epochs", run.epochs)
+        planned = run.plan.get("epochs", asked)
+        if asked != epochs:
+            raise GradingError(
+                f"{run.name} asked for {asked} epochs; train it for {epochs} (--epochs {epochs})"
+            )
+        if run.epochs < planned:
+            raise GradingError(
+                f"{run.name} completed {run.epochs} of its {planned} epochs; run its cell "
+                "again until it finishes"
+            )
     if min_test_accuracy is not None:
         score = run.test_accuracy
         if score is None or not math.isfinite(score) or score < min_test_accuracy:

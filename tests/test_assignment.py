@@ -1,8 +1,13 @@
-"""The nbgrader round trip: the solution passes its hidden tests; the student version, made
-with nbgrader's own preprocessors, fails each stub with nbmnist's "fill in line N"."""
+"""The nbgrader and otter-grader round trips: the solution passes its hidden tests (which use
+``nbmnist.grading``); the student version, made with the grader's own tools, fails each stub
+with nbmnist's "fill in line N"; a wrong answer fails with one line the student can act on."""
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import nbformat
@@ -64,4 +69,98 @@ def test_each_task_has_visible_and_hidden_checks(task: str) -> None:
     ]
     assert len(tests) == 1 and tests[0].metadata["nbgrader"]["grade"]
     visible, hidden = tests[0].source.split("### BEGIN HIDDEN TESTS")
-    assert f"assert {task}." in visible and f"assert {task}." in hidden
+    assert f"assert {task}." in visible
+    assert f"check_architecture({task}, " in hidden and f"check_training({task}, " in hidden
+
+
+# otter-grader: otter assign, otter run (its own command line, as an instructor runs it)
+OTTER_SOURCE = REPO / "notebooks" / "assignment" / "01_mlp_mnist_otter.ipynb"
+OTTER = Path(sys.executable).with_name("otter")
+OTTER_POINTS = {"relu_2h": 2, "relu_3h": 2, "relu_2h_mse": 1}
+
+
+@pytest.fixture(scope="module")
+def otter_dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``otter assign``'s output: ``student/`` and ``autograder/`` (the notebook, the zip)."""
+    dist = tmp_path_factory.mktemp("otter") / "dist"
+    subprocess.run(
+        [OTTER, "assign", OTTER_SOURCE, dist], check=True, capture_output=True, cwd=dist.parent
+    )
+    return dist
+
+
+def otter_run(dist: Path, submission: Path, out: Path) -> dict[str, dict]:
+    """``otter run`` on a submission in fast mode: each question's result, by name."""
+    (zip_path,) = (dist / "autograder").glob("*.zip")
+    env = {**os.environ, "NBMNIST_FAST": "1"}
+    subprocess.run(
+        [OTTER, "run", "-a", zip_path, "-o", out, submission],
+        check=True,
+        capture_output=True,
+        env=env,
+    )
+    tests = json.loads((out / "results.json").read_text())["tests"]
+    return {test["name"]: test for test in tests}
+
+
+def model_cells(notebook: nbformat.NotebookNode) -> dict[str, nbformat.NotebookNode]:
+    return {
+        c.source.split()[1]: c
+        for c in notebook.cells
+        if c.cell_type == "code" and c.source.startswith("%%mlp")
+    }
+
+
+def test_otter_assign_strips_the_declarations_and_hides_the_checks(otter_dist: Path) -> None:
+    student = nbformat.read(otter_dist / "student" / OTTER_SOURCE.name, as_version=4)
+    cells = model_cells(student)
+    assert set(cells) == set(TASKS)
+    assert all(cell.source.splitlines()[1:] == ["..."] for cell in cells.values())
+    assert "check_architecture" not in nbformat.writes(student)  # hidden tests stay hidden
+    assert "NbmnistMagics.seed = 0" in nbformat.writes(student)  # otter's seeding skips %%
+
+
+@pytest.mark.slow
+def test_a_solved_copy_passes_otter_run(otter_dist: Path, tmp_path: Path) -> None:
+    results = otter_run(otter_dist, otter_dist / "autograder" / OTTER_SOURCE.name, tmp_path)
+    for name, points in OTTER_POINTS.items():
+        assert results[name]["score"] == points, results[name]["output"]
+
+
+@pytest.mark.slow
+def test_a_wrong_copy_fails_otter_run_with_one_line_to_act_on(
+    otter_dist: Path, tmp_path: Path
+) -> None:
+    solved = nbformat.read(otter_dist / "autograder" / OTTER_SOURCE.name, as_version=4)
+    cells = model_cells(solved)
+    cells["relu_2h"].source = cells["relu_2h"].source.replace(" bn ", " ")  # no BatchNorm
+    cells["relu_2h_mse"].source = cells["relu_2h_mse"].source.replace("--epochs 22", "--epochs 2")
+    wrong = tmp_path / "submission" / OTTER_SOURCE.name
+    wrong.parent.mkdir()
+    nbformat.write(solved, wrong)
+    results = otter_run(otter_dist, wrong, tmp_path)
+    assert results["relu_3h"]["score"] == 2
+    # otter shares a question's points among its test cases: the visible one still passes
+    assert results["relu_2h"]["score"] < 2
+    said = results["relu_2h"]["output"]
+    assert "GradingError: relu_2h, layer 2: expected bn, found dropout 0.5" in said
+    assert results["relu_2h_mse"]["score"] < 1
+    said = results["relu_2h_mse"]["output"]
+    assert "relu_2h_mse asked for 2 epochs; train it for 22 (--epochs 22)" in said
+
+
+@pytest.mark.slow
+def test_the_unsolved_copy_fails_with_the_placeholder_message(
+    otter_dist: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from otter.api import grade_submission
+
+    monkeypatch.setenv("NBMNIST_FAST", "1")
+    (zip_path,) = (otter_dist / "autograder").glob("*.zip")
+    student = otter_dist / "student" / OTTER_SOURCE.name
+    results = grade_submission(str(student), str(zip_path), quiet=True)
+    assert results.total == 0 and results.possible == sum(OTTER_POINTS.values())
+    for name, cell in model_cells(results.notebook).items():
+        (error,) = [o for o in cell.outputs if o.output_type == "error"]
+        assert error["ename"] == "PlaceholderError", name
+        assert "line 1 is a placeholder ('...'): fill in line 1" in error["evalue"]

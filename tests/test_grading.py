@@ -67,10 +67,11 @@ def test_options_allow_extra_layers_or_any_activation() -> None:
 
 def test_training_checks_read_the_record() -> None:
     run = make_run("relu_2h", 0.97, uses_sample=False)
+    run.options["epochs"] = 2
     check_training(run, min_test_accuracy=0.95, epochs=2, data="mnist", full_data=True)
     failures = {
         "below the 0.9800 asked for": dict(min_test_accuracy=0.98),
-        "trained 2 epochs; train it for 22 (--epochs 22)": dict(epochs=22),
+        "asked for 2 epochs; train it for 22 (--epochs 22)": dict(epochs=22),
         "trained on mnist; train it on fashion_mnist": dict(data="fashion_mnist"),
         "this check expects --fast": dict(full_data=False),
     }
@@ -81,6 +82,19 @@ def test_training_checks_read_the_record() -> None:
         check_training(make_run("r", 0.9, status="interrupted"))
     with pytest.raises(GradingError, match="bundled sample, not the full dataset"):
         check_training(make_run("r", 0.9, uses_sample=True), full_data=True)
+
+
+def test_fast_mode_passes_the_epochs_asked_for_when_its_plan_completed() -> None:
+    """A grader in fast mode trains 2 of the 22 epochs asked: that run passes ``epochs=22``;
+    one that stopped before its plan's end does not."""
+    fast = make_run("relu_2h", 0.6, uses_sample=True, plan={"epochs": 2})
+    fast.options["epochs"] = 22
+    check_training(fast, epochs=22, full_data=False)
+    with pytest.raises(GradingError, match=r"asked for 22 epochs; train it for 20 \(--epochs 20\)"):
+        check_training(fast, epochs=20)
+    short = make_run("relu_2h", 0.6, plan={"epochs": 3}, options={"epochs": 3})
+    with pytest.raises(GradingError, match="completed 2 of its 3 epochs; run its cell again"):
+        check_training(short, epochs=3)
 
 
 @pytest.mark.slow
