@@ -24,6 +24,11 @@ COLAB_PACKAGES := ipywidgets==7.7.1 ipython_genutils==0.2.0 keras==3.13.2 ipytho
 BACKEND_TESTS := tests/test_backend.py tests/test_training.py tests/test_kernel.py \
 	tests/test_predictions.py tests/test_plan.py -k "not first_cells_imports"
 COLAB_TESTS := tests/test_display.py tests/test_magics.py tests/test_packaging.py
+# pytest-xdist: 3 processes on 2 cores (tests wait on kernels, subprocesses and sockets about
+# half the time); tests that share a costly fixture stay in one process, the longest groups
+# first (tests/conftest.py; xdist would otherwise reorder groups by their number of tests).
+# PARALLEL= runs them in one process.
+PARALLEL ?= -n 3 --dist loadgroup --no-loadscope-reorder
 # Debian's Chromium for the JupyterLab end-to-end test (Playwright's own download is not used)
 CHROMIUM := /usr/bin/chromium
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -58,10 +63,10 @@ $(COLAB)/.installed: Makefile $(STAMP)
 	touch $@
 
 test: lint $(CHROMIUM) $(COLAB)/.installed
-	$(BIN)/python -m pytest
-	KERAS_BACKEND=jax $(BIN)/python -m pytest $(BACKEND_TESTS)
+	$(BIN)/python -m pytest $(PARALLEL)
+	KERAS_BACKEND=jax $(BIN)/python -m pytest $(PARALLEL) $(BACKEND_TESTS)
 	PYTHONPATH=$(COLAB) NBMNIST_EXPECT_VERSIONS="$(COLAB_PACKAGES)" \
-		$(BIN)/python -m pytest $(COLAB_TESTS)
+		$(BIN)/python -m pytest $(PARALLEL) $(COLAB_TESTS)
 
 test-backends: $(STAMP)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[torch]"

@@ -30,6 +30,38 @@ TINY_MLP = "dense 32 relu"
 TINY_CNN = "conv 8 3x3 relu\nmaxpool 2\nflatten"
 
 
+# the longest groups of tests (seconds on 2 cores, alone), started first so that none is left
+# running alone at the end of a parallel run
+LONGEST_FIRST = (
+    "lesson-02_cnn_mnist",  # ~180 s
+    "lesson-01_mlp_mnist",  # ~90 s
+    "test_workers",  # ~90 s
+    "test_assignment",  # ~90 s
+    "test_jupyterlab",  # ~45 s
+    "lesson-03_fashion_mnist_regularization",  # ~30 s
+)
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Under pytest-xdist's ``--dist loadgroup`` (make test), the tests that share a lesson's
+    execution (``test_notebook.py``'s ``executed`` fixture) go to one worker, so each lesson
+    runs once; modules whose tests share a costly fixture mark themselves ``xdist_group``.
+    The longest groups run first."""
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        if callspec is not None and "executed" in callspec.params:
+            lesson = Path(callspec.params["executed"]).stem
+            item.add_marker(pytest.mark.xdist_group(f"lesson-{lesson}"))
+
+    def rank(item: pytest.Item) -> int:
+        group = item.get_closest_marker("xdist_group")
+        name = group.args[0] if group is not None and group.args else None
+        return LONGEST_FIRST.index(name) if name in LONGEST_FIRST else len(LONGEST_FIRST)
+
+    items.sort(key=rank)  # stable: the order within a group, and of the rest, is kept
+
+
 @pytest.fixture(autouse=True)
 def _fresh_session(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
     """Every test starts with no recorded runs, an empty run store and no datasets in memory."""

@@ -16,6 +16,9 @@ import pytest
 from nbmnist.__main__ import execute_notebook
 from tests.conftest import REPO
 
+# one pytest-xdist worker runs this module: its otter tests share one otter assign
+pytestmark = pytest.mark.xdist_group("test_assignment")
+
 SOURCE = REPO / "notebooks" / "assignment" / "01_mlp_mnist_assignment.ipynb"
 TASKS = ("relu_2h", "relu_3h", "relu_2h_mse")
 

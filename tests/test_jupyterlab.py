@@ -25,6 +25,9 @@ import pytest
 
 from tests.conftest import REPO
 
+# one pytest-xdist worker runs this module: its tests share one JupyterLab server
+pytestmark = pytest.mark.xdist_group("test_jupyterlab")
+
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = REPO / "build" / "e2e"
 # As this machine's notes advise for a closed network: no background connections.

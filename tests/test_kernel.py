@@ -11,6 +11,9 @@ import pytest
 
 from nbmnist.__main__ import kernel_manager
 
+# one pytest-xdist worker runs this module: its tests share one kernel
+pytestmark = pytest.mark.xdist_group("test_kernel")
+
 
 @pytest.fixture(scope="module")
 def kernel() -> Iterator[tuple[Any, Any]]:
@@ -22,6 +25,15 @@ def kernel() -> Iterator[tuple[Any, Any]]:
     yield manager, client
     client.stop_channels()
     manager.shutdown_kernel(now=True)
+
+
+def reply_to(client: Any, msg_id: str, timeout: float = 120) -> dict[str, Any]:
+    """The shell reply to request ``msg_id``, skipping replies to earlier requests (under load
+    ``wait_for_ready`` may have sent several kernel_info requests, each answered)."""
+    while True:
+        reply: dict[str, Any] = client.get_shell_msg(timeout=timeout)
+        if reply["parent_header"].get("msg_id") == msg_id:
+            return reply
 
 
 def run(client: Any, code: str, timeout: float = 120) -> tuple[str, str]:
@@ -36,8 +48,7 @@ def run(client: Any, code: str, timeout: float = 120) -> tuple[str, str]:
             out.append(message["content"]["text"])
         if message["msg_type"] == "status" and message["content"]["execution_state"] == "idle":
             break
-    reply = client.get_shell_msg(timeout=timeout)
-    return reply["content"]["status"], "".join(out)
+    return reply_to(client, reply_id, timeout)["content"]["status"], "".join(out)
 
 
 def wait_until_idle(client: Any, msg_id: str) -> None:
@@ -76,7 +87,7 @@ def test_interrupt_keeps_completed_epochs_and_the_next_cell_runs(kernel: tuple[A
             seen += message["content"]["text"]
     assert "long epoch 2/200" in seen
     manager.interrupt_kernel()  # what the notebook's stop button does: SIGINT
-    reply = client.get_shell_msg(timeout=120)
+    reply = reply_to(client, reply_id)
     assert reply["content"]["status"] == "error"
     assert reply["content"]["ename"] == "KeyboardInterrupt"
     wait_until_idle(client, reply_id)
@@ -102,8 +113,7 @@ def test_interrupt_during_the_first_cells_imports_leaves_a_working_kernel() -> N
         reply_id = client.execute("%%mlp first --epochs 1 --no-live\ndense 8")
         time.sleep(0.5)  # inside `import keras` and its backend (2-5 s here)
         manager.interrupt_kernel()
-        reply = client.get_shell_msg(timeout=120)
-        assert reply["parent_header"]["msg_id"] == reply_id
+        reply = reply_to(client, reply_id)
         assert reply["content"]["ename"] == "KeyboardInterrupt"
         printed = ""
         while True:

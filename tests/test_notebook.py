@@ -20,8 +20,16 @@ NOTEBOOKS = sorted((REPO / "notebooks").glob("*.ipynb"))
 MAGIC = re.compile(r"%%(mlp|cnn) (\w+)(.*)")
 
 
+# each lesson's tests share one execution: under pytest-xdist (make test) they run in one
+# worker, and the lessons in different workers (tests/conftest.py groups them)
 @pytest.fixture(scope="module", params=[p.name for p in NOTEBOOKS])
 def executed(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    if request.config.getoption("dist", "no") == "loadgroup":  # make test: one worker a lesson
+        assert "@lesson-" in request.node.nodeid, (
+            "pytest-xdist did not group this lesson's tests, so each of its workers would run "
+            "the lesson again: pytest>=9.2 breaks --dist loadgroup (pytest-xdist #1386); "
+            "install pyproject.toml's pytest<9.2"
+        )
     out = tmp_path_factory.mktemp("build")
     notebook_path, html = execute_notebook(
         REPO / "notebooks" / request.param, out, fast=True, timeout=300

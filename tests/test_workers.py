@@ -21,7 +21,8 @@ from nbmnist.sweep import SweepTable, sweep
 from nbmnist.workers import LocalChannel, ThreadChannel, _outcome, default_workers, gpu_ids
 from tests.conftest import Shell, make_run
 
-pytestmark = pytest.mark.slow
+# one pytest-xdist worker runs this module: its tests share one Dask cluster
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("test_workers")]
 
 BODY = "dense 16 relu | dropout {rate}"
 #: enough epochs (each ~0.15 s on 500 images) that a point is still training when the
