@@ -299,6 +299,9 @@ def test_docs_list_exactly_the_parser_vocabulary() -> None:
     [
         ("dense 64 relu | dense 5 softmax", "line 1, col 17: the model ends in 'dense 5 softmax'"),
         ("dense 64 | softmax", "(softmax over 64), but there are 10 classes"),
+        # activations alone (found by the fuzz test: was a StopIteration)
+        ("softmax", "the model ends in 'softmax' (softmax over 784)"),
+        ("relu | log_softmax", "(log_softmax over 784), but there are 10 classes"),
     ],
 )
 def test_a_softmax_of_other_classes_is_not_silently_stacked_with_the_head(

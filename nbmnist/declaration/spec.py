@@ -496,7 +496,11 @@ class Declaration:
         if self.has_head(num_classes):
             return self
         if self.output_activation in ("softmax", "log_softmax"):
-            last = next(s for s in reversed(self.layers) if not isinstance(s, ActivationSpec))
+            # the last layer with weights; a body of activations alone names its activation
+            last = next(
+                (s for s in reversed(self.layers) if not isinstance(s, ActivationSpec)),
+                self.layers[-1],
+            )
             size = self.output_shapes()[-1][-1]
             raise DeclarationError(
                 f"the model ends in '{last.describe()}' ({self.output_activation} over {size}), "
