@@ -50,6 +50,7 @@ def main() -> None:
         solved = work / "dist" / "autograder" / master.name
         for repeat in range(args.repeats):
             out = work / f"otter-{repeat}"
+            out.mkdir()  # otter run writes results.json into an existing folder
             otter_s = timed([BIN / "otter", "run", "-a", zip_path, "-o", out, solved], work)
             tests = json.loads((out / "results.json").read_text())["tests"]
             score = sum(t.get("score", 0) for t in tests)

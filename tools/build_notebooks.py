@@ -470,7 +470,8 @@ def raw(text: str) -> nbformat.NotebookNode:
 
 MLP_OPTIONS = "--epochs 22 --batch-size 128 --validation test"
 # the least test accuracy a correct run reaches, on the full data and in fast mode (the sample):
-# fair_threshold's reports for these are in docs/grading.md
+# fast mode's from tools/assignment_thresholds.py (fair_threshold over seeds 0-4), the full
+# data's below both reproduced seed runs in docs/results.md; see docs/grading.md
 THRESHOLD = "{full} if not {name}.uses_sample else {fast}"
 
 
@@ -499,7 +500,7 @@ TASKS_01 = (
         'assert relu_2h.status == "completed"',
         'check_architecture(relu_2h, "430 322 relu he_normal bn dropout=0.5")\n'
         "check_training(relu_2h, epochs=22, min_test_accuracy="
-        + THRESHOLD.format(name="relu_2h", full=0.97, fast=0.6)
+        + THRESHOLD.format(name="relu_2h", full=0.97, fast=0.68)
         + ")",
         2,
     ),
@@ -514,7 +515,7 @@ TASKS_01 = (
         'assert relu_3h.status == "completed"',
         'check_architecture(relu_3h, "320 270 162 relu he_normal bn dropout=0.5")\n'
         "check_training(relu_3h, epochs=22, min_test_accuracy="
-        + THRESHOLD.format(name="relu_3h", full=0.97, fast=0.6)
+        + THRESHOLD.format(name="relu_3h", full=0.97, fast=0.637)
         + ")",
         2,
     ),
