@@ -35,11 +35,11 @@ SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: venv demo test test-tensorflow test-jax test-colab test-backends test-browser lint bench bench-gpu fuzz clean
 
-# --no-compile: pip would byte-compile all ~14,000 modules of the environment (70 s on 2
-# cores); Python compiles the ones a run imports, once, when it first imports them
+# pip byte-compiles the environment (~70 s): without it (--no-compile) every test process and
+# kernel compiled TensorFlow's modules on its first import, at once, and make test took longer
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-compile \
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check \
 		-e ".[tensorflow,jax,test,bench]"
 	rm -f $(VENV)/.installed-*
 	touch $@
