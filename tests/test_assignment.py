@@ -92,12 +92,16 @@ def otter_dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return dist
 
 
+def autograder_zip(dist: Path) -> Path:
+    (zip_path,) = (dist / "autograder").glob("*.zip")
+    return zip_path
+
+
 def otter_run(dist: Path, submission: Path, out: Path) -> dict[str, dict]:
     """``otter run`` on a submission in fast mode: each question's result, by name."""
-    (zip_path,) = (dist / "autograder").glob("*.zip")
     env = {**os.environ, "NBMNIST_FAST": "1"}
     subprocess.run(
-        [OTTER, "run", "-a", zip_path, "-o", out, submission],
+        [OTTER, "run", "-a", autograder_zip(dist), "-o", out, submission],
         check=True,
         capture_output=True,
         env=env,
@@ -159,9 +163,8 @@ def test_the_unsolved_copy_fails_with_the_placeholder_message(
     from otter.api import grade_submission
 
     monkeypatch.setenv("NBMNIST_FAST", "1")
-    (zip_path,) = (otter_dist / "autograder").glob("*.zip")
     student = otter_dist / "student" / OTTER_SOURCE.name
-    results = grade_submission(str(student), str(zip_path), quiet=True)
+    results = grade_submission(str(student), str(autograder_zip(otter_dist)), quiet=True)
     assert results.total == 0 and results.possible == sum(OTTER_POINTS.values())
     for name, cell in model_cells(results.notebook).items():
         (error,) = [o for o in cell.outputs if o.output_type == "error"]
