@@ -7,6 +7,7 @@ switched off (NBMNIST_DOWNLOAD=0) and Keras' cache is an empty temporary folder.
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,10 +15,18 @@ from typing import Any
 
 import pytest
 
-_KERAS_HOME = tempfile.mkdtemp(prefix="nbmnist-keras-home-")
+# One Keras home and one run store for the whole run: made by the first process (pytest, or
+# pytest-xdist's controller) and inherited by its workers and by the kernels and subprocesses
+# they start. With JAX the persistent compilation cache ($KERAS_HOME/nbmnist-jax-cache) is
+# then shared, so a program that one test compiled is loaded, not compiled again, by the next.
+_OWNS_FOLDERS = "NBMNIST_TEST_KERAS_HOME" not in os.environ
+if _OWNS_FOLDERS:
+    os.environ["NBMNIST_TEST_KERAS_HOME"] = tempfile.mkdtemp(prefix="nbmnist-keras-home-")
+    os.environ["NBMNIST_TEST_RUNS"] = tempfile.mkdtemp(prefix="nbmnist-runs-")
+_KERAS_HOME = os.environ["NBMNIST_TEST_KERAS_HOME"]
 os.environ["KERAS_HOME"] = _KERAS_HOME
 os.environ["NBMNIST_DOWNLOAD"] = "0"
-os.environ["NBMNIST_RUNS"] = tempfile.mkdtemp(prefix="nbmnist-runs-")  # kernels, subprocesses
+os.environ["NBMNIST_RUNS"] = os.environ["NBMNIST_TEST_RUNS"]  # kernels, subprocesses
 os.environ.pop("NBMNIST_DATA", None)
 os.environ.pop("NBMNIST_FAST", None)
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -40,6 +49,13 @@ LONGEST_FIRST = (
     "test_jupyterlab",  # ~45 s
     "lesson-03_fashion_mnist_regularization",  # ~30 s
 )
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """The process that made the shared folders removes them once every test has run."""
+    if _OWNS_FOLDERS:
+        for name in ("NBMNIST_TEST_KERAS_HOME", "NBMNIST_TEST_RUNS"):
+            shutil.rmtree(os.environ.pop(name), ignore_errors=True)
 
 
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups

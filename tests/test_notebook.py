@@ -85,6 +85,10 @@ def test_closes_with_violins_table_and_generated_conclusions(executed) -> None: 
     runs = json.loads((out / (html.stem + ".runs.json")).read_text())
     assert {run["name"] for run in runs} >= set(names)
     assert all(run["status"] == "completed" for run in runs)
+    # the kernel trained on this process's backend (make test: TensorFlow, then JAX)
+    import keras
+
+    assert {run["execution"]["backend"] for run in runs} == {keras.backend.backend()}
 
 
 def test_every_notebook_opens_with_colab_binder_and_an_install_cell() -> None:

@@ -339,6 +339,7 @@ CHILD = textwrap.dedent(
 )
 
 
+@pytest.mark.same_on_every_backend
 def test_sigkill_at_random_moments_never_leaves_a_torn_record(tmp_path: Path) -> None:
     """Kill a training process 8 times at random moments; every record stays readable and
     holds whole epochs (bench/reliability.py kills 60 times)."""
