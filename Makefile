@@ -73,12 +73,10 @@ $(COLAB)/.installed: Makefile $(STAMP)
 		--target $(COLAB) $(COLAB_PACKAGES)
 	touch $@
 
-# lint (mypy: one busy core for ~55 s) beside the TensorFlow pass, whose processes wait on
-# kernels and subprocesses much of the time; then the JAX and Colab passes side by side. All
-# three passes at once took longer (measured); --output-sync keeps each one's report whole.
-test: $(STAMP) $(CHROMIUM) $(COLAB)/.installed
-	$(MAKE) --no-print-directory -j2 --output-sync=target lint test-tensorflow
-	$(MAKE) --no-print-directory -j2 --output-sync=target test-jax test-colab
+# the three passes, one after the other (the TensorFlow pass keeps both cores busy: side by
+# side with the other passes, or with lint, it took longer: measured)
+test: lint $(CHROMIUM) $(COLAB)/.installed
+	$(MAKE) --no-print-directory test-tensorflow test-jax test-colab
 
 test-tensorflow: $(STAMP)
 	$(BIN)/python -m pytest $(PARALLEL)

@@ -15,18 +15,19 @@ from typing import Any
 
 import pytest
 
-# One Keras home and one run store for the whole run: made by the first process (pytest, or
-# pytest-xdist's controller) and inherited by its workers and by the kernels and subprocesses
-# they start. With JAX the persistent compilation cache ($KERAS_HOME/nbmnist-jax-cache) is
-# then shared, so a program that one test compiled is loaded, not compiled again, by the next.
-_OWNS_FOLDERS = "NBMNIST_TEST_KERAS_HOME" not in os.environ
-if _OWNS_FOLDERS:
+# One Keras home for the whole run: made by the first process (pytest, or pytest-xdist's
+# controller) and inherited by its workers and by the kernels and subprocesses they start.
+# With JAX the persistent compilation cache ($KERAS_HOME/nbmnist-jax-cache) is then shared,
+# so a program that one test compiled is loaded, not compiled again, by the next. The run
+# store stays one per process: a lesson's runs.json lists the runs of that store.
+_OWNS_KERAS_HOME = "NBMNIST_TEST_KERAS_HOME" not in os.environ
+if _OWNS_KERAS_HOME:
     os.environ["NBMNIST_TEST_KERAS_HOME"] = tempfile.mkdtemp(prefix="nbmnist-keras-home-")
-    os.environ["NBMNIST_TEST_RUNS"] = tempfile.mkdtemp(prefix="nbmnist-runs-")
 _KERAS_HOME = os.environ["NBMNIST_TEST_KERAS_HOME"]
+_RUNS = tempfile.mkdtemp(prefix="nbmnist-runs-")
 os.environ["KERAS_HOME"] = _KERAS_HOME
 os.environ["NBMNIST_DOWNLOAD"] = "0"
-os.environ["NBMNIST_RUNS"] = os.environ["NBMNIST_TEST_RUNS"]  # kernels, subprocesses
+os.environ["NBMNIST_RUNS"] = _RUNS  # kernels, subprocesses
 os.environ.pop("NBMNIST_DATA", None)
 os.environ.pop("NBMNIST_FAST", None)
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -52,10 +53,11 @@ LONGEST_FIRST = (
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
-    """The process that made the shared folders removes them once every test has run."""
-    if _OWNS_FOLDERS:
-        for name in ("NBMNIST_TEST_KERAS_HOME", "NBMNIST_TEST_RUNS"):
-            shutil.rmtree(os.environ.pop(name), ignore_errors=True)
+    """Each process removes its run store; the one that made the Keras home removes it once
+    every test has run."""
+    shutil.rmtree(_RUNS, ignore_errors=True)
+    if _OWNS_KERAS_HOME:
+        shutil.rmtree(os.environ.pop("NBMNIST_TEST_KERAS_HOME"), ignore_errors=True)
 
 
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
