@@ -1,7 +1,8 @@
 """Shared fixtures: an offline, isolated environment and an IPython shell with nbmnist loaded.
 
 Tests never depend on ../shared: data comes from the sample nbmnist ships, downloads are
-switched off (NBMNIST_DOWNLOAD=0) and Keras' cache is an empty temporary folder.
+switched off (NBMNIST_DOWNLOAD=0) and Keras' cache is a temporary folder made for the run (it
+holds no datasets; with JAX, compiled programs).
 """
 
 from __future__ import annotations

@@ -147,6 +147,7 @@ def test_config_backend_in_the_shell_checks_at_once(shell, caplog) -> None:  # t
     shell.ip.run_line_magic("config", "NbmnistMagics.backend = None")
 
 
+@pytest.mark.same_on_every_backend  # its subprocess runs JAX whatever this one runs
 def test_a_notebook_chooses_jax_before_the_first_cell_and_tensorflow_never_loads(
     tmp_path: Path,
 ) -> None:
@@ -377,6 +378,7 @@ def test_later_programs_compile_beside_the_first_on_jax() -> None:
     assert all(cached for _, cached in main[1:]), main
 
 
+@pytest.mark.same_on_every_backend  # its subprocess runs JAX whatever this one runs
 def test_keras_imported_before_nbmnist_still_gets_the_compilation_cache(tmp_path: Path) -> None:
     result = run_python(
         """
