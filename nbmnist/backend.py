@@ -727,6 +727,29 @@ def group_batches(model: Any, execution: Execution, batch_size: int) -> None:
     object.__setattr__(model, "train_step", train_step)
 
 
+def build_training_state(model: Any, x: Any, y: Any) -> None:
+    """Create the optimizer's and the metrics' variables of compiled ``model`` before ``fit``.
+
+    TensorFlow only. Keras 3, without a distribution strategy, creates them while it traces
+    its training step, and a ``tf.function`` that creates variables on its first call is
+    traced a second time without them: every model's first epoch traced its training step
+    twice (a CNN of lesson 02 in fast mode: ~2-3 s of 7-9 s, docs/performance.md). Built
+    here, eagerly, the step is traced once. The model is called on one example of ``x``
+    (``training=False``: no dropout, no BatchNorm update) to build the metrics on
+    ``y``'s first label; the metrics are then reset, so ``fit`` starts as it would have.
+
+    Args:
+        model: a compiled Keras model.
+        x, y: training images and one-hot labels (only the first of each is used).
+    """
+    if active_backend() != "tensorflow":
+        return
+    model.optimizer.build(model.trainable_variables)
+    y_pred = model(x[:1], training=False)
+    model.compute_metrics(x[:1], y[:1], y_pred, sample_weight=None)
+    model.reset_metrics()
+
+
 def batch_sizes(counts: Iterable[int], batch_size: int) -> list[int]:
     """The distinct batch sizes that going through sets of ``counts`` examples in batches of
     ``batch_size`` takes (a last partial batch has its own size), in order."""

@@ -20,6 +20,7 @@ import numpy as np
 from nbmnist.backend import (
     Execution,
     batch_sizes,
+    build_training_state,
     compile_ahead,
     environment,
     group_batches,
@@ -299,6 +300,7 @@ def compiled_model(plan: TrainingPlan, data: TrainingData) -> tuple[Any, Executi
         jit_compile=execution.jit_compile,
     )
     group_batches(model, execution, plan.batch_size)
+    build_training_state(model, data.x_train, data.y_train)
     return model, dataclasses.replace(execution, jit_compile=bool(model.jit_compile))
 
 

@@ -315,6 +315,38 @@ def test_this_backend_trains_with_the_recorded_settings() -> None:
     assert int(run.model.optimizer.iterations.numpy()) == 40  # 5,000 fitted / 128: none lost
 
 
+def test_the_training_step_is_traced_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keras traces (compiles) its training step once for batches of one shape: on
+    TensorFlow a step that created the optimizer's variables was traced twice, until
+    ``build_training_state`` created them before fit."""
+    import keras
+
+    import nbmnist
+    from nbmnist.display.console import ConsoleDisplay
+
+    if this_backend() == "torch":
+        pytest.skip("PyTorch runs the training step eagerly, once a batch: nothing is traced")
+    traces: list[int] = []
+    keras_train_step = keras.Sequential.train_step
+
+    def counted(self: Any, *args: Any) -> Any:
+        traces.append(len(args))
+        return keras_train_step(self, *args)
+
+    monkeypatch.setattr(keras.Sequential, "train_step", counted)
+    run = nbmnist.train(
+        "dense 27 relu",  # a model no other test trains (JAX's cache holds no program of it)
+        display=ConsoleDisplay(open(os.devnull, "w")),  # noqa: SIM115
+        epochs=2,
+        train_size=4096,  # 32 batches of 128: one shape
+        validation="none",
+    )
+    assert run.status == "completed"
+    assert run.model.optimizer.built
+    assert int(run.model.optimizer.iterations.numpy()) == 64
+    assert len(traces) == 1, f"the training step was traced {len(traces)} times"
+
+
 def test_batch_sizes_name_each_distinct_shape() -> None:
     assert backend.batch_sizes([10_000, 10_000], 1000) == [1000]
     assert backend.batch_sizes([1000, 450], 1000) == [1000, 450]
