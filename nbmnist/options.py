@@ -108,7 +108,8 @@ class TrainingOptions:
         live: show the live dashboard in a notebook (else one text line per epoch).
         fast: use the bundled sample, at most ``FAST_EPOCHS`` epochs and ``FAST_TRAIN_SIZE``
             training images (``fast_limits``); None: ``NBMNIST_FAST`` decides.
-        runs_dir: the run store folder; None: ``$NBMNIST_RUNS`` or ``./nbmnist-runs``.
+        runs_dir: the run store folder (a ``str`` or ``pathlib.Path``, kept as a ``str``);
+            None: ``$NBMNIST_RUNS`` or ``./nbmnist-runs``.
         overwrite: replace a stored run of the same name instead of renaming the new one.
         mixed_precision: train with the device's mixed Keras policy (``mixed_float16`` on a
             GPU, ``mixed_bfloat16`` on a TPU; output layer in float32); on a CPU it is
@@ -204,6 +205,8 @@ class TrainingOptions:
         set_ = object.__setattr__  # normalise spellings on a frozen dataclass
         if self.fast is None:
             set_(self, "fast", fast_mode_from_env())
+        if self.runs_dir is not None:  # a pathlib.Path too; the run record keeps a str
+            set_(self, "runs_dir", os.fspath(self.runs_dir))
         set_(self, "data", str(self.data).lower().replace("-", "_"))
         set_(self, "optimizer", str(self.optimizer).lower())
         loss = str(self.loss).lower()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import json
+from pathlib import Path
 
 import pytest
 from IPython.core.magic_arguments import parse_argstring
@@ -95,3 +97,10 @@ def test_options_record_as_given() -> None:
         make_options(epochs=10**6)
     with pytest.raises(OptionError, match=r"unknown training option 'epoch'.*epochs"):
         make_options(epoch=3)
+
+
+def test_a_path_for_the_run_store_is_kept_as_a_string(tmp_path: Path) -> None:
+    # a pathlib.Path reached json.dumps in the run record and failed with a TypeError
+    options = make_options(runs_dir=tmp_path / "runs")
+    assert options.runs_dir == str(tmp_path / "runs")
+    assert json.loads(json.dumps(dataclasses.asdict(options)))["runs_dir"] == options.runs_dir
