@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 import nbmnist
-from nbmnist import OptionError, train
+from nbmnist import OptionError, train, training
 from nbmnist.display.console import ConsoleDisplay
 from tests.conftest import TINY_CNN, TINY_MLP
 
@@ -35,15 +35,22 @@ class Recorder:
         self.calls.append(("end", run))
 
 
-def test_mlp_trains_on_the_sample_and_is_recorded() -> None:
+def test_mlp_trains_on_the_sample_and_is_recorded(monkeypatch: pytest.MonkeyPatch) -> None:
     recorder = Recorder()
+    evaluated: list[object] = []
+    monkeypatch.setattr(training, "evaluate", lambda *args: evaluated.append(args))
     run = train(TINY_MLP, "mlp", "tiny", display=recorder, epochs=2, validation="test")
     assert run.status == "completed" and run.epochs == 2
     assert set(run.history) == {"loss", "accuracy", "val_loss", "val_accuracy"}
     assert all(len(values) == 2 for values in run.history.values())
     assert 0.5 < run.test_accuracy <= 1.0  # a 32-unit MLP learns the sample well past chance
-    # validating on the test set: the last val_* entries are the test evaluation
-    assert run.test_accuracy == pytest.approx(run.history["val_accuracy"][-1], abs=1e-6)
+    # validating on the test set: the last val_* entries are the test scores, not evaluated
+    # again (a split is not the test set: test_validation_split_holds_out_the_last_fraction)
+    assert evaluated == []
+    assert (run.test_loss, run.test_accuracy) == (
+        run.history["val_loss"][-1],
+        run.history["val_accuracy"][-1],
+    )
     assert run.num_params == 784 * 32 + 32 + 32 * 10 + 10
     assert run.head_appended and run.architecture == "dense 32-10"
     assert "bundled sample" in run.data_source and run.uses_sample
@@ -65,6 +72,7 @@ def test_validation_split_holds_out_the_last_fraction() -> None:
     info = recorder.calls[0][1]
     assert info.num_train == 6000 and info.validation == "split"
     assert "val_accuracy" in run.history
+    assert run.test_loss is not None and run.test_loss != run.history["val_loss"][-1]  # evaluated
 
 
 def test_no_validation() -> None:
