@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from nbmnist import build_model, plot_weight_violins
-from nbmnist.plots import weight_arrays
+from nbmnist.plots import VIOLIN_POINTS, violin_points, weight_arrays
 from tests.conftest import make_run
 
 
@@ -55,6 +55,26 @@ def test_violin_figure_has_one_violin_per_kernel() -> None:
     assert labels == ["Hidden 1 · dense 64", "Hidden 2 · dense 32", "Output · dense 10"]
     assert len(ax.collections) >= 3
     assert not plt.fignum_exists(figure.number)  # handed to the caller, not left in pyplot
+
+
+def test_a_large_kernel_is_drawn_from_its_quantiles() -> None:
+    values = np.random.default_rng(0).normal(size=337_120).astype(np.float32)  # dense 784x430
+    points = violin_points(values)
+    assert points.shape == (VIOLIN_POINTS,) and points.dtype == np.float32
+    assert (points.min(), points.max()) == (values.min(), values.max())
+    quartiles = np.quantile(values, [0.25, 0.5, 0.75])
+    assert np.quantile(points, [0.25, 0.5, 0.75]) == pytest.approx(quartiles, abs=1e-3)
+    small = values[:VIOLIN_POINTS]
+    assert violin_points(small) is small  # drawn from every weight
+    # the quartile lines seaborn draws are the whole kernel's
+    model = build_model("430 relu")
+    figure = plot_weight_violins(model)
+    kernel = weight_arrays(model)[0].values
+    drawn = [
+        line.get_ydata()[0] for line in figure.axes[0].lines if len(set(line.get_ydata())) == 1
+    ]
+    for quartile in np.quantile(kernel, [0.25, 0.5, 0.75]):
+        assert min(abs(y - quartile) for y in drawn) < 1e-4
 
 
 def test_violins_of_several_models_and_into_a_user_axes() -> None:
