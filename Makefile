@@ -43,12 +43,15 @@ SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: venv demo test test-tensorflow test-jax test-colab test-backends test-browser lint bench bench-gpu fuzz clean
 
-# The environment is byte-compiled once, here: without it every test process and kernel
-# compiled TensorFlow's modules on its first import, at once, and make test took longer. pip
-# compiles one file after another (~75 s); compileall -j 0 on every core does the same in ~45 s
-# on 2 cores. A file that does not compile is left to the interpreter, as pip leaves it.
+# venv --upgrade-deps: the current pip, not the one Python bundles (3.11.7's pip 23.2 took
+# 106-117 s to resolve and install these extras, 61 s of it resolving; pip 26.3 51 s, the same
+# versions). The environment is byte-compiled once, here: without it every test process and
+# kernel compiled TensorFlow's modules on its first import, at once, and make test took
+# longer. pip compiles one file after another (~75 s); compileall -j 0 on every core does the
+# same in ~45 s on 2 cores. A file that does not compile is left to the interpreter, as pip
+# leaves it.
 $(STAMP): pyproject.toml
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	test -x $(BIN)/python || $(PYTHON) -m venv --upgrade-deps $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-compile \
 		-e ".[tensorflow,jax,test,bench]"
 	$(BIN)/python -m compileall -qq -j 0 $(VENV)/lib || true
