@@ -385,7 +385,7 @@ def fit(
         )
     )
     validation: dict[str, Any] = {}
-    evaluated = [len(data.y_test)]  # the test set, after training
+    evaluated = [len(data.y_test)]  # the test set: each epoch (validation "test") or after
     if opts.validation == "split":
         validation["validation_split"] = opts.validation_split
         evaluated.append(len(data.y_train) - data.num_fitted)
