@@ -74,6 +74,14 @@ ACCELERATOR_STEP_FLOOR_S = 2e-4
 EXECUTION_BUDGET_S = 0.2
 MAX_CPU_STEPS_PER_EXECUTION = 32
 
+#: TensorFlow groups batches in a ``tf.while_loop`` that Keras traces beside the step: on 2 CPU
+#: cores 0.25 s more on a run's first call for seed 000's MLP, which then saves 1.4 ms a step
+#: (grouping pays from ~180 steps), 0.6 s more for the Keras example CNN, which saves no
+#: measurable time a step (``bench/grouping.py``, docs/performance.md). A run of fewer steps
+#: than this, in all its epochs, trains one batch per call: fast mode's runs (lesson 02's
+#: largest CNN 2.2 s sooner, seed 000's MLP 0.5 s), a few epochs on the sample.
+TENSORFLOW_GROUPING_MIN_STEPS = 200
+
 #: XLA flags nbmnist adds for JAX, each unless ``XLA_FLAGS`` already sets it. Triton GEMM
 #: fusions off: on one H100 (JAX 0.11.2, docs/performance.md) autotuning them took half of
 #: each model's first epoch (seed 000's MLP 9.2 s -> 3.3 s, the fast CNN 7.8 s -> 3.9 s),
@@ -564,8 +572,12 @@ def choose_steps_per_execution(
     steps_per_epoch: int,
     requested: int | None = None,
     partial_last_batch: bool = False,
+    epochs: int | None = None,
 ) -> tuple[int, str, str]:
     """Batches per call into ``backend`` on a ``kind`` device, why, and how they are grouped.
+
+    ``epochs``: how many the run trains (None: not known); on TensorFlow a run of fewer than
+    ``TENSORFLOW_GROUPING_MIN_STEPS`` steps in all is not grouped (unless ``requested``).
 
     ``partial_last_batch``: the epoch ends with a smaller batch. With ``lax.scan`` a group
     of the whole epoch then stops before it, so the partial batch is a call (and a compiled
@@ -595,6 +607,17 @@ def choose_steps_per_execution(
     if steps == 1:
         return 1, reason, "none"
     if backend != "jax":
+        total = steps_per_epoch * (epochs or 0)
+        if (
+            backend == "tensorflow"
+            and requested is None
+            and 0 < total < TENSORFLOW_GROUPING_MIN_STEPS
+        ):
+            reason = (
+                f"{total} steps in all: fewer than {TENSORFLOW_GROUPING_MIN_STEPS}, so one batch "
+                "per call (tracing TensorFlow's loop over a group would cost more than it saves)"
+            )
+            return 1, reason, "none"
         return steps, reason, "keras"
     if kind == "cpu" and any(isinstance(spec, ConvSpec) for spec in declaration.layers):
         # XLA:CPU runs convolutions inside a loop ~5x slower than alone (the fast recipe's
@@ -616,6 +639,7 @@ def plan_execution(
     mixed_precision: bool = False,
     jit_compile: bool | None = None,
     partial_last_batch: bool = False,
+    epochs: int | None = None,
 ) -> Execution:
     """Choose how a run trains on the active backend and device; flags given win.
 
@@ -628,6 +652,7 @@ def plan_execution(
         jit_compile: ``--jit-compile``: True/False, or None to let Keras decide.
         partial_last_batch: the epoch ends with a smaller batch (see
             ``choose_steps_per_execution``).
+        epochs: epochs the run trains (a short run on TensorFlow is not grouped).
 
     Raises:
         BackendError: no usable Keras backend (see ``import_keras``).
@@ -644,6 +669,7 @@ def plan_execution(
         steps_per_epoch,
         steps_per_execution,
         partial_last_batch,
+        epochs,
     )
     return Execution(
         backend=backend,

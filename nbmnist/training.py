@@ -286,6 +286,7 @@ def compiled_model(plan: TrainingPlan, data: TrainingData) -> tuple[Any, Executi
         mixed_precision=opts.mixed_precision,
         jit_compile=opts.jit_compile,
         partial_last_batch=data.num_fitted % plan.batch_size != 0,
+        epochs=plan.epochs,
     )
     if opts.mixed_precision and execution.precision == "float32":
         print("nbmnist: --mixed-precision ignored: no GPU or TPU here, training in float32")

@@ -278,6 +278,26 @@ def test_steps_per_execution_per_backend_and_device(
 
 
 @pytest.mark.parametrize(
+    ("name", "epochs", "requested", "expected"),
+    [
+        ("tensorflow", 2, None, (1, "none")),  # 32 steps: the loop's trace costs more
+        ("tensorflow", 13, None, (16, "keras")),  # 208 steps
+        ("tensorflow", None, None, (16, "keras")),  # epochs not known
+        ("tensorflow", 2, 4, (4, "keras")),  # as asked
+        ("jax", 2, None, (16, "lax.scan")),  # a scan adds no trace of its own
+    ],
+)
+def test_a_short_run_on_tensorflow_is_not_grouped(
+    name: str, epochs: int | None, requested: int | None, expected: tuple[int, str]
+) -> None:
+    steps, reason, grouping = choose_steps_per_execution(
+        name, "cpu", SEED_MLP, 128, 16, requested, epochs=epochs
+    )
+    assert (steps, grouping) == expected
+    assert ("32 steps in all" in reason) == (expected == (1, "none"))
+
+
+@pytest.mark.parametrize(
     ("kind", "asked", "policy"),
     [
         ("gpu", True, "mixed_float16"),
