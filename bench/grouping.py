@@ -22,9 +22,12 @@ time does not depend on which images), part 2 the bundled sample.
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import statistics
 import time
+from collections.abc import Callable
+from typing import Any
 
 from nbmnist import load_dataset, parse_declaration, train
 from nbmnist.backend import auto_steps_per_execution, import_keras
@@ -46,7 +49,7 @@ K3_7 = (
 QUIET = ConsoleDisplay(open(os.devnull, "w"))  # noqa: SIM115
 
 
-def seconds(model: tuple[str, str], steps_per_execution: int | None, **options: object) -> float:
+def seconds(model: tuple[str, str], steps_per_execution: int | None, **options: Any) -> float:
     """Wall seconds of one whole ``train`` call (build, compile, fit, record)."""
     kind, text = model
     started = time.perf_counter()
@@ -72,6 +75,38 @@ def auto_group(model: tuple[str, str], batch_size: int) -> int:
     return auto_steps_per_execution(parse_declaration(text, kind), batch_size)  # type: ignore[arg-type]
 
 
+def epochs_of(
+    model: tuple[str, str], lengths: tuple[int, int], steps_per_execution: int
+) -> dict[tuple[int, int], float]:
+    """Seconds of a one-epoch run of each length (in batches of 128), by (group, length)."""
+    return {
+        (steps_per_execution, steps): seconds(
+            model, steps_per_execution, epochs=1, train_size=128 * steps * 10 // 9, batch_size=128
+        )
+        for steps in lengths
+    }
+
+
+def whole_runs(
+    model: tuple[str, str], options: dict[str, Any], steps_per_execution: int | None
+) -> dict[int | None, float]:
+    return {steps_per_execution: seconds(model, steps_per_execution, **options)}
+
+
+def rounds(
+    repeat: int, settings: tuple[Any, Any], measure: Callable[[Any], dict[Any, float]]
+) -> dict[Any, list[float]]:
+    """``measure`` each of two settings once a round, alternating which goes first; the
+    seconds of ``repeat`` rounds after one warm-up round, by key."""
+    times: dict[Any, list[float]] = {}
+    for round_ in range(repeat + 1):
+        for setting in settings if round_ % 2 else settings[::-1]:
+            for key, took in measure(setting).items():
+                if round_:
+                    times.setdefault(key, []).append(took)
+    return times
+
+
 def part_1(repeat: int) -> None:
     available = len(load_dataset("mnist", warn=False).y_train) * 9 // 10 // 128  # 10% validate
     print(
@@ -85,15 +120,11 @@ def part_1(repeat: int) -> None:
     ):
         lengths = (8, min(most, available))
         group = auto_group(model, 128)
-        times: dict[tuple[int, int], list[float]] = {}
-        for round_ in range(repeat + 1):
-            for spe in (1, group) if round_ % 2 else (group, 1):
-                for steps in lengths:
-                    took = seconds(
-                        model, spe, epochs=1, train_size=128 * steps * 10 // 9, batch_size=128
-                    )
-                    if round_:  # the first round warms up
-                        times.setdefault((spe, steps), []).append(took)
+        times = rounds(
+            repeat,
+            (1, group),
+            functools.partial(epochs_of, model, lengths),
+        )
         fit = {}
         for spe in (1, group):
             short, long = (statistics.median(times[spe, n]) for n in lengths)
@@ -121,12 +152,11 @@ def part_2(repeat: int) -> None:
     ):
         options = {"epochs": 12, "batch_size": batch_size, "validation": "test", "fast": True}
         before = auto_group(model, batch_size)  # train() caps a group at one epoch
-        times: dict[int | None, list[float]] = {}
-        for round_ in range(repeat + 1):
-            for spe in (before, None) if round_ % 2 else (None, before):
-                took = seconds(model, spe, **options)
-                if round_:
-                    times.setdefault(spe, []).append(took)
+        times = rounds(
+            repeat,
+            (before, None),
+            functools.partial(whole_runs, model, options),
+        )
         old, new = statistics.median(times[before]), statistics.median(times[None])
         print(f"| {label} | {old:.2f} s ({before}) | {new:.2f} s | {old - new:.2f} s |")
 
