@@ -80,7 +80,7 @@ MAX_CPU_STEPS_PER_EXECUTION = 32
 #: saves no measurable time a step (``bench/grouping.py``, docs/performance.md). A run of fewer
 #: steps than this, in all its epochs, trains one batch per call on any device: fast mode's
 #: runs (lesson 02's largest CNN 1.5-2.2 s sooner, seed 000's MLP 0.4-0.5 s), a few epochs on
-#: the sample. Measured on a CPU only; on a GPU such a run takes well under a second either way.
+#: the sample. Measured on a CPU only (no GPU was at hand).
 TENSORFLOW_GROUPING_MIN_STEPS = 200
 
 #: XLA flags nbmnist adds for JAX, each unless ``XLA_FLAGS`` already sets it. Triton GEMM
