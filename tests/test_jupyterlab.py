@@ -112,15 +112,20 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 def run_all_cells(page: Any) -> None:
     """Run > Run All Cells; again if the kernel was not ready to take it (no output yet).
-    A dialog in the way is accepted, as a user would: seen once in ~10 make test runs, under
+    A dialog in the way is accepted, as a user would: seen twice in ~12 make test runs, under
     load, "Select Kernel" (its default: the notebook's Python 3) after the first cell had run,
-    intercepting every click until the test timed out; not reproduced on purpose."""
+    intercepting every click (the second time it was still open 10 s after its accept button
+    was clicked); not reproduced on purpose."""
     first_output = page.get_by_text("before training: this line must survive", exact=True)
     dialog = page.locator(".jp-Dialog")
     for _ in range(6):
         if dialog.count():
-            dialog.locator(".jp-mod-accept").first.click()
-            dialog.wait_for(state="detached", timeout=10_000)
+            try:
+                dialog.locator(".jp-mod-accept").first.click(timeout=10_000)
+                # "Select Kernel" stays until the kernel has started: slow under load
+                dialog.wait_for(state="detached", timeout=30_000)
+            except Exception:  # still there (seen once: 10 s were too few): accept it again
+                continue
         try:
             page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click(timeout=10_000)
             page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
@@ -129,7 +134,7 @@ def run_all_cells(page: Any) -> None:
         except Exception:  # the kernel was still starting, or a dialog came: ask again
             if not dialog.count():
                 page.keyboard.press("Escape")  # the menu, if it is still open
-    raise AssertionError("the notebook's cells never ran")
+    raise AssertionError("the notebook's cells never ran (build/e2e/failure.png shows the page)")
 
 
 def test_dashboard_updates_live_in_jupyterlab(lab: str) -> None:
