@@ -107,13 +107,20 @@ def rounds(
     return times
 
 
+def table_header(*columns: str) -> None:
+    """Print a Markdown table's header row and rule."""
+    print("| " + " | ".join(columns) + " |")
+    print("|" + " --- |" * len(columns))
+
+
 def part_1(repeat: int) -> None:
     available = len(load_dataset("mnist", warn=False).y_train) * 9 // 10 // 128  # 10% validate
-    print(
-        f"| {backend_name()}, batch 128 | one per call: fixed s, ms/step | grouped (size): "
-        "fixed s, ms/step | grouping pays from |"
+    table_header(
+        f"{backend_name()}, batch 128",
+        "one per call: fixed s, ms/step",
+        "grouped (size): fixed s, ms/step",
+        "grouping pays from",
     )
-    print("| --- | --- | --- | --- |")
     for label, model, most in (
         ("seed 000 MLP", SEED_000, 400),
         ("Keras example CNN", KERAS_EXAMPLE, 120),
@@ -141,11 +148,12 @@ def part_1(repeat: int) -> None:
 
 def part_2(repeat: int) -> None:
     print()
-    print(
-        f"| {backend_name()}, fast mode, whole train() | grouped as before (size) | "
-        "automatic (size) | saved |"
+    table_header(
+        f"{backend_name()}, fast mode, whole train()",
+        "grouped as before (size)",
+        "automatic (size)",
+        "saved",
     )
-    print("| --- | --- | --- | --- |")
     for label, model, batch_size in (
         ("lesson 02 k3_7 CNN", K3_7, 120),
         ("seed 000 MLP", SEED_000, 128),
