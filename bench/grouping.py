@@ -4,9 +4,10 @@ so how long a run must be before it pays (``backend.TENSORFLOW_GROUPING_MIN_STEP
 Usage:
     NBMNIST_DATA=../shared/data .venv/bin/python bench/grouping.py [--repeat 3]
 
-Part 1, for seed 000's MLP (512-512) and the Keras example CNN at batch 128: one epoch of 8
-and of 400 (MLP) or 120 (CNN) batches, 10% more images held out to validate on, one batch per call against the automatic group (``--steps-per-execution``
-given explicitly), alternating, in this one process. A run's time is ``fixed + steps x
+Part 1, for seed 000's first MLP (430-322, batch norm, dropout) and seed 003's Keras example
+CNN (``tests/seed_models.py``) at batch 128: one epoch of 8 and of 400 (MLP) or 120 (CNN)
+batches, 10% more images held out to validate on, one batch per call against the automatic
+group (``--steps-per-execution`` given explicitly), alternating, in this one process. A run's time is ``fixed + steps x
 per_step``: the two lengths give both, and ``(fixed_grouped - fixed_one) / (per_step_one -
 per_step_grouped)`` is the number of steps from which grouping pays.
 
@@ -25,26 +26,29 @@ import argparse
 import functools
 import os
 import statistics
+import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
-from nbmnist import load_dataset, parse_declaration, train
-from nbmnist.backend import auto_steps_per_execution, import_keras
-from nbmnist.display.console import ConsoleDisplay
+import nbformat
 
-SEED_000 = ("mlp", "dense 512 relu\ndense 512 relu")
-KERAS_EXAMPLE = (
-    "cnn",
-    "conv 32 3 relu | maxpool 2\nconv 64 3 relu | maxpool 2\nflatten\ndropout 0.5",
-)
-K3_7 = (
-    "cnn",
-    "conv 32 3x3 same relu he_normal | maxpool 2 | dropout 0.25 | bn\n"
-    "conv 64 3x3 same relu he_normal | maxpool 2 | dropout 0.25 | bn\n"
-    "conv 64 3x3 same relu he_normal | dropout 0.25 | bn x5\n"
-    "flatten\n"
-    "dense 128 relu he_normal | dropout 0.5 | bn",
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from nbmnist import load_dataset, parse_declaration, train  # noqa: E402
+from nbmnist.backend import auto_steps_per_execution, import_keras  # noqa: E402
+from nbmnist.display.console import ConsoleDisplay  # noqa: E402
+from tests.seed_models import SEED_MODELS  # noqa: E402
+
+SEED_000 = next((m.kind, m.declaration) for m in SEED_MODELS if m.seed == "000")  # 430-322
+KERAS_EXAMPLE = next((m.kind, m.declaration) for m in SEED_MODELS if m.seed == "003")
+LESSON_02 = nbformat.read(REPO / "notebooks" / "02_cnn_mnist.ipynb", as_version=4)
+K3_7 = next(  # lesson 02's largest CNN: the cell's body, without its magic line
+    ("cnn", cell.source.split("\n", 1)[1])
+    for cell in LESSON_02.cells
+    if cell.source.startswith("%%cnn k3_7 ")
 )
 QUIET = ConsoleDisplay(open(os.devnull, "w"))  # noqa: SIM115
 

@@ -75,13 +75,13 @@ EXECUTION_BUDGET_S = 0.2
 MAX_CPU_STEPS_PER_EXECUTION = 32
 
 #: TensorFlow groups batches in a ``tf.while_loop`` that Keras traces beside the step: on 2 CPU
-#: cores 0.25-0.45 s more on a run's first call for seed 000's MLP, which then saves ~1 ms a
-#: step (grouping pays from ~180-470 steps: noisy), 0.6 s more for the Keras example CNN, which
-#: saves no measurable time a step (``bench/grouping.py``, docs/performance.md). A run of fewer
-#: steps than this, in all its epochs, trains one batch per call on any device: fast mode's
-#: runs (lesson 02's largest CNN 1.5-2.2 s sooner, seed 000's MLP 0.4-0.5 s), a few epochs on
-#: the sample. Measured on a CPU only (no GPU was at hand).
-TENSORFLOW_GROUPING_MIN_STEPS = 200
+#: cores 1.65 s more on a run's first call for the Keras example CNN (seed 003), which then
+#: saves 35 ms a step (grouping pays from ~48 steps), 0.45 s more for seed 000's first MLP,
+#: which saves ~1.3 ms a step (from ~350) (``bench/grouping.py``, docs/performance.md). A run
+#: of fewer steps than this, in all its epochs, trains one batch per call on any device: fast
+#: mode's runs (lesson 02's largest CNN ~1.4 s sooner); from it on, runs are grouped as before.
+#: Measured on a CPU only (no GPU was at hand).
+TENSORFLOW_GROUPING_MIN_STEPS = 48
 
 #: XLA flags nbmnist adds for JAX, each unless ``XLA_FLAGS`` already sets it. Triton GEMM
 #: fusions off: on one H100 (JAX 0.11.2, docs/performance.md) autotuning them took half of
