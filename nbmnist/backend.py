@@ -24,7 +24,9 @@ What it does per backend, and why:
   model compiled once is not compiled again, in later cells or kernels; XLA's Triton matrix
   multiplications are off on GPUs (their autotuning doubled the compile time of every model,
   for no faster epochs: ``JAX_XLA_FLAGS``); GPU memory is not preallocated, so two kernels
-  can share one GPU.
+  can share one GPU; on a CPU a model's weights are initialized by one quickly compiled
+  program per layer instead of one program per initializer and shape (building lesson 01's
+  MLPs 3.6x faster: ``weights_initialized_per_layer``).
 - PyTorch: one batch per call (Keras' PyTorch backend requires ``steps_per_execution=1``);
   on a CUDA GPU the training arrays are put on the GPU once.
 """
@@ -32,6 +34,7 @@ What it does per backend, and why:
 from __future__ import annotations
 
 import contextlib
+import copy
 import functools
 import importlib.util
 import json
@@ -893,6 +896,123 @@ def compile_ahead(
             self.done.wait()
 
     return CompileAhead()
+
+
+#: Devices on which JAX initializes a model's weights one program per layer
+#: (``weights_initialized_per_layer``), with the XLA options each program is compiled with:
+#: LLVM at -O0 without its costly passes (the program runs once per layer; its compile is what
+#: costs). Building from cold caches on 2 CPU cores, Keras' own initialization -> per layer at
+#: XLA's defaults -> per layer at these options: lesson 01's 12 MLPs 17.0 -> 13.9 -> 4.7 s,
+#: lesson 02's 17 CNNs 18.2 -> 16.9 -> 6.6 s (``bench/initializers.py``, docs/performance.md).
+#: GPUs and TPUs initialize as Keras does: not measured there.
+JAX_INITIALIZER_OPTIONS: dict[str, dict[str, Any]] = {
+    "cpu": {"xla_backend_optimization_level": 0, "xla_llvm_disable_expensive_passes": True},
+}
+
+#: Compiled weight-initializing programs by the layer layout they fill (this process's).
+_INITIALIZERS: dict[str, Any] = {}
+
+
+@contextlib.contextmanager
+def weights_initialized_per_layer() -> Iterator[None]:
+    """Initialize the Keras variables created inside the block on leaving it, a layer at a time.
+
+    On JAX, Keras runs each weight's initializer as soon as the variable exists, and JAX
+    compiles a program per initializer and weight shape: building a lesson 01 MLP took 1-4 s
+    on 2 CPU cores, nearly all of it compiling. Here the variables are created uninitialized
+    (``keras.StatelessScope(initialize_variables=False)``), then each layer's are filled by one
+    program, compiled for a quick compile (``JAX_INITIALIZER_OPTIONS``) and taking the
+    initializers' seeds as arguments: a layer of the same weights in a later model reuses it,
+    in this process and, through JAX's persistent cache, in later kernels. The draws are Keras'
+    own (same initializers, same seeds; at -O0 a uniform draw may differ in its last bit).
+    Variables whose initializer is not a Keras ``Initializer`` with an integer seed (or none),
+    such as a dropout layer's seed state, are initialized as Keras does.
+
+    Other backends, and JAX on devices not in ``JAX_INITIALIZER_OPTIONS``: the block runs
+    unchanged.
+    """
+    keras = import_keras()
+    if keras.backend.backend() != "jax" or _deferral_unsupported(keras):
+        yield
+        return
+    from keras.src.backend.common import global_state
+
+    before = len(global_state.get_global_attribute("uninitialized_variables") or [])
+    try:
+        with keras.StatelessScope(initialize_variables=False):
+            yield
+    finally:
+        pending = global_state.get_global_attribute("uninitialized_variables") or []
+        global_state.set_global_attribute("uninitialized_variables", pending[:before])
+    _initialize(keras, pending[before:])
+
+
+def _deferral_unsupported(keras: Any) -> bool:
+    """Devices, settings and scopes where variables are initialized as Keras does."""
+    import jax
+    from keras.src.backend.common.stateless_scope import in_stateless_scope
+
+    nnx = getattr(keras.config, "is_nnx_enabled", lambda: False)()
+    return jax.default_backend() not in JAX_INITIALIZER_OPTIONS or nnx or in_stateless_scope()
+
+
+def _initialize(keras: Any, variables: list[Any]) -> None:
+    """Fill ``variables`` (uninitialized Keras variables): one compiled program per layer for
+    those with a Keras initializer, Keras' own initialization for the others."""
+    from keras.src.initializers.random_initializers import RandomInitializer
+    from keras.src.random.seed_generator import draw_seed
+
+    layers: dict[str, list[tuple[Any, Any]]] = {}  # layer path: [(variable, seed)]
+    for variable in variables:
+        initializer = variable._initializer
+        random = isinstance(initializer, RandomInitializer)
+        if not isinstance(initializer, keras.initializers.Initializer) or (
+            random and not isinstance(initializer.seed, int)
+        ):
+            variable._deferred_initialize()
+            continue
+        seed = draw_seed(initializer.seed) if random else None
+        layers.setdefault(variable.path.rsplit("/", 1)[0], []).append((variable, seed))
+    for weights in layers.values():
+        program = _initializer_program([variable for variable, _ in weights])
+        values = program([seed for _, seed in weights])
+        for (variable, _), value in zip(weights, values, strict=True):
+            variable._initialize(value)
+            variable._initializer = None
+
+
+def _initializer_program(variables: list[Any]) -> Any:
+    """The compiled function ``seeds -> values`` that initializes ``variables`` (one layer's)
+    as their initializers would, each seed an argument (``None`` for an unseeded one)."""
+    import jax
+
+    layout = [
+        (
+            type(variable._initializer).__qualname__,
+            {k: v for k, v in variable._initializer.get_config().items() if k != "seed"},
+            variable.shape,
+            variable.dtype,
+        )
+        for variable in variables
+    ]
+    key = json.dumps(layout, sort_keys=True, default=str)
+    if key not in _INITIALIZERS:
+        if len(_INITIALIZERS) >= 256:
+            _INITIALIZERS.clear()
+        initializers = [(v._initializer, v.shape, v.dtype) for v in variables]
+
+        def fill(seeds: list[Any]) -> list[Any]:
+            values = []
+            for (initializer, shape, dtype), seed in zip(initializers, seeds, strict=True):
+                if seed is not None:  # traced: the program does not depend on its value
+                    initializer = copy.copy(initializer)
+                    initializer.seed = seed
+                values.append(initializer(shape, dtype=dtype))
+            return values
+
+        options = JAX_INITIALIZER_OPTIONS[jax.default_backend()]
+        _INITIALIZERS[key] = jax.jit(fill, compiler_options=options)
+    return _INITIALIZERS[key]
 
 
 def _has_convolutions(keras: Any, model: Any) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from nbmnist.backend import import_keras
+from nbmnist.backend import import_keras, weights_initialized_per_layer
 from nbmnist.declaration import Declaration, Kind, LayerSpec, parse_declaration
 
 if TYPE_CHECKING:
@@ -73,7 +73,8 @@ def build_model(
         for index, spec in enumerate(declaration.layers):
             float32_output = bool(policy) and index == last
             layers.append(_keras_layer(spec, "float32" if float32_output else None))
-        return keras.Sequential(layers, name=name)
+        with weights_initialized_per_layer():
+            return keras.Sequential(layers, name=name)
     finally:
         keras.mixed_precision.set_dtype_policy(previous)
 

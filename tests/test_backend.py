@@ -368,6 +368,70 @@ def test_the_training_step_is_traced_once(monkeypatch: pytest.MonkeyPatch) -> No
     assert traces == 1, f"the training step was traced {traces} times"
 
 
+def test_weights_are_keras_draws_initialized_one_program_per_layer() -> None:
+    """On JAX on a CPU a model's weights are filled by one compiled program per layer, not
+    one per initializer and shape, with Keras' own draws; elsewhere nothing changes."""
+    import contextlib
+    from unittest import mock
+
+    import keras
+    from keras.src.backend.common import global_state
+
+    from nbmnist.model import build_model
+
+    def build(text: str, seed: int, together: bool = True) -> Any:
+        keras.utils.set_random_seed(seed)
+        plain = mock.patch("nbmnist.model.weights_initialized_per_layer", contextlib.nullcontext)
+        with contextlib.nullcontext() if together else plain:
+            return build_model(text, "mlp")
+
+    text = "37 23 relu he_normal bn dropout=0.5"  # shapes no other test builds
+    ours, keras_own = build(text, 5), build(text, 5, together=False)
+    layout = [[(v.name, v.shape) for v in model.variables] for model in (ours, keras_own)]
+    assert layout[0] == layout[1]
+    for mine, theirs in zip(ours.variables, keras_own.variables, strict=True):
+        # the same draws; XLA at -O0 may round a uniform one's last bit otherwise (1.5e-8)
+        np.testing.assert_allclose(np.asarray(mine), np.asarray(theirs), rtol=1e-6, atol=1e-7)
+    assert 0.045 < np.asarray(ours.layers[0].kernel).std() < 0.056  # He: sqrt(2 / 784) = 0.0505
+
+    compiled: list[str] = []
+    if this_backend() == "jax":
+        import jax
+
+        def listen(event: str, seconds: float, **info: Any) -> None:
+            if event.endswith("backend_compile_duration"):
+                compiled.append(info.get("fun_name", ""))
+
+        jax.monitoring.register_event_duration_secs_listener(listen)
+    try:
+        first = build("41 relu glorot_normal bn", 6)  # layers no other test builds
+        programs = list(compiled)
+        second = build("41 relu glorot_normal bn dropout=0.3", 7)  # the same weighted layers
+        again = list(compiled)
+        with mock.patch.dict(backend.JAX_INITIALIZER_OPTIONS, clear=True):  # as on a GPU
+            build("43 relu glorot_normal", 8)
+    finally:
+        if this_backend() == "jax":
+            jax.monitoring.clear_event_listeners()
+    if this_backend() == "jax":
+        # dense (kernel, bias), batch normalization (4 vectors), the head (kernel, bias)
+        assert programs == ["jit(fill)"] * 3, programs
+        assert again == programs, again  # the same layers: nothing compiled again
+        keras_programs = compiled[len(again) :]  # per initializer and shape, as Keras does
+        assert "jit(_truncated_normal)" in keras_programs and "jit(fill)" not in keras_programs
+    kernels = [np.asarray(model.layers[0].kernel) for model in (first, second)]
+    assert not np.allclose(*kernels)  # other seeds, other draws through the same program
+
+    def pending() -> list[Any]:  # Keras' list of variables still to initialize
+        return list(global_state.get_global_attribute("uninitialized_variables") or [])
+
+    before = pending()
+    with pytest.raises(ZeroDivisionError), backend.weights_initialized_per_layer():
+        keras.layers.Dense(3).build((None, 4))
+        1 / 0  # noqa: B018
+    assert pending() == before  # an error inside leaves none of its variables behind
+
+
 def test_batch_sizes_name_each_distinct_shape() -> None:
     assert backend.batch_sizes([10_000, 10_000], 1000) == [1000]
     assert backend.batch_sizes([1000, 450], 1000) == [1000, 450]

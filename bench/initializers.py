@@ -1,0 +1,124 @@
+"""Building the lessons' models on JAX: Keras' own weight initialization (one compiled program
+per initializer and weight shape) against nbmnist's (``backend.weights_initialized_per_layer``:
+one program per layer layout, compiled at -O0 on a CPU).
+
+Usage:
+    .venv/bin/python bench/initializers.py [--repeat 3]
+
+Builds, in notebook order, the models of lesson 01 (12 MLP cells) and lesson 02 (17 CNN
+cells), as ``nbmnist.build_model`` does for a training cell, three ways, alternating, in this
+one process: Keras' own initialization; nbmnist's, a program per layer, at XLA's default
+options; nbmnist's at ``JAX_INITIALIZER_OPTIONS["cpu"]`` (-O0). On a GPU or TPU, where nbmnist
+leaves initialization to Keras, the last two measure what it would take there. Before each
+way JAX's in-memory caches are cleared (``jax.clear_caches``) and its persistent cache is off,
+so each starts cold, as a new kernel on a new machine does. Prints a Markdown table of the
+median seconds per lesson (all its models) and the ratio to Keras' own. Runs on JAX whatever
+``KERAS_BACKEND`` says (the other backends initialize as Keras does).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import statistics
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+from unittest import mock
+
+import nbformat
+
+os.environ["KERAS_BACKEND"] = "jax"
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from nbmnist import backend, build_model, parse_declaration  # noqa: E402
+from nbmnist.declaration import Declaration  # noqa: E402
+
+
+def lesson_models(notebook: str) -> list[Declaration]:
+    """The model of each ``%%mlp`` / ``%%cnn`` cell of ``notebooks/<notebook>`` (a sweep's
+    cell once, its ``{rate}`` as 0.25: its points share one layout)."""
+    cells = nbformat.read(REPO / "notebooks" / notebook, as_version=4).cells
+    return [
+        parse_declaration(cell.source.split("\n", 1)[1], cell.source[2:5], {"rate": 0.25})  # type: ignore[arg-type]
+        for cell in cells
+        if cell.cell_type == "code" and cell.source.startswith(("%%mlp ", "%%cnn "))
+    ]
+
+
+LESSONS = {
+    "lesson 01 (12 MLP cells)": lesson_models("01_mlp_mnist.ipynb"),
+    "lesson 02 (17 CNN cells)": lesson_models("02_cnn_mnist.ipynb"),
+}
+
+
+@contextlib.contextmanager
+def keras_own() -> Iterator[None]:
+    with mock.patch("nbmnist.model.weights_initialized_per_layer", contextlib.nullcontext):
+        yield
+
+
+def per_layer(options: dict[str, object] | None) -> Callable[[], Any]:
+    """nbmnist's initialization on this device, its programs compiled with ``options``."""
+    import jax
+
+    return lambda: mock.patch.object(
+        backend, "JAX_INITIALIZER_OPTIONS", {jax.default_backend(): options}
+    )
+
+
+CPU_OPTIONS = backend.JAX_INITIALIZER_OPTIONS["cpu"]
+WAYS: dict[str, Callable[[], Any]] = {
+    "Keras' own": keras_own,
+    "per layer, XLA's default options": per_layer(None),
+    "per layer, -O0 (nbmnist on a CPU)": per_layer(CPU_OPTIONS),
+}
+
+
+def build_all(models: list[Declaration]) -> float:
+    """Seconds to build ``models`` one after another from cold caches."""
+    import jax
+
+    keras = backend.import_keras()
+    keras.backend.clear_session()
+    jax.clear_caches()
+    backend._INITIALIZERS.clear()
+    started = time.perf_counter()
+    for declaration in models:
+        build_model(declaration)
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    import jax
+
+    backend.import_keras()
+    jax.config.update("jax_enable_compilation_cache", False)
+    seconds: dict[tuple[str, str], list[float]] = {}
+    for round_ in range(args.repeat):
+        order = list(WAYS) if round_ % 2 == 0 else list(reversed(WAYS))
+        for lesson, models in LESSONS.items():
+            for way in order:
+                with WAYS[way]():
+                    seconds.setdefault((lesson, way), []).append(build_all(models))
+    print(f"JAX {jax.__version__} on {jax.devices()[0].device_kind}; median of {args.repeat}")
+    print("| lesson | " + " | ".join(WAYS) + " |")
+    print("| --- |" + " --- |" * len(WAYS))
+    for lesson in LESSONS:
+        base = statistics.median(seconds[(lesson, "Keras' own")])
+        cells = []
+        for way in WAYS:
+            median = statistics.median(seconds[(lesson, way)])
+            cells.append(f"{median:.2f} s ({base / median:.1f}x)")
+        print(f"| {lesson} | " + " | ".join(cells) + " |")
+
+
+if __name__ == "__main__":
+    main()
