@@ -119,6 +119,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/sweep_scaling.py
 	$(BIN)/python bench/class_view.py
 	$(BIN)/python bench/violins.py
+	$(BIN)/python bench/initializers.py
 	NBMNIST_DATA=$${NBMNIST_DATA:-../shared/data} $(BIN)/python bench/grouping.py
 	$(BIN)/python bench/grading.py
 	NBMNIST_DATA=$${NBMNIST_DATA:-../shared/data} $(BIN)/python bench/dashboard_overhead.py

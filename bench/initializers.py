@@ -3,7 +3,7 @@ per initializer and weight shape) against nbmnist's (``backend.weights_initializ
 one program per layer layout, compiled at -O0 on a CPU).
 
 Usage:
-    .venv/bin/python bench/initializers.py [--repeat 3]
+    .venv/bin/python bench/initializers.py [--repeat 3] [--first-cells-only]
 
 Builds, in notebook order, the models of lesson 01 (12 MLP cells) and lesson 02 (17 CNN
 cells), as ``nbmnist.build_model`` does for a training cell, three ways, alternating, in this
@@ -12,8 +12,11 @@ options; nbmnist's at ``JAX_INITIALIZER_OPTIONS["cpu"]`` (-O0). On a GPU or TPU,
 leaves initialization to Keras, the last two measure what it would take there. Before each
 way JAX's in-memory caches are cleared (``jax.clear_caches``) and its persistent cache is off,
 so each starts cold, as a new kernel on a new machine does. Prints a Markdown table of the
-median seconds per lesson (all its models) and the ratio to Keras' own. Runs on JAX whatever
-``KERAS_BACKEND`` says (the other backends initialize as Keras does).
+median seconds per lesson (all its models) and the ratio to Keras' own. Then, each way in a
+fresh process with an empty JAX cache (a new kernel), the first two training cells of a
+notebook, whole ``nbmnist.train`` calls in fast mode on the bundled sample: seed 000's first
+MLP and lesson 01's ``relu_3h``. Runs on JAX whatever ``KERAS_BACKEND`` says (the other
+backends initialize as Keras does).
 """
 
 from __future__ import annotations
@@ -93,10 +96,73 @@ def build_all(models: list[Declaration]) -> float:
     return time.perf_counter() - started
 
 
+FIRST_CELLS = ("430 322 relu he_normal bn dropout=0.5", "320 270 162 relu he_normal bn dropout=0.5")
+
+
+def first_cells(way: str) -> tuple[float, float]:
+    """In this (fresh) process, with an empty JAX cache: seconds of ``nbmnist.train`` in fast
+    mode for seed 000's first MLP then lesson 01's ``relu_3h``, ``way`` initializing, and the
+    seconds of that spent building the two models."""
+    import io
+    import tempfile
+
+    import nbmnist
+    from nbmnist import training
+    from nbmnist.display.console import ConsoleDisplay
+
+    os.environ["KERAS_HOME"] = tempfile.mkdtemp(prefix="nbmnist-bench-")
+    backend.import_keras()
+    building = [0.0]
+
+    def timed_build(*args: Any, **kwargs: Any) -> Any:
+        started = time.perf_counter()
+        try:
+            return build_model(*args, **kwargs)
+        finally:
+            building[0] += time.perf_counter() - started
+
+    with WAYS[way](), mock.patch.object(training, "build_model", timed_build):
+        started = time.perf_counter()
+        for text in FIRST_CELLS:
+            nbmnist.train(text, display=ConsoleDisplay(io.StringIO()), fast=True, overwrite=True)
+        return time.perf_counter() - started, building[0]
+
+
+def first_cells_table(repeat: int) -> None:
+    """A new kernel's first two training cells, each way in a fresh process, alternating."""
+    import subprocess
+
+    ways = ["Keras' own", "per layer, -O0 (nbmnist on a CPU)"]
+    seconds: dict[str, list[tuple[float, float]]] = {way: [] for way in ways}
+    for round_ in range(repeat):
+        for way in ways if round_ % 2 == 0 else reversed(ways):
+            out = subprocess.run(
+                [sys.executable, __file__, "--first-cells", way],
+                capture_output=True, text=True, check=True,
+            ).stdout  # fmt: skip
+            cells, building = out.split()[-2:]
+            seconds[way].append((float(cells), float(building)))
+    print("\nA new kernel's first two cells (fast mode), a fresh process each, every round:")
+    print("| initialization | the two cells | building their models |")
+    print("| --- | --- | --- |")
+    for way in ways:
+        cells = " / ".join(f"{c:.1f}" for c, _ in seconds[way])
+        building = " / ".join(f"{b:.1f}" for _, b in seconds[way])
+        print(f"| {way} | {cells} s | {building} s |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--first-cells-only", action="store_true", help="only the second table")
+    parser.add_argument("--first-cells", metavar="WAY", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.first_cells:
+        print(*first_cells(args.first_cells))
+        return
+    if args.first_cells_only:
+        first_cells_table(args.repeat)
+        return
     import jax
 
     backend.import_keras()
@@ -118,6 +184,7 @@ def main() -> None:
             median = statistics.median(seconds[(lesson, way)])
             cells.append(f"{median:.2f} s ({base / median:.1f}x)")
         print(f"| {lesson} | " + " | ".join(cells) + " |")
+    first_cells_table(args.repeat)
 
 
 if __name__ == "__main__":
