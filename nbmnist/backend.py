@@ -948,12 +948,21 @@ def weights_initialized_per_layer() -> Iterator[None]:
 
 
 def _deferral_unsupported(keras: Any) -> bool:
-    """Devices, settings and scopes where variables are initialized as Keras does."""
+    """Devices, settings, scopes and JAX versions where variables are initialized as Keras
+    does (nbmnist allows JAX from 0.4.26; a ``jax.jit`` without ``compiler_options`` is older
+    than this needs)."""
+    import inspect
+
     import jax
     from keras.src.backend.common.stateless_scope import in_stateless_scope
 
     nnx = getattr(keras.config, "is_nnx_enabled", lambda: False)()
-    return jax.default_backend() not in JAX_INITIALIZER_OPTIONS or nnx or in_stateless_scope()
+    return (
+        jax.default_backend() not in JAX_INITIALIZER_OPTIONS
+        or "compiler_options" not in inspect.signature(jax.jit).parameters
+        or nnx
+        or in_stateless_scope()
+    )
 
 
 def _initialize(keras: Any, variables: list[Any]) -> None:
