@@ -35,14 +35,28 @@ from nbmnist.sweep import Range, parse_grid, points, sweep
 from nbmnist.tables import summary_table
 from nbmnist.training import train
 
+#: Names IPython's own magics look up among the notebook's variables before their own:
+#: IPython 7's ``%config`` (Colab ships 7.34) runs ``exec("cfg." + line, locals(), user_ns)``,
+#: so with a run (or a sweep's list) bound to ``cfg`` every later ``%config`` line fails
+#: with "'list' object has no attribute 'NbmnistMagics'". Refused on every IPython, so that
+#: a notebook written in JupyterLab (IPython 8 or 9) runs on Colab as it is.
+IPYTHON_NAMES = {
+    "cfg": "%config on IPython 7 (Colab's): it finds a notebook's 'cfg' before its own"
+}
+
 
 def _check_not_shadowing(name: str, namespace: dict[str, Any]) -> None:
     """Refuse a run name that would rebind something the notebook needs: ``nbmnist``, a
-    builtin, or a variable holding anything but a run (a module, a function, data).
+    builtin, a variable holding anything but a run (a module, a function, data), or a name
+    an IPython magic needs free (``IPYTHON_NAMES``).
 
     Raises:
         UsageError: one line naming what the name holds.
     """
+    if name in IPYTHON_NAMES:
+        raise UsageError(
+            f"run name {name!r} would break {IPYTHON_NAMES[name]}; choose another name"
+        )
     if name == "nbmnist" or (name not in namespace and hasattr(builtins, name)):
         what = "the nbmnist module" if name == "nbmnist" else f"Python's built-in {name}"
     elif name in namespace and not _holds_runs(namespace[name]):

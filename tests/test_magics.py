@@ -238,6 +238,7 @@ def test_recipe_errors(shell: Shell, line: str, fragment: str) -> None:
         ("print", "would replace Python's built-in print"),
         ("np", "would replace the notebook's 'np' (a module)"),
         ("x_train", "would replace the notebook's 'x_train' (ndarray)"),
+        ("cfg", "would break %config on IPython 7 (Colab's)"),
     ],
 )
 def test_a_run_name_never_replaces_what_the_notebook_needs(

@@ -134,9 +134,9 @@ def test_config_chooses_where_sweeps_train(shell: Shell) -> None:
     shell.run('%config NbmnistMagics.executor = "kernel"')
     try:
         shell.run(
-            "%%mlp cfg --grid rate=0.1 --epochs 1 --no-live --train-size 300\n"
+            "%%mlp here --grid rate=0.1 --epochs 1 --no-live --train-size 300\n"
             "dense 8 | dropout {rate}"
         )
     finally:
         shell.run("%config NbmnistMagics.executor = None")
-    assert shell.ns["cfg"][0].writer["pid"] == os.getpid()  # trained in this kernel
+    assert shell.ns["here"][0].writer["pid"] == os.getpid()  # trained in this kernel
