@@ -31,7 +31,7 @@ BACKEND_TESTS := tests/test_backend.py tests/test_training.py tests/test_kernel.
 # cell in fast mode: 11.3 s, 5.2 s at -O0) for epochs that tests on a few thousand images
 # barely feel (on full MNIST they run 3-4x slower). The product keeps XLA's defaults.
 JAX_TEST_FLAGS := XLA_FLAGS=--xla_backend_optimization_level=0
-COLAB_TESTS := tests/test_display.py tests/test_magics.py tests/test_packaging.py
+COLAB_TESTS := tests/test_display.py tests/test_magics.py tests/test_sweep.py tests/test_packaging.py
 # pytest-xdist: 3 processes on 2 cores (tests wait on kernels, subprocesses and sockets about
 # half the time); tests that share a costly fixture stay in one process, the longest groups
 # first (tests/conftest.py; xdist would otherwise reorder groups by their number of tests).
@@ -44,7 +44,7 @@ PARALLEL_SHORT ?= -n 2 --dist loadgroup --no-loadscope-reorder
 CHROMIUM := /usr/bin/chromium
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: venv demo test test-tensorflow test-jax test-colab test-backends test-browser lint bench bench-gpu fuzz clean
+.PHONY: venv demo test test-tensorflow test-jax test-colab test-backends test-colab-runtime test-browser lint bench bench-gpu fuzz clean
 
 # venv --upgrade-deps: the current pip, not the one Python bundles (3.11.7's pip 23.2 took
 # 106-117 s to resolve and install these extras, 61 s of it resolving; pip 26.3 51 s, the same
@@ -90,7 +90,7 @@ test: lint $(CHROMIUM) $(COLAB)/.installed
 # pytest caches each test module's rewritten assertions as bytecode in tests/__pycache__;
 # with PYTHONDONTWRITEBYTECODE set (as it is on the machine this was measured on) each of the 9
 # worker processes of the three passes rewrote all of them (a collection: 20 s; 15 s cached)
-test-tensorflow test-jax test-colab test-backends: export PYTHONDONTWRITEBYTECODE =
+test-tensorflow test-jax test-colab test-backends test-colab-runtime: export PYTHONDONTWRITEBYTECODE =
 
 test-tensorflow: $(STAMP)
 	$(BIN)/python -m pytest $(PARALLEL)
@@ -106,6 +106,24 @@ test-backends: $(STAMP)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[torch]"
 	for backend in tensorflow jax torch; do \
 		KERAS_BACKEND=$$backend $(BIN)/python -m pytest $(BACKEND_TESTS) || exit 1; \
+	done
+
+# Colab's GPU runtime as a whole, in an environment of its own: its Python (3.13) and its
+# TensorFlow, Keras, JAX, IPython and ipywidgets, with the backend tests on TensorFlow and on
+# JAX. Not in make test: it needs a Python 3.13 (COLAB_PYTHON=/path/to/python3.13).
+COLAB_PYTHON ?= python3.13
+COLAB_RUNTIME := .venv-colab-runtime
+COLAB_RUNTIME_PACKAGES := tensorflow==2.20.0 keras==3.13.2 jax==0.7.2 jaxlib==0.7.2 \
+	ipython==7.34.0 ipywidgets==7.7.1
+test-colab-runtime:
+	test -x $(COLAB_RUNTIME)/bin/python || $(COLAB_PYTHON) -m venv --upgrade-deps $(COLAB_RUNTIME)
+	$(COLAB_RUNTIME)/bin/python -m pip install --quiet --disable-pip-version-check \
+		$(COLAB_RUNTIME_PACKAGES) -e ".[notebook,dask]" livelossplot hypothesis \
+		"pytest>=8,<9.2" pytest-xdist
+	for backend in tensorflow jax; do \
+		KERAS_BACKEND=$$backend NBMNIST_EXPECT_VERSIONS="$(COLAB_RUNTIME_PACKAGES)" \
+			$(COLAB_RUNTIME)/bin/python -m pytest $(PARALLEL_SHORT) $(BACKEND_TESTS) \
+			tests/test_packaging.py || exit 1; \
 	done
 
 # the JupyterLab + Chromium end-to-end test alone (screenshots in build/e2e/)
@@ -142,4 +160,4 @@ fuzz: $(STAMP)
 		--hypothesis-show-statistics
 
 clean:
-	rm -rf build .pytest_cache .mypy_cache .ruff_cache $(COLAB)
+	rm -rf build .pytest_cache .mypy_cache .ruff_cache $(COLAB) $(COLAB_RUNTIME)
