@@ -15,8 +15,13 @@ so each starts cold, as a new kernel on a new machine does. Prints a Markdown ta
 median seconds per lesson (all its models) and the ratio to Keras' own. Then, each way in a
 fresh process with an empty JAX cache (a new kernel), the first two training cells of a
 notebook, whole ``nbmnist.train`` calls in fast mode on the bundled sample: seed 000's first
-MLP and lesson 01's ``relu_3h``. Runs on JAX whatever ``KERAS_BACKEND`` says (the other
-backends initialize as Keras does).
+MLP and lesson 01's ``relu_3h``. Last, loading every model of each lesson saved (compiled,
+optimizer built), from cold caches in this process: ``keras.saving.load_model``, which runs
+every weight's initializer first, against ``backend.load_model`` (``Run.model``), which gives
+the weights their saved values directly. Runs on JAX whatever ``KERAS_BACKEND`` says (the
+other backends initialize and load as Keras does).
+
+    .venv/bin/python bench/initializers.py --loads-only   # the last table alone
 """
 
 from __future__ import annotations
@@ -158,10 +163,71 @@ def first_cells_table(repeat: int) -> None:
         print(f"| {way} | {cells} s | {building} s |")
 
 
+def save_all(models: list[Declaration], folder: Path) -> list[Path]:
+    """Save each of ``models`` compiled, with its optimizer built (its state is saved, as
+    after training), in ``folder``."""
+    paths = []
+    for index, declaration in enumerate(models):
+        model = build_model(declaration)
+        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+        model.optimizer.build(model.trainable_variables)
+        paths.append(folder / f"{index}.keras")
+        model.save(paths[-1])
+    return paths
+
+
+def load_all(paths: list[Path], loader: Callable[[Path], Any]) -> float:
+    """Seconds to load the models at ``paths`` one after another from cold caches."""
+    import jax
+
+    backend.import_keras().backend.clear_session()
+    jax.clear_caches()
+    backend._INITIALIZERS.clear()
+    started = time.perf_counter()
+    for path in paths:
+        loader(path)
+    return time.perf_counter() - started
+
+
+def loads_table(repeat: int) -> None:
+    """Each lesson's saved models loaded both ways, alternating, in this process."""
+    import tempfile
+
+    import jax
+
+    keras = backend.import_keras()
+    loaders: dict[str, Callable[[Path], Any]] = {
+        "keras.saving.load_model": lambda path: keras.saving.load_model(path, safe_mode=True),
+        "backend.load_model (nbmnist)": backend.load_model,
+    }
+    folder = Path(tempfile.mkdtemp(prefix="nbmnist-bench-"))
+    saved = {}
+    for index, (lesson, models) in enumerate(LESSONS.items()):
+        (folder / str(index)).mkdir()
+        saved[lesson] = save_all(models, folder / str(index))
+    seconds: dict[tuple[str, str], list[float]] = {}
+    for round_ in range(repeat):
+        order = list(loaders) if round_ % 2 == 0 else list(reversed(loaders))
+        for lesson, paths in saved.items():
+            for way in order:
+                seconds.setdefault((lesson, way), []).append(load_all(paths, loaders[way]))
+    print(f"\nLoading the saved models, cold caches (JAX {jax.__version__}; median of {repeat}):")
+    print("| lesson | " + " | ".join(loaders) + " |")
+    print("| --- |" + " --- |" * len(loaders))
+    for lesson in saved:
+        base = statistics.median(seconds[(lesson, "keras.saving.load_model")])
+        cells = []
+        for way in loaders:
+            median = statistics.median(seconds[(lesson, way)])
+            cells.append(f"{median:.2f} s ({base / median:.1f}x)")
+        print(f"| {lesson} | " + " | ".join(cells) + " |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--first-cells-only", action="store_true", help="only the second table")
+    parser.add_argument("--loads-only", action="store_true", help="only the last table")
     parser.add_argument("--first-cells", metavar="WAY", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.first_cells:
@@ -174,6 +240,9 @@ def main() -> None:
     import jax
 
     jax.config.update("jax_enable_compilation_cache", False)
+    if args.loads_only:
+        loads_table(args.repeat)
+        return
     seconds: dict[tuple[str, str], list[float]] = {}
     for round_ in range(args.repeat):
         order = list(WAYS) if round_ % 2 == 0 else list(reversed(WAYS))
@@ -192,6 +261,7 @@ def main() -> None:
             cells.append(f"{median:.2f} s ({base / median:.1f}x)")
         print(f"| {lesson} | " + " | ".join(cells) + " |")
     first_cells_table(args.repeat)
+    loads_table(args.repeat)
 
 
 if __name__ == "__main__":

@@ -44,6 +44,7 @@ import platform
 import signal
 import sys
 import threading
+import zipfile
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -928,8 +929,15 @@ def weights_initialized_per_layer() -> Iterator[None]:
     Variables whose initializer is not a Keras ``Initializer`` with an integer seed (or none),
     such as a dropout layer's seed state, are initialized as Keras does.
 
+    A variable assigned inside the block (a saved weight being loaded) takes that value and
+    runs no initializer. Variables created before the block must not be assigned inside it.
+
     Other backends, and JAX on devices not in ``JAX_INITIALIZER_OPTIONS``: the block runs
     unchanged.
+
+    Raises:
+        RuntimeError: the block assigned a variable created before it (the value would be
+            lost: inside, Keras' stateless scope keeps assignments apart).
     """
     keras = import_keras()
     if keras.backend.backend() != "jax" or _deferral_unsupported(keras):
@@ -938,13 +946,17 @@ def weights_initialized_per_layer() -> Iterator[None]:
     from keras.src.backend.common import global_state
 
     before = len(global_state.get_global_attribute("uninitialized_variables") or [])
+    scope = keras.StatelessScope(initialize_variables=False)
     try:
-        with keras.StatelessScope(initialize_variables=False):
+        with scope:
             yield
     finally:
         pending = global_state.get_global_attribute("uninitialized_variables") or []
         global_state.set_global_attribute("uninitialized_variables", pending[:before])
-    _initialize(keras, pending[before:])
+    created = pending[before:]
+    if set(scope.state_mapping) - {id(variable) for variable in created}:
+        raise RuntimeError("a variable created before this block was assigned inside it")
+    _initialize(keras, created, scope)
 
 
 def _deferral_unsupported(keras: Any) -> bool:
@@ -965,14 +977,20 @@ def _deferral_unsupported(keras: Any) -> bool:
     )
 
 
-def _initialize(keras: Any, variables: list[Any]) -> None:
-    """Fill ``variables`` (uninitialized Keras variables): one compiled program per layer for
-    those with a Keras initializer, Keras' own initialization for the others."""
+def _initialize(keras: Any, variables: list[Any], scope: Any) -> None:
+    """Fill ``variables`` (uninitialized Keras variables): with the value assigned to them in
+    ``scope`` (a ``keras.StatelessScope``), else one compiled program per layer for those with
+    a Keras initializer, else Keras' own initialization."""
     from keras.src.initializers.random_initializers import RandomInitializer
     from keras.src.random.seed_generator import draw_seed
 
     layers: dict[str, list[tuple[Any, Any]]] = {}  # layer path: [(variable, seed)]
     for variable in variables:
+        assigned = scope.get_current_value(variable)
+        if assigned is not None:
+            variable._initialize(assigned)
+            variable._initializer = None
+            continue
         initializer = variable._initializer
         random = isinstance(initializer, RandomInitializer)
         if not isinstance(initializer, keras.initializers.Initializer) or (
@@ -988,6 +1006,33 @@ def _initialize(keras: Any, variables: list[Any]) -> None:
         for (variable, _), value in zip(weights, values, strict=True):
             variable._initialize(value)
             variable._initializer = None
+
+
+def load_model(path: str | Path) -> Any:
+    """Load a ``.keras`` file as ``keras.saving.load_model(path, safe_mode=True)`` does: the
+    model, compiled as it was saved, with its optimizer's state.
+
+    On JAX (where ``weights_initialized_per_layer`` applies) the weights take the saved values
+    directly: Keras first runs every weight's initializer, and on JAX each initializer and
+    shape compiles a program (a 5-layer MLP took 3.8 s to load on 2 CPU cores), for values
+    the saved ones then replace.
+
+    Raises:
+        ValueError, OSError, KeyError, ...: as ``keras.saving.load_model`` for a missing or
+            damaged file.
+    """
+    keras = import_keras()
+    with tensorflow_kept_out():
+        if keras.backend.backend() != "jax" or _deferral_unsupported(keras):
+            return keras.saving.load_model(path, safe_mode=True)
+        with weights_initialized_per_layer():  # the optimizer is not built in there
+            model = keras.saving.load_model(path, compile=False, safe_mode=True)
+        with zipfile.ZipFile(path) as archive:  # Keras' format: config.json, model.weights.h5
+            compile_config = json.loads(archive.read("config.json")).get("compile_config")
+        if compile_config:
+            model.compile_from_config(compile_config)  # builds the optimizer, as Keras does
+            model.load_weights(path)  # and loads its state (the weights again: the same)
+    return model
 
 
 def _initializer_program(variables: list[Any]) -> Any:

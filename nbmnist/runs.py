@@ -125,12 +125,10 @@ class Run:
     def model(self) -> Any:
         """The trained ``keras.Model`` (loaded from ``model_path`` with Keras' safe mode)."""
         if self._model is None and self.model_path and Path(self.model_path).is_file():
-            from nbmnist.backend import import_keras, tensorflow_kept_out
+            from nbmnist.backend import load_model
 
-            keras = import_keras()
             try:
-                with tensorflow_kept_out():
-                    self._model = keras.saving.load_model(self.model_path, safe_mode=True)
+                self._model = load_model(self.model_path)
             except Exception as err:  # Keras raises many kinds for a damaged file
                 reason = str(err).strip().splitlines()[0] if str(err).strip() else ""
                 raise RunStoreError(

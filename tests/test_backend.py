@@ -432,6 +432,55 @@ def test_weights_are_keras_draws_initialized_one_program_per_layer() -> None:
     assert pending() == before  # an error inside leaves none of its variables behind
 
 
+def test_a_saved_model_loads_as_keras_loads_it_without_running_initializers(
+    tmp_path: Path,
+) -> None:
+    """``backend.load_model`` gives what ``keras.saving.load_model`` gives: the weights, the
+    compile settings and the optimizer's state; on JAX it compiles no initializer for it."""
+    import keras
+
+    from nbmnist.model import build_model
+
+    model = build_model("29 relu bn dropout=0.2 | 13 relu", "mlp")  # shapes no other test loads
+    model.compile(optimizer=keras.optimizers.Adam(0.003), loss="sparse_categorical_crossentropy")
+    rng = np.random.default_rng(0)
+    x, y = rng.random((96, 784), dtype=np.float32), rng.integers(0, 10, 96)
+    model.fit(x, y, epochs=1, batch_size=32, verbose=0)
+    model.save(tmp_path / "model.keras")
+
+    compiled: list[str] = []
+    if this_backend() == "jax":
+        import jax
+
+        def listen(event: str, seconds: float, **info: Any) -> None:
+            if event.endswith("backend_compile_duration"):
+                compiled.append(info.get("fun_name", ""))
+
+        jax.monitoring.register_event_duration_secs_listener(listen)
+    try:
+        ours = backend.load_model(tmp_path / "model.keras")
+        programs = list(compiled)
+        keras_own = keras.saving.load_model(tmp_path / "model.keras", safe_mode=True)
+    finally:
+        if this_backend() == "jax":
+            jax.monitoring.clear_event_listeners()
+    for mine, theirs in zip(ours.weights, keras_own.weights, strict=True):  # not seed states
+        np.testing.assert_array_equal(np.asarray(mine), np.asarray(theirs))
+    for mine, theirs in zip(ours.optimizer.variables, keras_own.optimizer.variables, strict=True):
+        np.testing.assert_array_equal(np.asarray(mine), np.asarray(theirs))
+    assert int(ours.optimizer.iterations) == 3 and len(ours.optimizer.variables) > 3
+    assert ours.get_compile_config() == keras_own.get_compile_config()
+    assert ours.evaluate(x, y, verbose=0) == pytest.approx(keras_own.evaluate(x, y, verbose=0))
+    if this_backend() == "jax":
+        initializers = {"jit(_uniform)", "jit(_normal)", "jit(_truncated_normal)", "jit(fill)"}
+        assert not initializers & set(programs), programs
+        assert "jit(_uniform)" in compiled[len(programs) :]  # Keras' own load runs them
+        earlier = keras.Variable(np.zeros(3))
+        refused = pytest.raises(RuntimeError, match="created before")
+        with refused, backend.weights_initialized_per_layer():
+            earlier.assign(np.ones(3))  # would be lost inside Keras' stateless scope
+
+
 def test_batch_sizes_name_each_distinct_shape() -> None:
     assert backend.batch_sizes([10_000, 10_000], 1000) == [1000]
     assert backend.batch_sizes([1000, 450], 1000) == [1000, 450]
