@@ -2,8 +2,9 @@
 #   make demo   create .venv, install nbmnist, execute notebooks/01_mlp_mnist.ipynb -> build/
 #   make test   create .venv, install with test extras, run ruff, mypy and pytest: everything on
 #               TensorFlow; training, magics, run store, sweeps, dashboard and lesson 03 again
-#               on JAX; the dashboard and magics tests again with Colab's ipywidgets 7.7.1 and
-#               Keras 3.13
+#               on JAX; the dashboard, magics and sweep tests again with Colab's ipywidgets
+#               7.7.1, IPython 7.34 and Keras 3.13
+#   make test-colab-runtime   the backend tests in Colab's Python 3.13 with Colab's versions
 #   make test-backends   the backend-dependent tests on TensorFlow, JAX and PyTorch (installs
 #               torch: from the registry that is several GB of CUDA libraries)
 # NBMNIST_DATA=/path/to/data make demo   trains on the full data found there.

@@ -66,7 +66,11 @@ LESSONS = {
 
 @contextlib.contextmanager
 def keras_own() -> Iterator[None]:
-    with mock.patch("nbmnist.model.weights_initialized_per_layer", contextlib.nullcontext):
+    """Keras initializes the model's weights and, in ``fit``, the optimizer's slots."""
+    with (
+        mock.patch("nbmnist.model.weights_initialized_per_layer", contextlib.nullcontext),
+        mock.patch.object(backend, "weights_initialized_per_layer", contextlib.nullcontext),
+    ):
         yield
 
 

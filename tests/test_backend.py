@@ -408,17 +408,28 @@ def test_weights_are_keras_draws_initialized_one_program_per_layer() -> None:
         programs = list(compiled)
         second = build("41 relu glorot_normal bn dropout=0.3", 7)  # the same weighted layers
         again = list(compiled)
+        first.compile(optimizer="adam", loss="categorical_crossentropy")
+        backend.build_training_state(first, np.zeros((1, 784)), np.eye(10)[:1])
+        optimizer = list(compiled[len(again) :])
         with mock.patch.dict(backend.JAX_INITIALIZER_OPTIONS, clear=True):  # as on a GPU
             build("43 relu glorot_normal", 8)
     finally:
         if this_backend() == "jax":
             jax.monitoring.clear_event_listeners()
     if this_backend() == "jax":
-        # dense (kernel, bias), batch normalization (4 vectors), the head (kernel, bias)
-        assert programs == ["jit(fill)"] * 3, programs
+        # the two kernels, a program each; biases and batch normalization's four vectors are
+        # zeros and ones, copied from NumPy
+        assert programs == ["jit(fill)"] * 2, programs
         assert again == programs, again  # the same layers: nothing compiled again
+        assert optimizer == [], optimizer  # Adam's zero slots: copied from NumPy too
         keras_programs = compiled[len(again) :]  # per initializer and shape, as Keras does
         assert "jit(_truncated_normal)" in keras_programs and "jit(fill)" not in keras_programs
+    assert first.optimizer.built and int(first.optimizer.iterations) == 0
+    slots = [v for v in first.optimizer.variables if v.path.endswith(("momentum", "velocity"))]
+    assert len(slots) == 2 * len(first.trainable_variables)
+    assert all(not np.asarray(v).any() for v in slots)  # zeros
+    gamma = next(v for v in first.variables if v.path.endswith("gamma"))
+    np.testing.assert_array_equal(np.asarray(gamma), np.ones(41, np.float32))
     kernels = [np.asarray(model.layers[0].kernel) for model in (first, second)]
     assert not np.allclose(*kernels)  # other seeds, other draws through the same program
 
