@@ -98,18 +98,23 @@ WAYS: dict[str, Callable[[], Any]] = {
 }
 
 
-def build_all(models: list[Declaration]) -> float:
-    """Seconds to build ``models`` one after another from cold caches."""
+def cold_seconds(items: list[Any], step: Callable[[Any], Any]) -> float:
+    """Seconds to run ``step`` on each of ``items`` one after another, from cold caches
+    (Keras' session, JAX's in-memory caches, nbmnist's initializer programs)."""
     import jax
 
-    keras = backend.import_keras()
-    keras.backend.clear_session()
+    backend.import_keras().backend.clear_session()
     jax.clear_caches()
     backend._INITIALIZERS.clear()
     started = time.perf_counter()
-    for declaration in models:
-        build_model(declaration)
+    for item in items:
+        step(item)
     return time.perf_counter() - started
+
+
+def build_all(models: list[Declaration]) -> float:
+    """Seconds to build ``models`` one after another from cold caches."""
+    return cold_seconds(models, build_model)
 
 
 FIRST_CELLS = ("430 322 relu he_normal bn dropout=0.5", "320 270 162 relu he_normal bn dropout=0.5")
@@ -167,6 +172,22 @@ def first_cells_table(repeat: int) -> None:
         print(f"| {way} | {cells} s | {building} s |")
 
 
+def print_medians(
+    seconds: dict[tuple[str, str], list[float]], lessons: list[str], ways: list[str]
+) -> None:
+    """A Markdown table of the median seconds per lesson and way, and the ratio to the first
+    way (Keras')."""
+    print("| lesson | " + " | ".join(ways) + " |")
+    print("| --- |" + " --- |" * len(ways))
+    for lesson in lessons:
+        base = statistics.median(seconds[(lesson, ways[0])])
+        cells = []
+        for way in ways:
+            median = statistics.median(seconds[(lesson, way)])
+            cells.append(f"{median:.2f} s ({base / median:.1f}x)")
+        print(f"| {lesson} | " + " | ".join(cells) + " |")
+
+
 def save_all(models: list[Declaration], folder: Path) -> list[Path]:
     """Save each of ``models`` compiled, with its optimizer built (its state is saved, as
     after training), in ``folder``."""
@@ -182,15 +203,7 @@ def save_all(models: list[Declaration], folder: Path) -> list[Path]:
 
 def load_all(paths: list[Path], loader: Callable[[Path], Any]) -> float:
     """Seconds to load the models at ``paths`` one after another from cold caches."""
-    import jax
-
-    backend.import_keras().backend.clear_session()
-    jax.clear_caches()
-    backend._INITIALIZERS.clear()
-    started = time.perf_counter()
-    for path in paths:
-        loader(path)
-    return time.perf_counter() - started
+    return cold_seconds(paths, loader)
 
 
 def loads_table(repeat: int) -> None:
@@ -216,15 +229,7 @@ def loads_table(repeat: int) -> None:
             for way in order:
                 seconds.setdefault((lesson, way), []).append(load_all(paths, loaders[way]))
     print(f"\nLoading the saved models, cold caches (JAX {jax.__version__}; median of {repeat}):")
-    print("| lesson | " + " | ".join(loaders) + " |")
-    print("| --- |" + " --- |" * len(loaders))
-    for lesson in saved:
-        base = statistics.median(seconds[(lesson, "keras.saving.load_model")])
-        cells = []
-        for way in loaders:
-            median = statistics.median(seconds[(lesson, way)])
-            cells.append(f"{median:.2f} s ({base / median:.1f}x)")
-        print(f"| {lesson} | " + " | ".join(cells) + " |")
+    print_medians(seconds, list(saved), list(loaders))
 
 
 def main() -> None:
@@ -255,15 +260,7 @@ def main() -> None:
                 with WAYS[way]():
                     seconds.setdefault((lesson, way), []).append(build_all(models))
     print(f"JAX {jax.__version__} on {jax.devices()[0].device_kind}; median of {args.repeat}")
-    print("| lesson | " + " | ".join(WAYS) + " |")
-    print("| --- |" + " --- |" * len(WAYS))
-    for lesson in LESSONS:
-        base = statistics.median(seconds[(lesson, "Keras' own")])
-        cells = []
-        for way in WAYS:
-            median = statistics.median(seconds[(lesson, way)])
-            cells.append(f"{median:.2f} s ({base / median:.1f}x)")
-        print(f"| {lesson} | " + " | ".join(cells) + " |")
+    print_medians(seconds, list(LESSONS), list(WAYS))
     first_cells_table(args.repeat)
     loads_table(args.repeat)
 
