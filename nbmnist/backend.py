@@ -949,7 +949,7 @@ def weights_initialized_per_layer() -> Iterator[None]:
             lost: inside, Keras' stateless scope keeps assignments apart).
     """
     keras = import_keras()
-    if keras.backend.backend() != "jax" or _deferral_unsupported(keras):
+    if _deferral_unsupported(keras):
         yield
         return
     from keras.src.backend.common import global_state
@@ -969,9 +969,11 @@ def weights_initialized_per_layer() -> Iterator[None]:
 
 
 def _deferral_unsupported(keras: Any) -> bool:
-    """Devices, settings, scopes and JAX versions where variables are initialized as Keras
-    does (nbmnist allows JAX from 0.4.26; a ``jax.jit`` without ``compiler_options`` is older
-    than this needs)."""
+    """Backends, devices, settings, scopes and JAX versions where variables are initialized
+    as Keras does (nbmnist allows JAX from 0.4.26; a ``jax.jit`` without ``compiler_options``
+    is older than this needs)."""
+    if keras.backend.backend() != "jax":
+        return True
     import inspect
 
     import jax
@@ -998,15 +1000,13 @@ def _initialize(keras: Any, variables: list[Any], scope: Any) -> None:
     for variable in variables:
         assigned = scope.get_current_value(variable)
         if assigned is not None:
-            variable._initialize(assigned)
-            variable._initializer = None
+            _set_first_value(variable, assigned)
             continue
         initializer = variable._initializer
         constant = _constant(keras, initializer)
         if constant is not None:  # zeros, ones: copied from NumPy, nothing compiled
             value = np.full(variable.shape, constant, dtype=jax.numpy.dtype(variable.dtype))
-            variable._initialize(jax.device_put(value))  # (jnp.asarray compiles per shape)
-            variable._initializer = None
+            _set_first_value(variable, jax.device_put(value))  # (jnp.asarray compiles)
             continue
         random = isinstance(initializer, RandomInitializer)
         if not isinstance(initializer, keras.initializers.Initializer) or (
@@ -1020,8 +1020,14 @@ def _initialize(keras: Any, variables: list[Any], scope: Any) -> None:
         program = _initializer_program([variable for variable, _ in weights])
         values = program([seed for _, seed in weights])
         for (variable, _), value in zip(weights, values, strict=True):
-            variable._initialize(value)
-            variable._initializer = None
+            _set_first_value(variable, value)
+
+
+def _set_first_value(variable: Any, value: Any) -> None:
+    """Initialize a deferred Keras variable with ``value`` (a JAX array of its shape and
+    dtype), as Keras' ``_deferred_initialize`` would with its initializer's draw."""
+    variable._initialize(value)
+    variable._initializer = None
 
 
 def _constant(keras: Any, initializer: Any) -> Any:
@@ -1052,7 +1058,7 @@ def load_model(path: str | Path) -> Any:
     """
     keras = import_keras()
     with tensorflow_kept_out():
-        if keras.backend.backend() != "jax" or _deferral_unsupported(keras):
+        if _deferral_unsupported(keras):
             return keras.saving.load_model(path, safe_mode=True)
         with weights_initialized_per_layer():  # the optimizer is not built in there
             model = keras.saving.load_model(path, compile=False, safe_mode=True)
