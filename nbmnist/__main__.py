@@ -9,19 +9,55 @@ extra (nbclient, nbconvert, ipykernel).
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
 import json
 import os
+import signal
 import sys
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+#: What stops a headless run: Ctrl-C in the terminal, and SIGTERM (``timeout``, a grader's or
+#: a batch system's time limit).
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+#: Seconds the kernel has to end its cell after the interrupt before it is shut down.
+STOP_GRACE_S = 15.0
 
-def kernel_manager() -> Any:
+
+class NotebookStopped(Exception):
+    """A headless execution was stopped by a signal (Ctrl-C, SIGTERM).
+
+    The cell that was running was interrupted as a notebook's stop button does (a training
+    run keeps its completed epochs, recorded as ``interrupted``) and no later cell ran; the
+    executed part, its HTML and its runs' JSON are written as after a finished execution.
+
+    Attributes:
+        signum: the signal (``signal.SIGINT`` or ``signal.SIGTERM``).
+        cell: 0-based index of the cell that was running in the notebook, or None (before the
+            first cell).
+        source: that cell's first line.
+    """
+
+    def __init__(self, signum: int, cell: int | None, source: str) -> None:
+        self.signum, self.cell, self.source = signum, cell, source
+        where = f"in cell {cell + 1} ({source})" if cell is not None else "before the first cell"
+        super().__init__(f"stopped by {signal.Signals(signum).name} {where}; no later cell ran")
+
+
+def kernel_manager(asynchronous: bool = False) -> Any:
     """A Jupyter kernel manager whose kernel runs this Python interpreter (the one nbmnist is
-    installed in), whatever other "python3" kernel the machine has registered."""
-    from jupyter_client.manager import KernelManager
+    installed in), whatever other "python3" kernel the machine has registered.
 
-    manager = KernelManager(kernel_name="python3")
+    ``asynchronous``: an ``AsyncKernelManager``, as nbclient needs (its clients wait for the
+    kernel without blocking the event loop; with a blocking client, nbclient's loop stopped
+    in a read while a cell printed nothing, and neither its cell timeout nor a signal was
+    handled until the kernel spoke again); else a ``KernelManager`` with blocking calls.
+    """
+    from jupyter_client.manager import AsyncKernelManager, KernelManager
+
+    manager = (AsyncKernelManager if asynchronous else KernelManager)(kernel_name="python3")
     spec = manager.kernel_spec
     if spec is None:
         raise RuntimeError(
@@ -42,6 +78,70 @@ def kernel_environment(fast: bool = False) -> dict[str, str]:
         if env.get(name):
             env[name] = str(Path(env[name]).expanduser().resolve())
     return env
+
+
+def notebook_client(notebook: Any, manager: Any, **options: Any) -> Any:
+    """An ``nbclient.NotebookClient`` for ``notebook`` on ``manager``'s kernel that stops as a
+    notebook user would on Ctrl-C or SIGTERM.
+
+    nbclient's own handling of those signals shuts the kernel down in the middle of the cell,
+    so the running training is recorded as ``killed`` and execution fails with
+    ``AssertionError: assert self.kc is not None``. Here the first signal interrupts the
+    kernel (the running cell ends as with the stop button) and no later cell runs; if the cell
+    has not ended ``STOP_GRACE_S`` seconds later, or on a second signal, the kernel is shut
+    down. ``options`` go to ``NotebookClient``. ``execute()`` then raises: the cell's error,
+    or ``nbclient.exceptions.DeadKernelError``; ``stopped_by`` and ``stopped_in`` say it was
+    a stop (see ``execute_notebook``).
+    """
+    from nbclient import NotebookClient
+    from nbclient.util import ensure_async
+
+    class Client(NotebookClient):  # type: ignore[misc]
+        stopped_by: int | None = None  # the signal
+        stopped_in: int | None = None  # index of the cell it interrupted
+        running: int | None = None
+        _stopping: asyncio.Task[None] | None = None
+
+        @contextlib.asynccontextmanager
+        async def async_setup_kernel(self, **kwargs: Any) -> AsyncIterator[None]:
+            async with super().async_setup_kernel(**kwargs):
+                loop = asyncio.get_running_loop()
+                for signum in STOP_SIGNALS:  # in place of nbclient's, removed by it on leaving
+                    with contextlib.suppress(RuntimeError, NotImplementedError):  # not main thread
+                        loop.add_signal_handler(signum, self._stop, signum)
+                try:
+                    yield
+                finally:
+                    if self._stopping is not None:
+                        self._stopping.cancel()
+
+        async def async_execute_cell(
+            self, cell: Any, cell_index: int, *args: Any, **kwargs: Any
+        ) -> Any:
+            if self.stopped_by is not None:
+                raise NotebookStopped(self.stopped_by, self.stopped_in, "")
+            self.running = cell_index
+            return await super().async_execute_cell(cell, cell_index, *args, **kwargs)
+
+        def _stop(self, signum: int) -> None:
+            if self._stopping is not None:  # a second signal: no more waiting
+                self._stopping.cancel()
+                self._stopping = asyncio.ensure_future(self._shut_down())
+                return
+            self.stopped_by, self.stopped_in = signum, self.running
+            self._stopping = asyncio.ensure_future(self._interrupt_then_shut_down())
+
+        async def _interrupt_then_shut_down(self) -> None:
+            if self.km is not None:
+                await ensure_async(self.km.interrupt_kernel())
+            await asyncio.sleep(STOP_GRACE_S)
+            await self._shut_down()
+
+        async def _shut_down(self) -> None:
+            if self.km is not None and await ensure_async(self.km.is_alive()):
+                await ensure_async(self.km.shutdown_kernel(now=True))
+
+    return Client(notebook, km=manager, **options)
 
 
 def execute_notebook(
@@ -74,9 +174,10 @@ def execute_notebook(
     Raises:
         nbclient.exceptions.CellExecutionError: a cell raised; the partly executed notebook
             is still written, so the error can be read in it.
+        NotebookStopped: Ctrl-C or SIGTERM stopped the execution (see ``notebook_client``);
+            the executed part is written as above.
     """
     import nbformat
-    from nbclient import NotebookClient
     from nbconvert import HTMLExporter
 
     notebook = nbformat.read(path, as_version=4)
@@ -98,10 +199,9 @@ def execute_notebook(
             runs.rename(aside)
             print(f"nbmnist: the previous runs of {path.name} are now in {aside}")
         env["NBMNIST_RUNS"] = str(runs.resolve())
-    manager = kernel_manager()
-    client = NotebookClient(
+    client = notebook_client(
         notebook,
-        km=manager,
+        kernel_manager(asynchronous=True),
         timeout=timeout,
         allow_errors=allow_errors,
         resources={"metadata": {"path": str(path.parent)}},
@@ -110,7 +210,13 @@ def execute_notebook(
     executed = output_dir / path.name
     html = executed.with_suffix(".html")
     try:
-        client.execute(env=env)
+        client.execute(env=env, cleanup_kc=True)  # the kernel is shut down at the end
+    except Exception as error:
+        if client.stopped_by is None:
+            raise
+        cell = client.stopped_in
+        first = notebook.cells[cell].source.split("\n", 1)[0] if cell is not None else ""
+        raise NotebookStopped(client.stopped_by, cell, first) from error
     finally:
         nbformat.write(notebook, executed)
         body, _ = HTMLExporter().from_notebook_node(notebook)
@@ -165,9 +271,20 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if not args.notebook.is_file():
         parser.error(f"{args.notebook}: no such notebook")
-    executed, html = execute_notebook(
-        args.notebook, args.output_dir, args.fast, args.timeout, args.allow_errors, args.keep_runs
-    )
+    try:
+        executed, html = execute_notebook(
+            args.notebook, args.output_dir, args.fast, args.timeout, args.allow_errors,
+            args.keep_runs,
+        )  # fmt: skip
+    except NotebookStopped as stop:
+        executed = args.output_dir / args.notebook.name
+        print(results_summary(executed.with_suffix(".runs.json")))
+        print(
+            f"nbmnist: {stop}. The executed part is in {executed} (and .html, .runs.json); "
+            "run again with --keep-runs to go on in the same run store.",
+            file=sys.stderr,
+        )
+        return 128 + stop.signum  # as a shell reports a command a signal ended
     print(f"executed: {executed}\nhtml:     {html}\nruns:     {executed.with_suffix('.runs.json')}")
     print(results_summary(executed.with_suffix(".runs.json")))
     return 0

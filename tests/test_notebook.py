@@ -4,8 +4,15 @@ and their model cells are the seed notebooks' models."""
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
+import os
 import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import nbformat
@@ -186,6 +193,103 @@ def test_cli_keeps_the_previous_run_store(tmp_path: Path, monkeypatch: pytest.Mo
     assert (aside / "tiny" / "run.json").is_file()  # the first execution's run survives
     (run,) = json.loads((out / "tiny.runs.json").read_text())
     assert run["name"] == "tiny_2"  # runs.json: this execution's runs only
+
+
+def stopped_run(
+    tmp_path: Path, cell: str, ready: Callable[[], bool], signals: list[signal.Signals]
+) -> tuple[subprocess.Popen[str], str, str, nbformat.NotebookNode]:
+    """``python -m nbmnist run`` on ``%load_ext nbmnist`` (printing the kernel's pid), ``cell``
+    and ``print('after')``, sent ``signals`` once ``ready()`` (run store: ``tmp_path/runs``);
+    the runner, its stdout, its stderr and the executed copy. Checks what every stop shares:
+    status 128 + the first signal, one last line naming the cell, no traceback, no later cell,
+    the HTML written, the kernel gone."""
+    source = tiny_notebook(tmp_path, cell)
+    notebook = nbformat.read(source, as_version=4)
+    notebook.cells[0].source += "\nimport os\nprint(os.getpid())"
+    notebook.cells.append(nbformat.v4.new_code_cell("print('after')"))
+    nbformat.write(notebook, source)
+    out = tmp_path / "out"
+    runner = subprocess.Popen(
+        [sys.executable, "-m", "nbmnist", "run", str(source), "--output-dir", str(out)],
+        env={**os.environ, "NBMNIST_RUNS": str(tmp_path / "runs")},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 120
+    while not ready() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    for signum in signals:
+        runner.send_signal(signum)
+        time.sleep(1)
+    stdout, stderr = runner.communicate(timeout=60)
+    assert runner.returncode == 128 + signals[0], (stdout, stderr)
+    first_line = cell.split("\n")[0]
+    assert (
+        stderr.strip()
+        .splitlines()[-1]
+        .startswith(
+            f"nbmnist: stopped by {signals[0].name} in cell 2 ({first_line}); no later cell ran."
+        )
+    )
+    assert "Traceback" not in stderr
+    executed = nbformat.read(out / "tiny.ipynb", as_version=4)
+    assert executed.cells[2].execution_count is None and not executed.cells[2].outputs
+    assert (out / "tiny.html").is_file()
+    kernel = int(executed.cells[0].outputs[-1]["text"].split()[-1])
+    with pytest.raises(ProcessLookupError):
+        os.kill(kernel, 0)
+    return runner, stdout, stderr, executed
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_stops_the_runner_as_the_stop_button_does(
+    tmp_path: Path, signum: signal.Signals
+) -> None:
+    """SIGTERM (a grader's time limit) or Ctrl-C during a training cell: the kernel is
+    interrupted, the run keeps its epochs as ``interrupted``, no later cell runs, the executed
+    part is written, the kernel is gone, and the runner ends with one line and 128 + signal
+    (nbclient alone recorded the run as killed and failed with an AssertionError)."""
+    record = tmp_path / "runs" / "long" / "run.json"
+
+    def two_epochs() -> bool:
+        with contextlib.suppress(OSError, ValueError):
+            return len(json.loads(record.read_text())["epoch_seconds"]) >= 2
+        return False
+
+    cell = "%%mlp long --epochs 500 --no-live\ndense 16 relu"
+    _, stdout, _, _ = stopped_run(tmp_path, cell, two_epochs, [signum])
+    assert "| long " in stdout  # the table of what trained
+    (run,) = json.loads((tmp_path / "out" / "tiny.runs.json").read_text())
+    assert run["status"] == "interrupted" and 2 <= len(run["history"]["loss"]) < 500
+
+
+def test_a_second_signal_shuts_down_a_kernel_that_ignores_the_interrupt(tmp_path: Path) -> None:
+    started = tmp_path / "started"
+    cell = (
+        "import signal, time\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\n"
+        f"open({str(started)!r}, 'w').close()\ntime.sleep(120)"
+    )
+    _, _, _, executed = stopped_run(
+        tmp_path, cell, started.exists, [signal.SIGTERM, signal.SIGTERM]
+    )
+    assert not executed.cells[1].outputs  # shut down, not interrupted: no error in the cell
+
+
+def test_the_cell_timeout_holds_for_a_cell_that_prints_nothing(tmp_path: Path) -> None:
+    """A grader's per-cell limit (``--timeout``) stops a silent cell (with a blocking kernel
+    client, nbclient waited for the kernel's next message and ran it to its end)."""
+    from nbclient.exceptions import CellTimeoutError
+
+    source = tiny_notebook(tmp_path, "import time\ntime.sleep(60)")
+    notebook = nbformat.read(source, as_version=4)
+    notebook.cells.append(nbformat.v4.new_code_cell("print('after')"))
+    nbformat.write(notebook, source)
+    with pytest.raises(CellTimeoutError, match="after 2 seconds"):
+        execute_notebook(source, tmp_path / "out", timeout=2)
+    executed = nbformat.read(tmp_path / "out" / "tiny.ipynb", as_version=4)
+    (error,) = executed.cells[1].outputs  # interrupted, as nbclient does on a timeout
+    assert error["ename"] == "KeyboardInterrupt" and executed.cells[2].execution_count is None
 
 
 def test_kernel_environment_resolves_relative_folders(monkeypatch: pytest.MonkeyPatch) -> None:
