@@ -150,7 +150,8 @@ bench: $(STAMP)
 	NBMNIST_DATA=$${NBMNIST_DATA:-../shared/data} $(BIN)/python bench/input_pipelines.py cnn 10000
 
 # on a CUDA machine (with a CUDA build of JAX, and torch, in the environment): each backend
-# against plain Keras on it, and lesson 01 on full data (docs/performance.md)
+# against plain Keras on it, and lesson 01 on full data (docs/performance.md); on a lent GPU
+# machine without a package registry, bench/gpu_session.sh prepares and runs it in one command
 bench-gpu:
 	NBMNIST_DATA=$${NBMNIST_DATA:-../shared/data} $${PYTHON_GPU:-python3} bench/gpu.py \
 		--backends jax torch --lesson

@@ -255,6 +255,9 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=4, help="epochs per throughput run")
     parser.add_argument("--lesson", action="store_true")
     parser.add_argument(
+        "--lesson-runs", type=int, default=2, help="executions of lesson 01, one JAX cache"
+    )
+    parser.add_argument(
         "--tasks", nargs="+", default=[label for label, _ in TASKS], help="of: %(default)s"
     )
     parser.add_argument("--train-size", type=int, help="train on the first N images (a smoke run)")
@@ -288,7 +291,7 @@ def main() -> None:
         results[backend] = found
     if args.lesson:
         with tempfile.TemporaryDirectory() as cache:  # starts empty, then holds the programs
-            for label in ("lesson 01, empty cache", "lesson 01, again"):
+            for label in ("lesson 01, empty cache", "lesson 01, again")[: args.lesson_runs]:
                 with tempfile.TemporaryDirectory() as output:
                     results[label] = lesson(args.backends[0], Path(output), cache)
     if args.out:
