@@ -35,15 +35,18 @@ class NotebookStopped(Exception):
 
     Attributes:
         signum: the signal (``signal.SIGINT`` or ``signal.SIGTERM``).
-        cell: 0-based index of the cell that was running in the notebook, or None (before the
-            first cell).
+        cell: 0-based index of the cell that was running in the notebook, or None (the kernel
+            was starting).
         source: that cell's first line.
     """
 
     def __init__(self, signum: int, cell: int | None, source: str) -> None:
         self.signum, self.cell, self.source = signum, cell, source
-        where = f"in cell {cell + 1} ({source})" if cell is not None else "before the first cell"
-        super().__init__(f"stopped by {signal.Signals(signum).name} {where}; no later cell ran")
+        name = signal.Signals(signum).name
+        if cell is None:
+            super().__init__(f"stopped by {name} while the kernel started; no cell ran")
+        else:
+            super().__init__(f"stopped by {name} in cell {cell + 1} ({source}); no later cell ran")
 
 
 def kernel_manager(asynchronous: bool = False) -> Any:
@@ -102,13 +105,18 @@ def notebook_client(notebook: Any, manager: Any, **options: Any) -> Any:
         running: int | None = None
         _stopping: asyncio.Task[None] | None = None
 
+        async def async_start_new_kernel(self, **kwargs: Any) -> None:
+            # nbclient has just set its handlers (it removes whichever are set when done);
+            # ours from here, so that a signal while the kernel starts is handled too
+            loop = asyncio.get_running_loop()
+            for signum in STOP_SIGNALS:
+                with contextlib.suppress(RuntimeError, NotImplementedError):  # not main thread
+                    loop.add_signal_handler(signum, self._stop, signum)
+            await super().async_start_new_kernel(**kwargs)
+
         @contextlib.asynccontextmanager
         async def async_setup_kernel(self, **kwargs: Any) -> AsyncIterator[None]:
             async with super().async_setup_kernel(**kwargs):
-                loop = asyncio.get_running_loop()
-                for signum in STOP_SIGNALS:  # in place of nbclient's, removed by it on leaving
-                    with contextlib.suppress(RuntimeError, NotImplementedError):  # not main thread
-                        loop.add_signal_handler(signum, self._stop, signum)
                 try:
                     yield
                 finally:
@@ -133,7 +141,8 @@ def notebook_client(notebook: Any, manager: Any, **options: Any) -> Any:
 
         async def _interrupt_then_shut_down(self) -> None:
             if self.km is not None:
-                await ensure_async(self.km.interrupt_kernel())
+                with contextlib.suppress(RuntimeError):  # no kernel running (yet)
+                    await ensure_async(self.km.interrupt_kernel())
             await asyncio.sleep(STOP_GRACE_S)
             await self._shut_down()
 

@@ -276,6 +276,36 @@ def test_a_second_signal_shuts_down_a_kernel_that_ignores_the_interrupt(tmp_path
     assert not executed.cells[1].outputs  # shut down, not interrupted: no error in the cell
 
 
+def test_a_signal_while_the_kernel_starts_stops_before_the_first_cell(tmp_path: Path) -> None:
+    started = tmp_path / "started"  # the kernel is starting: an IPython startup file
+    startup = tmp_path / "ipython" / "profile_default" / "startup"
+    startup.mkdir(parents=True)
+    (startup / "00-slow.py").write_text(
+        f"import time\nopen({str(started)!r}, 'w').close()\ntime.sleep(10)\n"
+    )
+    source = tiny_notebook(tmp_path, "print('ran')")
+    runner = subprocess.Popen(
+        [sys.executable, "-m", "nbmnist", "run", str(source), "--output-dir", str(tmp_path)],
+        env={**os.environ, "IPYTHONDIR": str(tmp_path / "ipython")},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while not started.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    runner.send_signal(signal.SIGTERM)
+    _, stderr = runner.communicate(timeout=60)
+    assert runner.returncode == 128 + signal.SIGTERM, stderr
+    assert (
+        stderr.strip()
+        .splitlines()[-1]
+        .startswith("nbmnist: stopped by SIGTERM while the kernel started; no cell ran.")
+    )
+    executed = nbformat.read(tmp_path / "tiny.ipynb", as_version=4)
+    assert all(cell.execution_count is None for cell in executed.cells)
+
+
 def test_the_cell_timeout_holds_for_a_cell_that_prints_nothing(tmp_path: Path) -> None:
     """A grader's per-cell limit (``--timeout``) stops a silent cell (with a blocking kernel
     client, nbclient waited for the kernel's next message and ran it to its end)."""
