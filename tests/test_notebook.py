@@ -196,7 +196,11 @@ def test_cli_keeps_the_previous_run_store(tmp_path: Path, monkeypatch: pytest.Mo
 
 
 def stopped_run(
-    tmp_path: Path, cell: str, ready: Callable[[], bool], signals: list[signal.Signals]
+    tmp_path: Path,
+    cell: str,
+    ready: Callable[[], bool],
+    signals: list[signal.Signals],
+    options: tuple[str, ...] = (),
 ) -> tuple[subprocess.Popen[str], str, str, nbformat.NotebookNode]:
     """``python -m nbmnist run`` on ``%load_ext nbmnist`` (printing the kernel's pid), ``cell``
     and ``print('after')``, sent ``signals`` once ``ready()`` (run store: ``tmp_path/runs``);
@@ -210,7 +214,7 @@ def stopped_run(
     nbformat.write(notebook, source)
     out = tmp_path / "out"
     runner = subprocess.Popen(
-        [sys.executable, "-m", "nbmnist", "run", str(source), "--output-dir", str(out)],
+        [sys.executable, "-m", "nbmnist", "run", str(source), "--output-dir", str(out), *options],
         env={**os.environ, "NBMNIST_RUNS": str(tmp_path / "runs")},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -242,14 +246,20 @@ def stopped_run(
     return runner, stdout, stderr, executed
 
 
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+@pytest.mark.parametrize(
+    ("signum", "options"),
+    [(signal.SIGTERM, ()), (signal.SIGINT, ()), (signal.SIGTERM, ("--allow-errors",))],
+    ids=["SIGTERM", "SIGINT", "SIGTERM-allow-errors"],
+)
 def test_a_signal_stops_the_runner_as_the_stop_button_does(
-    tmp_path: Path, signum: signal.Signals
+    tmp_path: Path, signum: signal.Signals, options: tuple[str, ...]
 ) -> None:
     """SIGTERM (a grader's time limit) or Ctrl-C during a training cell: the kernel is
-    interrupted, the run keeps its epochs as ``interrupted``, no later cell runs, the executed
-    part is written, the kernel is gone, and the runner ends with one line and 128 + signal
-    (nbclient alone recorded the run as killed and failed with an AssertionError)."""
+    interrupted, the run keeps its epochs as ``interrupted``, no later cell runs (also where a
+    grader lets cells fail: the interrupted cell's error does not let the next one run), the
+    executed part is written, the kernel is gone, and the runner ends with one line and
+    128 + signal (nbclient alone recorded the run as killed and failed with an
+    AssertionError)."""
     record = tmp_path / "runs" / "long" / "run.json"
 
     def two_epochs() -> bool:
@@ -258,7 +268,7 @@ def test_a_signal_stops_the_runner_as_the_stop_button_does(
         return False
 
     cell = "%%mlp long --epochs 500 --no-live\ndense 16 relu"
-    _, stdout, _, _ = stopped_run(tmp_path, cell, two_epochs, [signum])
+    _, stdout, _, _ = stopped_run(tmp_path, cell, two_epochs, [signum], options)
     assert "| long " in stdout  # the table of what trained
     (run,) = json.loads((tmp_path / "out" / "tiny.runs.json").read_text())
     assert run["status"] == "interrupted" and 2 <= len(run["history"]["loss"]) < 500
