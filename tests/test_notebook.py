@@ -16,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import nbformat
+import psutil
 import pytest
 
 from nbmnist import parse_declaration, train
@@ -198,12 +199,12 @@ def test_cli_keeps_the_previous_run_store(tmp_path: Path, monkeypatch: pytest.Mo
 def stopped_run(
     tmp_path: Path,
     cell: str,
-    ready: Callable[[], bool],
+    ready: Callable[[subprocess.Popen[str]], bool],
     signals: list[signal.Signals],
     options: tuple[str, ...] = (),
 ) -> tuple[subprocess.Popen[str], str, str, nbformat.NotebookNode]:
     """``python -m nbmnist run`` on ``%load_ext nbmnist`` (printing the kernel's pid), ``cell``
-    and ``print('after')``, sent ``signals`` once ``ready()`` (run store: ``tmp_path/runs``);
+    and ``print('after')``, sent ``signals`` once ``ready(runner)`` (run store: ``tmp_path/runs``);
     the runner, its stdout, its stderr and the executed copy. Checks what every stop shares:
     status 128 + the first signal, one last line naming the cell, no traceback, no later cell,
     the HTML written, the kernel gone."""
@@ -221,7 +222,7 @@ def stopped_run(
         text=True,
     )
     deadline = time.monotonic() + 120
-    while not ready() and time.monotonic() < deadline:
+    while not ready(runner) and time.monotonic() < deadline:
         time.sleep(0.2)
     for signum in signals:
         runner.send_signal(signum)
@@ -262,7 +263,7 @@ def test_a_signal_stops_the_runner_as_the_stop_button_does(
     AssertionError)."""
     record = tmp_path / "runs" / "long" / "run.json"
 
-    def two_epochs() -> bool:
+    def two_epochs(runner: subprocess.Popen[str]) -> bool:
         with contextlib.suppress(OSError, ValueError):
             return len(json.loads(record.read_text())["epoch_seconds"]) >= 2
         return False
@@ -274,6 +275,46 @@ def test_a_signal_stops_the_runner_as_the_stop_button_does(
     assert run["status"] == "interrupted" and 2 <= len(run["history"]["loss"]) < 500
 
 
+def test_a_signal_during_a_worker_sweep_leaves_no_process(tmp_path: Path) -> None:
+    """The sweep's points, training in worker processes (in sessions of their own, beyond the
+    runner's process group), come home as interrupted, and no worker is left running."""
+    seen: list[psutil.Process] = []
+
+    def both_points_trained_an_epoch(runner: subprocess.Popen[str]) -> bool:
+        with contextlib.suppress(psutil.Error, OSError, ValueError):
+            seen[:] = psutil.Process(runner.pid).children(recursive=True)
+            stores = [
+                Path(p.environ()["NBMNIST_RUNS"])
+                for p in seen
+                if "nbmnist.workers" in " ".join(p.cmdline())
+            ]
+            return len(stores) == 2 and all(
+                any(
+                    json.loads(record.read_text()).get("epoch_seconds")
+                    for record in store.glob("*/run.json")
+                )
+                for store in stores
+            )
+        return False
+
+    cell = "%%mlp sw --grid units=8,16 --epochs 400 --workers 2\ndense {units} relu"
+    stopped_run(tmp_path, cell, both_points_trained_an_epoch, [signal.SIGTERM])
+    assert len(seen) >= 3  # the kernel and the two workers
+    _, alive = psutil.wait_procs(seen, timeout=10)
+    assert not [process for process in alive if still_running(process)]
+    records = json.loads((tmp_path / "out" / "tiny.runs.json").read_text())
+    assert sorted(r["name"] for r in records) == ["sw[units=16]", "sw[units=8]"]
+    assert all(r["status"] == "interrupted" and r["history"]["loss"] for r in records)
+
+
+def still_running(process: psutil.Process) -> bool:
+    """Running, not merely a zombie that a container's init has not reaped yet."""
+    try:
+        return process.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
 def test_a_second_signal_shuts_down_a_kernel_that_ignores_the_interrupt(tmp_path: Path) -> None:
     started = tmp_path / "started"
     cell = (
@@ -281,7 +322,7 @@ def test_a_second_signal_shuts_down_a_kernel_that_ignores_the_interrupt(tmp_path
         f"open({str(started)!r}, 'w').close()\ntime.sleep(120)"
     )
     _, _, _, executed = stopped_run(
-        tmp_path, cell, started.exists, [signal.SIGTERM, signal.SIGTERM]
+        tmp_path, cell, lambda runner: started.exists(), [signal.SIGTERM, signal.SIGTERM]
     )
     assert not executed.cells[1].outputs  # shut down, not interrupted: no error in the cell
 
