@@ -93,16 +93,15 @@ def notebook_client(notebook: Any, manager: Any, **options: Any) -> Any:
     kernel (the running cell ends as with the stop button) and no later cell runs; if the cell
     has not ended ``STOP_GRACE_S`` seconds later, or on a second signal, the kernel is shut
     down. ``options`` go to ``NotebookClient``. ``execute()`` then raises: the cell's error,
-    or ``nbclient.exceptions.DeadKernelError``; ``stopped_by`` and ``stopped_in`` say it was
-    a stop (see ``execute_notebook``).
+    ``nbclient.exceptions.DeadKernelError`` or ``NotebookStopped``; ``stopped_by`` says it was
+    a stop, and ``stopped()`` gives the ``NotebookStopped`` that says where.
     """
     from nbclient import NotebookClient
     from nbclient.util import ensure_async
 
     class Client(NotebookClient):  # type: ignore[misc]
         stopped_by: int | None = None  # the signal
-        stopped_in: int | None = None  # index of the cell it interrupted
-        running: int | None = None
+        running: int | None = None  # index of the cell running (after a stop: interrupted)
         _stopping: asyncio.Task[None] | None = None
 
         async def async_start_new_kernel(self, **kwargs: Any) -> None:
@@ -127,7 +126,7 @@ def notebook_client(notebook: Any, manager: Any, **options: Any) -> Any:
             self, cell: Any, cell_index: int, *args: Any, **kwargs: Any
         ) -> Any:
             if self.stopped_by is not None:
-                raise NotebookStopped(self.stopped_by, self.stopped_in, "")
+                raise self.stopped()
             self.running = cell_index
             return await super().async_execute_cell(cell, cell_index, *args, **kwargs)
 
@@ -136,8 +135,14 @@ def notebook_client(notebook: Any, manager: Any, **options: Any) -> Any:
                 self._stopping.cancel()
                 self._stopping = asyncio.ensure_future(self._shut_down())
                 return
-            self.stopped_by, self.stopped_in = signum, self.running
+            self.stopped_by = signum
             self._stopping = asyncio.ensure_future(self._interrupt_then_shut_down())
+
+        def stopped(self) -> NotebookStopped:
+            assert self.stopped_by is not None
+            cell = self.running
+            first = self.nb.cells[cell].source.split("\n", 1)[0] if cell is not None else ""
+            return NotebookStopped(self.stopped_by, cell, first)
 
         async def _interrupt_then_shut_down(self) -> None:
             if self.km is not None:
@@ -223,9 +228,7 @@ def execute_notebook(
     except Exception as error:
         if client.stopped_by is None:
             raise
-        cell = client.stopped_in
-        first = notebook.cells[cell].source.split("\n", 1)[0] if cell is not None else ""
-        raise NotebookStopped(client.stopped_by, cell, first) from error
+        raise client.stopped() from error
     finally:
         nbformat.write(notebook, executed)
         body, _ = HTMLExporter().from_notebook_node(notebook)

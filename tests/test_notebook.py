@@ -150,10 +150,10 @@ def test_cli_rejects_a_missing_notebook(capsys: pytest.CaptureFixture[str]) -> N
     assert "no such notebook" in capsys.readouterr().err
 
 
-def tiny_notebook(tmp_path: Path, cell: str) -> Path:
-    """``tmp_path/tiny.ipynb``: ``%load_ext nbmnist`` and then ``cell``."""
+def tiny_notebook(tmp_path: Path, *cells: str, first: str = "%load_ext nbmnist") -> Path:
+    """``tmp_path/tiny.ipynb``: ``first`` (``%load_ext nbmnist``) and then ``cells``."""
     notebook = nbformat.v4.new_notebook(
-        cells=[nbformat.v4.new_code_cell("%load_ext nbmnist"), nbformat.v4.new_code_cell(cell)],
+        cells=[nbformat.v4.new_code_cell(source) for source in (first, *cells)],
         metadata={
             "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}
         },
@@ -196,27 +196,20 @@ def test_cli_keeps_the_previous_run_store(tmp_path: Path, monkeypatch: pytest.Mo
     assert run["name"] == "tiny_2"  # runs.json: this execution's runs only
 
 
-def stopped_run(
-    tmp_path: Path,
-    cell: str,
+def signalled_runner(
+    source: Path,
+    out: Path,
+    env: dict[str, str],
     ready: Callable[[subprocess.Popen[str]], bool],
     signals: list[signal.Signals],
     options: tuple[str, ...] = (),
-) -> tuple[subprocess.Popen[str], str, str, nbformat.NotebookNode]:
-    """``python -m nbmnist run`` on ``%load_ext nbmnist`` (printing the kernel's pid), ``cell``
-    and ``print('after')``, sent ``signals`` once ``ready(runner)`` (run store: ``tmp_path/runs``);
-    the runner, its stdout, its stderr and the executed copy. Checks what every stop shares:
-    status 128 + the first signal, one last line naming the cell, no traceback, no later cell,
-    the HTML written, the kernel gone."""
-    source = tiny_notebook(tmp_path, cell)
-    notebook = nbformat.read(source, as_version=4)
-    notebook.cells[0].source += "\nimport os\nprint(os.getpid())"
-    notebook.cells.append(nbformat.v4.new_code_cell("print('after')"))
-    nbformat.write(notebook, source)
-    out = tmp_path / "out"
+) -> tuple[subprocess.Popen[str], str, str]:
+    """``python -m nbmnist run source --output-dir out`` with ``env`` added, sent ``signals`` a
+    second apart once ``ready(runner)``; the runner (ended with status 128 + the first signal),
+    its stdout and its stderr."""
     runner = subprocess.Popen(
         [sys.executable, "-m", "nbmnist", "run", str(source), "--output-dir", str(out), *options],
-        env={**os.environ, "NBMNIST_RUNS": str(tmp_path / "runs")},
+        env={**os.environ, **env},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -229,6 +222,26 @@ def stopped_run(
         time.sleep(1)
     stdout, stderr = runner.communicate(timeout=60)
     assert runner.returncode == 128 + signals[0], (stdout, stderr)
+    return runner, stdout, stderr
+
+
+def stopped_run(
+    tmp_path: Path,
+    cell: str,
+    ready: Callable[[subprocess.Popen[str]], bool],
+    signals: list[signal.Signals],
+    options: tuple[str, ...] = (),
+) -> tuple[subprocess.Popen[str], str, str, nbformat.NotebookNode]:
+    """``python -m nbmnist run`` on ``%load_ext nbmnist`` (printing the kernel's pid), ``cell``
+    and ``print('after')``, sent ``signals`` once ``ready(runner)`` (run store: ``tmp_path/runs``);
+    the runner, its stdout, its stderr and the executed copy. Checks what every stop shares:
+    status 128 + the first signal, one last line naming the cell, no traceback, no later cell,
+    the HTML written, the kernel gone."""
+    first = "%load_ext nbmnist\nimport os\nprint(os.getpid())"
+    source = tiny_notebook(tmp_path, cell, "print('after')", first=first)
+    out = tmp_path / "out"
+    env = {"NBMNIST_RUNS": str(tmp_path / "runs")}
+    runner, stdout, stderr = signalled_runner(source, out, env, ready, signals, options)
     first_line = cell.split("\n")[0]
     assert (
         stderr.strip()
@@ -335,19 +348,10 @@ def test_a_signal_while_the_kernel_starts_stops_before_the_first_cell(tmp_path: 
         f"import time\nopen({str(started)!r}, 'w').close()\ntime.sleep(10)\n"
     )
     source = tiny_notebook(tmp_path, "print('ran')")
-    runner = subprocess.Popen(
-        [sys.executable, "-m", "nbmnist", "run", str(source), "--output-dir", str(tmp_path)],
-        env={**os.environ, "IPYTHONDIR": str(tmp_path / "ipython")},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+    env = {"IPYTHONDIR": str(tmp_path / "ipython")}
+    _, _, stderr = signalled_runner(
+        source, tmp_path, env, lambda runner: started.exists(), [signal.SIGTERM]
     )
-    deadline = time.monotonic() + 60
-    while not started.exists() and time.monotonic() < deadline:
-        time.sleep(0.1)
-    runner.send_signal(signal.SIGTERM)
-    _, stderr = runner.communicate(timeout=60)
-    assert runner.returncode == 128 + signal.SIGTERM, stderr
     assert (
         stderr.strip()
         .splitlines()[-1]
@@ -362,10 +366,7 @@ def test_the_cell_timeout_holds_for_a_cell_that_prints_nothing(tmp_path: Path) -
     client, nbclient waited for the kernel's next message and ran it to its end)."""
     from nbclient.exceptions import CellTimeoutError
 
-    source = tiny_notebook(tmp_path, "import time\ntime.sleep(60)")
-    notebook = nbformat.read(source, as_version=4)
-    notebook.cells.append(nbformat.v4.new_code_cell("print('after')"))
-    nbformat.write(notebook, source)
+    source = tiny_notebook(tmp_path, "import time\ntime.sleep(60)", "print('after')")
     with pytest.raises(CellTimeoutError, match="after 2 seconds"):
         execute_notebook(source, tmp_path / "out", timeout=2)
     executed = nbformat.read(tmp_path / "out" / "tiny.ipynb", as_version=4)
