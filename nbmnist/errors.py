@@ -68,3 +68,36 @@ class OptionError(NbmnistError, ValueError):
 
 class BackendError(NbmnistError):
     """The Keras backend asked for is unknown, not installed, or cannot be switched to now."""
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C (a notebook's stop button) stopped a training cell; what it trained is kept.
+
+    A ``KeyboardInterrupt``, so code that stops on Ctrl-C still does, and a notebook run
+    headless stops at this cell; rendered by IPython as one line instead of a traceback
+    through nbmnist.
+
+    Attributes:
+        result: the interrupted ``Run`` (``train``), or a sweep's runs so far (``sweep``: a
+            list, in point order).
+        name: the notebook variable that the magic binds ``result`` to (None outside a
+            magic).
+    """
+
+    def __init__(self, result: object, name: str | None = None) -> None:
+        super().__init__()
+        self.result = result
+        self.name = name
+
+    def __str__(self) -> str:
+        if isinstance(self.result, list):
+            what = f"the {len(self.result)} runs it stored"
+        else:
+            epochs = len(getattr(self.result, "history", {}).get("loss", []))
+            what = f"the interrupted run ({epochs} epoch{'' if epochs == 1 else 's'} kept)"
+        if self.name is None:
+            return f"stopped; {what} is in nbmnist.runs()"
+        return f"stopped; {self.name} holds {what}"
+
+    def _render_traceback_(self) -> list[str]:
+        return [f"KeyboardInterrupt: {self}"]

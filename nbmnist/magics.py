@@ -18,7 +18,7 @@ from traitlets import Bool, Integer, TraitError, Unicode, validate
 from nbmnist.backend import use_backend
 from nbmnist.declaration import Kind, parse_declaration
 from nbmnist.declaration.vocabulary import LAYER_WORDS
-from nbmnist.errors import BackendError, OptionError, did_you_mean
+from nbmnist.errors import BackendError, OptionError, TrainingInterrupted, did_you_mean
 from nbmnist.keras_code import to_keras_code
 from nbmnist.options import TrainingOptions, flags
 from nbmnist.recipes import recipe
@@ -299,22 +299,39 @@ class TrainingCell:
             declaration = parse_declaration(self.body, self.kind, variables)
             print(to_keras_code(declaration, name=self.name, **options), end="")
         elif self.grid:
-            namespace[self.sweep_name] = sweep(
-                self.body,
-                self.kind,
-                self.sweep_name,
-                self.grid,
-                variables=namespace,
-                point_options=self.point_options,
-                line_names=self.line_names,
-                **self.sweep,
-                **self.options,
-            )
+            try:
+                runs = sweep(
+                    self.body,
+                    self.kind,
+                    self.sweep_name,
+                    self.grid,
+                    variables=namespace,
+                    point_options=self.point_options,
+                    line_names=self.line_names,
+                    **self.sweep,
+                    **self.options,
+                )
+            except TrainingInterrupted as stop:
+                if stop.result:  # an empty list would not be a sweep's runs next time
+                    namespace[self.sweep_name] = stop.result
+                    stop.name = self.sweep_name
+                raise
+            namespace[self.sweep_name] = runs
         else:
-            run = train(self.body, self.kind, self.name, variables=namespace, **self.options)
-            namespace[run.name] = run
-            if self.name is not None:
-                namespace[self.name] = run  # a renamed re-run (name_2) answers to it too
+            try:
+                run = train(self.body, self.kind, self.name, variables=namespace, **self.options)
+            except TrainingInterrupted as stop:
+                stop.name = self._bind(stop.result, namespace)
+                raise
+            self._bind(run, namespace)
+
+    def _bind(self, run: Run, namespace: dict[str, Any]) -> str:
+        """Bind ``run`` under its name and the cell's (a renamed re-run, ``name_2``, answers
+        to the name given too). Returns the name the cell gave, else the run's."""
+        namespace[run.name] = run
+        if self.name is not None:
+            namespace[self.name] = run
+        return self.name or run.name
 
 
 #: Other spellings users type for a flag (from Keras' names and other tools): the error for

@@ -26,7 +26,7 @@ from typing import Any
 
 from nbmnist.declaration import Kind
 from nbmnist.display.text import sample_note
-from nbmnist.errors import OptionError
+from nbmnist.errors import OptionError, TrainingInterrupted
 from nbmnist.model import as_declaration
 from nbmnist.options import fast_points, make_options
 from nbmnist.runs import Run, RunStore, RunStoreError, point_name, record
@@ -383,9 +383,10 @@ def sweep(
     Raises:
         OptionError, DeclarationError: before anything trains (a grid name used nowhere is
             an OptionError).
-        KeyboardInterrupt: after Ctrl-C has cancelled the queued points and the running ones
-            have stopped after their current group of batches and been stored (completed runs
-            stay; running the sweep again resumes after them).
+        TrainingInterrupted: a ``KeyboardInterrupt``, after Ctrl-C has cancelled the queued
+            points and the running ones have stopped after their current group of batches
+            and been stored; its ``result`` holds the runs so far, in point order (completed
+            runs stay; running the sweep again resumes after them).
     """
     if search not in SEARCHES:
         raise OptionError(f"--search must be one of {', '.join(SEARCHES)}, got {search!r}")
@@ -432,32 +433,45 @@ def sweep(
         for run_name, point in zip(names, grid_points, strict=True)
         if run_name not in kept
     ]
-    if executor == IN_KERNEL:
-        trained = _in_kernel(text, kind, todo, variables, options_at, len(grid_points))
-    else:
-        trained = _on_executor(
-            name,
-            names,
-            kept,
-            todo,
-            store,
-            executor,
-            workers,
-            lambda run_name, point: PointTask(
-                run_name,
-                text,
-                kind,
-                used_by[tuple(sorted(point.items()))],
-                options_at(point),
-                len(grid_points),
-            ),
-        )
+    trained: dict[str, Run] = {}
+    try:
+        if executor == IN_KERNEL:
+            _in_kernel(text, kind, todo, variables, options_at, len(grid_points), trained)
+        else:
+            _on_executor(
+                name,
+                names,
+                kept,
+                todo,
+                store,
+                executor,
+                workers,
+                lambda run_name, point: PointTask(
+                    run_name,
+                    text,
+                    kind,
+                    used_by[tuple(sorted(point.items()))],
+                    options_at(point),
+                    len(grid_points),
+                ),
+                trained,
+            )
+    except KeyboardInterrupt:
+        stopped = [run for n in names if (run := kept.get(n) or trained.get(n))]
+        _report(name, len(names), stopped, search)
+        raise TrainingInterrupted(stopped) from None
     done = [run for run_name in names if (run := kept.get(run_name) or trained.get(run_name))]
+    _report(name, len(names), done, search)
+    return done
+
+
+def _report(name: str, count: int, done: list[Run], search: str) -> None:
+    """The sweep's summary table and its best point on validation accuracy."""
     from IPython.display import display
 
     from nbmnist.tables import summary_table
 
-    title = f"{name}: {len(done)} of {len(names)} done"
+    title = f"{name}: {len(done)} of {count} done"
     table = summary_table(
         done, title=title, sort_by="best val accuracy" if search == "random" else None
     )
@@ -467,7 +481,6 @@ def sweep(
         value = best.best_epoch("val_accuracy")
         assert value is not None  # best_run only returns runs with a validation accuracy
         print(f"best on validation accuracy: {best.name} ({value[1]:.4f} at epoch {value[0]})")
-    return done
 
 
 def _in_kernel(
@@ -477,27 +490,31 @@ def _in_kernel(
     variables: Mapping[str, object] | None,
     options_at: Callable[[dict[str, str]], dict[str, Any]],
     models_in_cell: int,
-) -> dict[str, Run]:
+    trained: dict[str, Run],
+) -> None:
     """``executor="kernel"``: train the points one after another here, each with the live
-    dashboard, releasing each model after it (``backend.release_memory``)."""
+    dashboard, releasing each model after it (``backend.release_memory``); each run is put
+    in ``trained`` as it ends (an interrupted one too)."""
     from nbmnist.backend import release_memory
     from nbmnist.training import train
 
-    trained: dict[str, Run] = {}
     for index, (run_name, point) in enumerate(todo):
-        run = train(
-            text,
-            kind,
-            run_name,
-            variables={**(variables or {}), **point},
-            show_summary=index == 0,
-            models_in_cell=models_in_cell,
-            **{**options_at(point), "overwrite": True},  # replace an unfinished attempt
-        )
+        try:
+            run = train(
+                text,
+                kind,
+                run_name,
+                variables={**(variables or {}), **point},
+                show_summary=index == 0,
+                models_in_cell=models_in_cell,
+                **{**options_at(point), "overwrite": True},  # replace an unfinished attempt
+            )
+        except TrainingInterrupted as stop:
+            trained[run_name] = stop.result
+            raise
         trained[run_name] = run
         run.model = None  # saved as model.keras; loaded again on first use
         release_memory()
-    return trained
 
 
 def _on_executor(
@@ -509,12 +526,12 @@ def _on_executor(
     executor: Any,
     workers: int | None,
     task_of: Callable[[str, dict[str, str]], PointTask],
-) -> dict[str, Run]:
-    """Train ``todo`` on the executor, collecting each point's run into ``store`` as it
-    ends; Ctrl-C stops them (see ``sweep``)."""
-    trained: dict[str, Run] = {}
+    trained: dict[str, Run],
+) -> None:
+    """Train ``todo`` on the executor, collecting each point's run into ``store`` and
+    ``trained`` as it ends; Ctrl-C stops them (see ``sweep``)."""
     if not todo:
-        return trained
+        return
     where: Dispatch = dispatch(executor, workers)
     env = forwarded_env(local=not isinstance(where.channel, DaskChannel))
     table = SweepTable(name, names, where.where)
@@ -550,7 +567,6 @@ def _on_executor(
                 {f for f in pending if not f.cancelled()}, futures, where, store, table, trained
             )
             raise
-        return trained
     finally:
         where.close()
 

@@ -33,7 +33,7 @@ from nbmnist.declaration import Declaration, Kind
 from nbmnist.declaration.spec import batch_shape
 from nbmnist.declaration.vocabulary import MAX_LAYERS, MAX_LAYERS_REASON
 from nbmnist.display import Display, Listeners, TrainingInfo, choose_display
-from nbmnist.errors import DeclarationError, OptionError
+from nbmnist.errors import DeclarationError, OptionError, TrainingInterrupted
 from nbmnist.metric_log import MetricLog
 from nbmnist.model import as_declaration, build_model, non_trainable_params, summary_text
 from nbmnist.options import TrainingOptions, make_options, split_sizes
@@ -493,7 +493,8 @@ def train(
         DeclarationError: the declaration is invalid (before anything is built).
         DataError: the data files are corrupt.
         BackendError: the Keras backend is unknown or not installed.
-        KeyboardInterrupt: re-raised after recording the run as ``interrupted``.
+        TrainingInterrupted: a ``KeyboardInterrupt`` raised after recording the run as
+            ``interrupted`` (its ``result``: the run, with its completed epochs).
     """
     opts = make_options(**options)
     plan = TrainingPlan.of(as_declaration(text, kind, variables), opts, models_in_cell)
@@ -532,7 +533,7 @@ def train(
             store.settle(run_name, staged, run)
         record(run)
         if status == "interrupted":
-            raise KeyboardInterrupt
+            raise TrainingInterrupted(run)
         return run
     except BaseException:
         store.release(run_name)  # the claimed folder, if this run wrote nothing into it

@@ -254,3 +254,58 @@ def test_a_run_name_may_rebind_an_earlier_run(shell: Shell) -> None:
     shell.run("%%mlp again --epochs 1 --no-live\ndense 8")
     shell.run("%%mlp again --epochs 1 --no-live --overwrite\ndense 4")
     assert shell.ns["again"].num_params == 784 * 4 + 4 + 50
+
+
+def press_stop_after_epoch(monkeypatch: pytest.MonkeyPatch, epoch: int, point: int = 1) -> None:
+    """The notebook's stop button (SIGINT to this process) once the ``point``-th run of the
+    cell has completed ``epoch`` epochs."""
+    import os
+    import signal
+
+    from nbmnist.training import StoreWriter
+
+    original = StoreWriter.epoch_completed
+    started: list[str] = []
+
+    def epoch_completed(self: StoreWriter, log: object) -> None:
+        original(self, log)
+        if self.run.name not in started:
+            started.append(self.run.name)
+        if len(started) == point and self.run.epochs == epoch:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    monkeypatch.setattr(StoreWriter, "epoch_completed", epoch_completed)
+
+
+def test_a_stopped_cell_binds_its_run_and_ends_in_one_line(
+    shell: Shell, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Stop during ``%%mlp long``: the cell's one line, no traceback through nbmnist, and the
+    next cell finds ``long`` (it got a NameError)."""
+    press_stop_after_epoch(monkeypatch, 2)
+    error = shell.run_expecting_error("%%mlp long --epochs 30 --no-live\ndense 16 relu")
+    assert isinstance(error, KeyboardInterrupt)  # a headless runner stops at this cell
+    out = capsys.readouterr().out
+    assert "long: interrupted at epoch 3; 2 epochs kept, not evaluated" in out
+    assert "KeyboardInterrupt: stopped; long holds the interrupted run (2 epochs kept)" in out
+    assert "Traceback" not in out and "nbmnist/" not in out
+    shell.run("kept = (long.name, long.status, long.epochs)")
+    assert shell.ns["kept"] == ("long", "interrupted", 2)
+
+
+def test_a_stopped_sweep_binds_its_points_so_far(
+    shell: Shell, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    press_stop_after_epoch(monkeypatch, 1, point=2)
+    error = shell.run_expecting_error(
+        "%%mlp sw --grid units=8,16,32 --epochs 3 --train-size 500 --no-live --executor kernel\n"
+        "dense {units} relu"
+    )
+    assert isinstance(error, KeyboardInterrupt)
+    out = capsys.readouterr().out
+    assert "KeyboardInterrupt: stopped; sw holds the 2 runs it stored" in out
+    assert "Traceback" not in out
+    assert [(run.name, run.status) for run in shell.ns["sw"]] == [
+        ("sw[units=8]", "completed"),
+        ("sw[units=16]", "interrupted"),
+    ]

@@ -155,7 +155,7 @@ def test_ctrl_c_cancels_queued_points_and_stops_running_ones_after_an_epoch(
     store = RunStore(tmp_path / "runs")
     grid = {"rate": ["0.1", "0.2", "0.3", "0.4"]}
     try:
-        with pytest.raises(KeyboardInterrupt):
+        with pytest.raises(KeyboardInterrupt) as stopped:
             sweep(
                 BODY,
                 "mlp",
@@ -174,6 +174,7 @@ def test_ctrl_c_cancels_queued_points_and_stops_running_ones_after_an_epoch(
     assert all(run.status == "interrupted" and run.epochs < EPOCHS for run in stored.values())
     assert any(run.epochs >= 1 for run in stored.values())  # it kept its completed epochs
     assert "c[rate=0.4]" not in stored  # queued: cancelled, never started
+    assert [run.name for run in stopped.value.result] == list(stored)  # what the cell binds
 
 
 def test_outcomes_of_a_trainer(tmp_path: Path) -> None:
