@@ -329,6 +329,31 @@ def _read_folder(info: DatasetInfo, folder: Path) -> Dataset | None:
     return None
 
 
+def _holds_full_copy(info: DatasetInfo, folder: Path) -> bool:
+    """Whether ``folder`` has the files ``_read_folder`` would read (not read nor checked)."""
+    for candidate in (folder / info.folder, folder / info.name, folder):
+        if candidate.is_dir() and all(_idx_file(candidate, split) for split in SPLITS):
+            return candidate.resolve() != (SAMPLE_DIR / info.folder).resolve()
+    return bool(info.npz) and (folder / info.npz[0]).is_file()
+
+
+def sample_expected(name: str, fast: bool = False) -> bool | None:
+    """Whether training on ``name`` would use the bundled sample, told from the files present
+    (nothing is read): True in fast mode, or when no full copy is found and downloading is
+    off (``NBMNIST_DOWNLOAD=0``); False when a full copy is where ``load_dataset`` looks
+    first; None when a download would decide."""
+    if fast:
+        return True
+    info = dataset_info(name)
+    chosen = os.environ.get("NBMNIST_DATA")
+    folders = [Path(chosen)] if chosen else [keras_cache_dir(), DEBIAN_DIR]
+    if any(_holds_full_copy(info, folder.expanduser()) for folder in folders):
+        return False
+    if chosen or os.environ.get("NBMNIST_DOWNLOAD", "1") != "0":
+        return None
+    return True
+
+
 def keras_cache_dir() -> Path:
     """Keras' dataset cache: ``$KERAS_HOME/datasets``, default ``~/.keras/datasets``."""
     from nbmnist.backend import keras_home

@@ -317,6 +317,8 @@ class TrainingCell:
                     stop.name = self.sweep_name
                 raise
             namespace[self.sweep_name] = runs
+            if runs and runs[0].name.split("[", 1)[0] != self.sweep_name:  # a changed cell
+                namespace[runs[0].name.split("[", 1)[0]] = runs  # answers to sw_2 too
         else:
             try:
                 run = train(self.body, self.kind, self.name, variables=namespace, **self.options)

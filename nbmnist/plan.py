@@ -30,6 +30,43 @@ OPTIMIZER_CLASSES = {
 KERAS_LOSSES = {"categorical_crossentropy": "categorical_crossentropy", "mse": "mean_squared_error"}
 
 
+#: The options that decide what a run learns, so identify its plan (``TrainingPlan.identity``)
+#: with the layers; the others change how it runs or is shown, not what it learns.
+IDENTITY_OPTIONS = (
+    "data",
+    "epochs",
+    "batch_size",
+    "optimizer",
+    "learning_rate",
+    "lr_schedule",
+    "loss",
+    "validation",
+    "validation_split",
+    "train_size",
+    "seed",
+    "fast",
+    "mixed_precision",
+)
+
+
+def identity_changes(stored: dict[str, Any], wanted: dict[str, Any]) -> list[str]:
+    """What differs between two plan identities (``TrainingPlan.identity``), as the words of
+    a note: ``["epochs 1 -> 2", "body"]``; empty when they train the same. A ``sample`` of
+    None in ``wanted`` (unknown before the data is loaded) is not compared."""
+    changes = []
+    for key, value in wanted.items():
+        old = stored.get(key, "unrecorded")
+        if old == value or (key == "sample" and value is None):
+            continue
+        if key == "body":
+            changes.append("body")
+        elif key == "sample":
+            changes.append("data sample -> full" if old else "data full -> sample")
+        else:
+            changes.append(f"{key} {old} -> {value}")
+    return changes
+
+
 def warmup_steps(total_steps: int) -> int:
     """Steps of linear warm-up of a ``cosine`` schedule over ``total_steps`` steps: the
     first 10%, at least one."""
@@ -131,6 +168,15 @@ class TrainingPlan:
 
             return import_keras().losses.CategoricalCrossentropy(from_logits=True)
         return self.loss
+
+    def identity(self, sample: bool | None = None) -> dict[str, Any]:
+        """What identifies this plan, for ``run.identity``: the layers after substitution
+        (canonical text, output head included), the ``IDENTITY_OPTIONS`` as given, and
+        whether the data is the bundled sample (None: not known yet). Two runs with equal
+        identities train the same model the same way on the same data: a sweep resumes only
+        such a point."""
+        options = {name: getattr(self.options, name) for name in IDENTITY_OPTIONS}
+        return {**options, "body": self.declaration.describe(), "sample": sample}
 
     def record(self) -> dict[str, Any]:
         """What ran, for ``run.plan`` (``run.options`` keeps what was asked)."""

@@ -84,6 +84,9 @@ class Run:
         plan: what ran (``TrainingPlan.record``): epochs and training images after fast
             mode, optimizer class, Keras loss, input shape, batches per call; ``options``
             holds the options as the user gave them.
+        identity: what identifies the plan (``TrainingPlan.identity``): the layers after
+            substitution, the options that decide what is learned, and whether the data was
+            the sample. A sweep resumes a stored point only when this equals the cell's.
         weight_quantiles: per Dense/Conv2D kernel (labelled as the violins are), one list
             per completed epoch of its 5%, 25%, 50%, 75% and 95% quantiles
             (``plots.WEIGHT_QUANTILES``): how the weights moved, without storing them.
@@ -117,6 +120,7 @@ class Run:
     model_epoch: int | None = None
     writer: dict[str, Any] = field(default_factory=dict)
     plan: dict[str, Any] = field(default_factory=dict)
+    identity: dict[str, Any] = field(default_factory=dict)
     weight_quantiles: dict[str, list[list[float]]] = field(default_factory=dict)
     model_path: str | None = None
     _model: Any = field(default=None, init=False, repr=False, compare=False)
@@ -230,6 +234,7 @@ _FIELD_TYPES: dict[str, tuple[tuple[type, ...], bool]] = {
     "model_epoch": ((int, type(None)), False),
     "writer": ((dict,), False),
     "plan": ((dict,), False),
+    "identity": ((dict,), False),
     "weight_quantiles": ((dict,), False),
 }
 #: The fields of ``run.json`` besides ``schema``, in the order they are written.

@@ -24,11 +24,13 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from nbmnist.data import sample_expected
 from nbmnist.declaration import Kind
 from nbmnist.display.text import sample_note
-from nbmnist.errors import OptionError, TrainingInterrupted
+from nbmnist.errors import DeclarationError, OptionError, TrainingInterrupted
 from nbmnist.model import as_declaration
 from nbmnist.options import fast_points, make_options
+from nbmnist.plan import TrainingPlan, identity_changes
 from nbmnist.runs import Run, RunStore, RunStoreError, point_name, record
 from nbmnist.workers import (
     DaskChannel,
@@ -309,17 +311,20 @@ def _check_points(
     variables: Mapping[str, object] | None,
     line_names: Collection[str],
     options_at: Callable[[dict[str, str]], dict[str, Any]],
-) -> dict[tuple[tuple[str, str], ...], dict[str, str]]:
-    """Parse every point's declaration and options before anything trains. Returns each
-    point's ``{name}`` values as text (what its body used), by run name's point.
+) -> tuple[dict[PointKey, dict[str, str]], dict[PointKey, dict[str, Any]]]:
+    """Parse every point's declaration and options before anything trains. Returns, by
+    point, its ``{name}`` values as text (what its body used) and the identity of what it
+    would train (``TrainingPlan.identity``, the data predicted by ``sample_expected``).
 
     Raises:
         OptionError, DeclarationError: the first point that cannot train; a grid name used
             neither in the body nor in the magic line.
     """
-    used_by: dict[tuple[tuple[str, str], ...], dict[str, str]] = {}
+    used_by: dict[PointKey, dict[str, str]] = {}
+    identities: dict[PointKey, dict[str, Any]] = {}
     for point in grid_points:
-        used = as_declaration(text, kind, {**(variables or {}), **point}).variables
+        declaration = as_declaration(text, kind, {**(variables or {}), **point})
+        used = declaration.variables
         unused = [name for name in point if name not in used and name not in line_names]
         if unused:  # every point would train the same model under different names
             raise OptionError(
@@ -327,9 +332,66 @@ def _check_points(
                 f"point would train the same model; write {{{unused[0]}}} where its value goes "
                 f"(e.g. 'dropout {{{unused[0]}}}')"
             )
-        make_options(**options_at(point))
-        used_by[tuple(sorted(point.items()))] = dict(used)
-    return used_by
+        opts = make_options(**options_at(point))
+        key = _key(point)
+        used_by[key] = dict(used)
+        sample = sample_expected(opts.data, opts.fast)
+        identities[key] = TrainingPlan.of(declaration, opts).identity(sample)
+    return used_by, identities
+
+
+PointKey = tuple[tuple[str, str], ...]
+
+
+def _key(point: dict[str, str]) -> PointKey:
+    return tuple(sorted(point.items()))
+
+
+def _base_name(
+    name: str,
+    grid_points: list[dict[str, str]],
+    identities: dict[PointKey, dict[str, Any]],
+    store: RunStore,
+) -> str:
+    """The base name the cell's points are stored under: ``name``, unless a point stored
+    under it trained something else (another body, plan, data or seed); then, as for a
+    re-run single cell, the first of ``name_2``, ``name_3``... whose stored points (if any)
+    all match. Says in one line what changed."""
+    changes: list[str] = []
+    for number in itertools.count(1):
+        base = name if number == 1 else f"{name}_{number}"
+        changed: list[str] = []
+        for point in grid_points:
+            run_name = point_name(base, point)
+            if run_name not in store:
+                continue
+            try:
+                stored = store.load(run_name)
+            except RunStoreError:
+                continue  # unreadable: trained again under this name, as before
+            stored_identity = stored.identity or _identity_of(stored)
+            for change in identity_changes(stored_identity, identities[_key(point)]):
+                if change not in changed:
+                    changed.append(change)
+        if not changed:
+            if changes:
+                print(
+                    f"{name}: the cell changed since its stored points ({', '.join(changes)}); "
+                    f"training {base}"
+                )
+            return base
+        changes = changes or changed
+    raise AssertionError("unreachable: the names are endless")
+
+
+def _identity_of(run: Run) -> dict[str, Any]:
+    """The identity of a run recorded before ``run.identity`` existed, from its record."""
+    try:
+        declaration = as_declaration(run.declaration, run.kind, run.variables)  # type: ignore[arg-type]
+        options = make_options(**run.options)
+    except (OptionError, DeclarationError, TypeError):
+        return {}
+    return TrainingPlan.of(declaration, options).identity(run.uses_sample)
 
 
 def sweep(
@@ -408,13 +470,15 @@ def sweep(
         grid_points = sample(grid, trials, opts.seed or 0)
     else:
         grid_points = points(grid)
-    used_by = _check_points(text, kind, grid_points, variables, line_names, options_at)
+    used_by, identities = _check_points(text, kind, grid_points, variables, line_names, options_at)
     if opts.fast and len(fast_points(len(grid_points))) < len(grid_points):
         keep = fast_points(len(grid_points))
         print(f"fast mode: training {len(keep)} of the {len(grid_points)} points")
         grid_points = [grid_points[i] for i in keep]
     store = RunStore.default(opts.runs_dir)
     store.check()
+    if not opts.overwrite:
+        name = _base_name(name, grid_points, identities, store)
     names = [point_name(name, point) for point in grid_points]
     kept: dict[str, Run] = {}
     for run_name in names:
@@ -450,7 +514,7 @@ def sweep(
                     run_name,
                     text,
                     kind,
-                    used_by[tuple(sorted(point.items()))],
+                    used_by[_key(point)],
                     options_at(point),
                     len(grid_points),
                 ),

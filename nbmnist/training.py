@@ -318,6 +318,7 @@ def new_run(
         variables=dict(declaration.variables),
         options=dataclasses.asdict(plan.options),
         plan={**plan.record(), "steps_per_execution": execution.steps_per_execution},  # ran
+        identity=plan.identity(sample=data.dataset.is_sample),
         history={},
         test_loss=None,
         test_accuracy=None,

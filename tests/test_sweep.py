@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from IPython.core.error import UsageError
 
@@ -140,3 +142,70 @@ def test_config_chooses_where_sweeps_train(shell: Shell) -> None:
     finally:
         shell.run("%config NbmnistMagics.executor = None")
     assert shell.ns["here"][0].writer["pid"] == os.getpid()  # trained in this kernel
+
+
+def test_a_changed_sweep_cell_is_a_rerun_not_a_resume(
+    shell: Shell, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Changing --epochs and the body of a sweep cell trains the new cell as ``sw_2`` (the
+    stored 1-epoch, 64-unit points were resumed as if they were it); the changed cell run
+    again resumes ``sw_2``, and the first version still resumes ``sw``."""
+
+    def cell(epochs: int, units: int) -> str:
+        return (
+            f"%%mlp sw --grid rate=0.0,0.5 --epochs {epochs} --train-size 300 --no-live "
+            f"--executor kernel\ndense {units} relu | dropout {{rate}}"
+        )
+
+    shell.run(cell(1, 64))
+    assert [run.identity["epochs"] for run in shell.ns["sw"]] == [1, 1]
+    capsys.readouterr()
+    shell.run(cell(2, 256))
+    out = capsys.readouterr().out
+    assert (
+        "sw: the cell changed since its stored points (epochs 1 -> 2, body); training sw_2" in out
+    )
+    assert "skipped (resume)" not in out
+    runs = shell.ns["sw"]
+    assert [run.name for run in runs] == ["sw_2[rate=0.0]", "sw_2[rate=0.5]"]
+    assert all(run.epochs == 2 and run.num_params == 784 * 256 + 256 + 2570 for run in runs)
+    assert shell.ns["sw_2"] is runs
+    shell.run(cell(2, 256))
+    out = capsys.readouterr().out
+    assert "sw_2[rate=0.0]: already completed" in out and "training sw_2" in out
+    shell.run(cell(1, 64))
+    out = capsys.readouterr().out
+    assert "the cell changed" not in out and "sw[rate=0.5]: already completed" in out
+    assert [run.epochs for run in shell.ns["sw"]] == [1, 1]
+
+
+def test_identity_changes_name_what_differs() -> None:
+    from nbmnist.plan import identity_changes
+
+    stored = {"epochs": 1, "seed": None, "body": "dense 64 relu", "sample": True}
+    assert identity_changes(stored, {**stored, "sample": None}) == []  # data not known yet
+    wanted = {**stored, "epochs": 2, "seed": 3, "body": "dense 8 relu", "sample": False}
+    assert identity_changes(stored, wanted) == [
+        "epochs 1 -> 2",
+        "seed None -> 3",
+        "body",
+        "data sample -> full",
+    ]
+    assert identity_changes({}, {"epochs": 2}) == ["epochs unrecorded -> 2"]
+
+
+def test_sample_expected_is_told_from_the_files_present(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import shutil
+
+    from nbmnist.data import SAMPLE_DIR, sample_expected
+
+    assert sample_expected("mnist", fast=True) is True
+    assert sample_expected("mnist") is True  # the tests: nothing local, downloads off
+    monkeypatch.setenv("NBMNIST_DOWNLOAD", "1")
+    assert sample_expected("mnist") is None  # a download would decide
+    shutil.copytree(SAMPLE_DIR / "mnist", tmp_path / "mnist")
+    monkeypatch.setenv("NBMNIST_DATA", str(tmp_path))
+    assert sample_expected("mnist") is False
+    assert sample_expected("fashion_mnist") is None  # NBMNIST_DATA lacks it: an error then
