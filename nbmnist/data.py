@@ -334,7 +334,7 @@ def _holds_full_copy(info: DatasetInfo, folder: Path) -> bool:
     for candidate in (folder / info.folder, folder / info.name, folder):
         if candidate.is_dir() and all(_idx_file(candidate, split) for split in SPLITS):
             return candidate.resolve() != (SAMPLE_DIR / info.folder).resolve()
-    return bool(info.npz) and (folder / info.npz[0]).is_file()
+    return info.npz is not None and (folder / info.npz[0]).is_file()
 
 
 def sample_expected(name: str, fast: bool = False) -> bool | None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable
+from typing import Any
 
 
 def did_you_mean(word: str, candidates: Iterable[str]) -> str:
@@ -84,7 +85,7 @@ class TrainingInterrupted(KeyboardInterrupt):
             magic).
     """
 
-    def __init__(self, result: object, name: str | None = None) -> None:
+    def __init__(self, result: Any, name: str | None = None) -> None:
         super().__init__()
         self.result = result
         self.name = name
