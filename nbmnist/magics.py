@@ -75,6 +75,12 @@ def _holds_runs(value: Any) -> bool:
     )
 
 
+def without_comment(line: str) -> str:
+    """The magic line without a trailing ``# comment``, as Python reads one (a ``#`` that
+    starts a word)."""
+    return re.sub(r"(^|\s)#.*$", "", line).rstrip()
+
+
 def _placeholders(line: str) -> list[str]:
     return re.findall(r"\{([^{}]*)\}", line)
 
@@ -229,6 +235,7 @@ class TrainingCell:
             UsageError: an undefined ``{name}``, a bad run name or flag.
             OptionError: a bad recipe or grid.
         """
+        line = without_comment(line)
         grid = _grid_of(line)
         line_names = frozenset(_placeholders(line)) & set(grid or {})
         _check_expanded(kind, line, namespace, allowed=line_names)

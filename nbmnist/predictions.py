@@ -18,7 +18,7 @@ import numpy as np
 
 from nbmnist.data import DATASETS, Dataset, load_dataset
 from nbmnist.declaration.spec import batch_shape
-from nbmnist.errors import OptionError
+from nbmnist.errors import OptionError, did_you_mean
 from nbmnist.runs import Run
 from nbmnist.tables import data_label
 
@@ -254,16 +254,38 @@ class Mistakes(_FigureResult):
         return f"Mistakes({len(self)} images)"
 
 
+def class_index(value: int | str, class_names: Sequence[str], what: str = "class") -> int:
+    """The index of a class given by its index or its name (``3``, ``"3"``, ``"Shirt"``,
+    ``"shirt"``).
+
+    Raises:
+        OptionError: neither a class index from 0 to N-1 nor one of ``class_names``.
+    """
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        if 0 <= value < len(class_names):
+            return int(value)
+    elif isinstance(value, str):
+        folded = [name.casefold() for name in class_names]
+        if value.strip().casefold() in folded:
+            return folded.index(value.strip().casefold())
+    names = ", ".join(repr(name) for name in class_names)
+    raise OptionError(
+        f"{what} must be a class from 0 to {len(class_names) - 1} or its name ({names}), "
+        f"got {value!r}" + did_you_mean(str(value), class_names)
+    )
+
+
 def misclassified(
-    run: Run, n: int = 25, true: int | None = None, predicted: int | None = None
+    run: Run, n: int = 25, true: int | str | None = None, predicted: int | str | None = None
 ) -> Mistakes:
     """The ``n`` test images ``run``'s model got wrong with the most confidence.
 
     Args:
         run: a recorded run with a saved model.
         n: how many (at most; fewer when fewer are wrong).
-        true, predicted: only mistakes of this true class and/or this predicted class
-            (``true=3, predicted=5``: the 3s taken for 5s).
+        true, predicted: only mistakes of this true class and/or this predicted class, by
+            index or name (``true=3, predicted=5``: the 3s taken for 5s;
+            ``true="Shirt"`` on Fashion-MNIST).
 
     Raises:
         OptionError: ``n`` or a class out of range, or the run has no model.
@@ -271,10 +293,10 @@ def misclassified(
     from nbmnist.plots import plot_image_grid
 
     found = scored_predictions(run)
-    classes = len(found.class_names)
-    for what, value in (("true", true), ("predicted", predicted)):
-        if value is not None and not (isinstance(value, int) and 0 <= value < classes):
-            raise OptionError(f"{what} must be a class from 0 to {classes - 1}, got {value!r}")
+    if true is not None:
+        true = class_index(true, found.class_names, "true")
+    if predicted is not None:
+        predicted = class_index(predicted, found.class_names, "predicted")
     if not (isinstance(n, int) and n > 0):
         raise OptionError(f"n must be a whole number > 0, got {n!r}")
     wrong = found.predicted != found.labels

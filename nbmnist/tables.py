@@ -53,14 +53,16 @@ def data_label(runs: Iterable[Run], part: str = "test set") -> str:
 
 
 def validation_text(run: Run) -> str:
-    """What the run validated on: ``split 1/6`` (held out of the training images), ``test
-    set`` (so its best validation accuracy is a test score, not a second measure) or
-    ``none``."""
+    """What the run validated on: ``10,000 held out`` (of the training images; ``split
+    1/6`` for a record that does not say how many), ``test set`` (so its best validation
+    accuracy is a test score, not a second measure) or ``none``."""
     validation = run.options.get("validation", "split")
     if validation == "test":
         return "test set"
     if validation == "none":
         return "none"
+    if isinstance(run.plan.get("held_out"), int):
+        return f"{run.plan['held_out']:,} held out"
     split = run.options.get("validation_split", 1 / 6)
     share = "1/6" if isinstance(split, float) and abs(split - 1 / 6) < 1e-9 else f"{split:g}"
     return f"split {share}"

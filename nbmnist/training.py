@@ -317,7 +317,11 @@ def new_run(
         declaration=declaration.text,
         variables=dict(declaration.variables),
         options=dataclasses.asdict(plan.options),
-        plan={**plan.record(), "steps_per_execution": execution.steps_per_execution},  # ran
+        plan={
+            **plan.record(),
+            "steps_per_execution": execution.steps_per_execution,
+            "held_out": len(data.y_train) - data.num_fitted,  # validation images of a split
+        },
         identity=plan.identity(sample=data.dataset.is_sample),
         history={},
         test_loss=None,

@@ -120,6 +120,13 @@ def test_summary_properties() -> None:
     ("text", "kind", "fragment", "line", "column"),
     [
         ("dense 128\ndence 64", "mlp", "unknown layer 'dence'", 2, 1),
+        ("dense 64 relu\n  --epochs 3", "mlp", "'--epochs 3' is a flag of the magic line", 2, 3),
+        ("--epochs 3 --batch-size 64", "cnn", "after %%cnn (e.g. '%%cnn my_run --epochs", 1, 1),
+        ("model.add(Dense(128, activation='relu'))", "mlp", "here write 'dense 128 relu'", 1, 1),
+        ("layers.Conv2D(32, (3, 3), activation='relu')", "cnn", "write 'conv 32 3x3 relu'", 1, 1),
+        ("  layers.Dropout(0.25),", "cnn", "this line is Python code; a %%cnn body", 1, 3),
+        ("from keras import layers", "mlp", "Python goes in a cell of its own", 1, 1),
+        ("model = keras.Sequential()", "mlp", "e.g. 'dense 128 relu'", 1, 1),
         ("dence 64", "mlp", "Did you mean 'dense'?", 1, 1),
         ("dense 128 rellu", "mlp", "Did you mean 'relu'?", 1, 11),
         ("dense 128 relu he_nromal", "mlp", "Did you mean 'he_normal'?", 1, 16),

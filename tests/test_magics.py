@@ -36,6 +36,11 @@ def test_mlp_cell_trains_and_binds_the_run(
     assert "relu_2h epoch 1/1" in out and "relu_2h: test_loss" in out
 
 
+def test_a_trailing_comment_on_the_magic_line_is_ignored(shell: Shell) -> None:
+    shell.run("%%mlp t --epochs 1 --train-size 300 --no-live  # one epoch, #2\ndense 8 relu")
+    assert shell.ns["t"].options["epochs"] == 1 and shell.ns["t"].epochs == 1
+
+
 def test_cnn_keras_example_for_one_epoch(shell: Shell) -> None:
     # 3,000 images: a third of the sample's convolutions (the slowest training in the JAX
     # pass: XLA on a CPU runs convolutions several times slower than TensorFlow)

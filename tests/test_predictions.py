@@ -99,6 +99,23 @@ def test_misclassified_are_wrong_and_most_confident_first() -> None:
         nbmnist.misclassified(run, true=10)
 
 
+def test_classes_are_taken_by_name_wherever_by_index() -> None:
+    from nbmnist.data import DATASETS
+    from nbmnist.predictions import class_index
+
+    names = DATASETS["fashion_mnist"].class_names
+    assert class_index("Shirt", names) == 6 == class_index(" shirt ", names)
+    assert class_index(6, names) == class_index(np.int64(6), names) == 6
+    assert class_index("3", DATASETS["mnist"].class_names) == 3
+    with pytest.raises(OptionError, match=r"or its name \('T-shirt/top'.*Did you mean 'Shirt'"):
+        class_index("Shirts", names, "true")
+    with pytest.raises(OptionError, match="true must be a class from 0 to 9"):
+        class_index(True, names, "true")
+    run = trained()
+    by_name = nbmnist.misclassified(run, n=50, true="7")
+    assert list(by_name.indices) == list(nbmnist.misclassified(run, n=50, true=7).indices)
+
+
 def test_kernel_quantiles_are_recorded_every_epoch_and_plotted() -> None:
     from nbmnist.plots import WEIGHT_QUANTILES, weight_arrays
 

@@ -123,7 +123,17 @@ def test_the_table_says_what_validated() -> None:
     held_out = make_run("held_out", 0.95)
     table = summary_table([on_test, held_out])
     column = table.field_names.index("validation")
-    assert [row[column] for row in table.rows] == ["test set", "split 1/6"]
+    assert [row[column] for row in table.rows] == ["test set", "split 1/6"]  # an older record
+
+
+def test_a_split_says_how_many_images_it_held_out() -> None:
+    from nbmnist.training import train
+    from tests.test_training import Recorder
+
+    run = train("dense 8 relu", display=Recorder(), epochs=1, validation_split=1 / 12)
+    assert run.plan["held_out"] == 500  # of the sample's 6,000 training images
+    table = summary_table([run], columns=["name", "validation"])
+    assert table.rows[0][1] == "500 held out"
 
 
 def test_a_table_mixing_datasets_says_so() -> None:

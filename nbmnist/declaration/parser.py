@@ -130,6 +130,54 @@ def _check_stub(raw: str, line: int) -> None:
         )
 
 
+#: A body line that is Python (a call, an import, an assignment), not a declaration.
+_PYTHON = re.compile(r"[\w.]+\s*\(|^\s*(import\s|from\s+\S+\s+import\s|[A-Za-z_]\w*\s*=[^=])")
+#: Keras layer calls pasted into a body -> the declaration word that means the same.
+_KERAS_CALLS = (
+    (re.compile(r"Dense\(\s*(\d+)(?:.*activation\s*=\s*['\"](\w+))?"), "dense {0} {1}"),
+    (
+        re.compile(r"Conv2D\(\s*(\d+)\s*,\s*\(?\s*(\d+)(?:.*activation\s*=\s*['\"](\w+))?"),
+        "conv {0} {1}x{1} {2}",
+    ),
+    (re.compile(r"Dropout\(\s*([\d.]+)"), "dropout {0}"),
+    (re.compile(r"MaxPool(?:ing)?2D\(\s*\(?\s*(\d+)"), "maxpool {0}"),
+    (re.compile(r"BatchNormalization\("), "bn"),
+    (re.compile(r"Flatten\("), "flatten"),
+)
+
+
+def _check_misplaced(raw: str, line: int, kind: Kind) -> None:
+    """A flag or Python code typed in the body: say where it belongs, before the layer words
+    would call it an unknown layer.
+
+    Raises:
+        DeclarationError: the line is a magic-line flag (``--epochs 3``) or Python code.
+    """
+    code = raw.split("#", 1)[0].strip()
+    if code.startswith("--"):
+        flags = " ".join(code.split())
+        raise DeclarationError(
+            f"'{flags}' is a flag of the magic line, not a layer: move it to the first line, "
+            f"after %%{kind} (e.g. '%%{kind} my_run {flags}')",
+            line=line,
+            column=raw.index("--") + 1,
+        )
+    if not _PYTHON.search(code):
+        return
+    meant = ""
+    for pattern, word in _KERAS_CALLS:
+        if match := pattern.search(code):
+            meant = " ".join(word.format(*(g or "" for g in match.groups())).split())
+            break
+    hint = f"; here write '{meant}'" if meant else ", e.g. 'dense 128 relu'"
+    raise DeclarationError(
+        f"this line is Python code; a %%{kind} body declares one layer per line in nbmnist's "
+        f"words{hint} (Python goes in a cell of its own)",
+        line=line,
+        column=len(raw) - len(raw.lstrip()) + 1,
+    )
+
+
 def _substitute(
     token: Token, variables: Mapping[str, object] | None, used: dict[str, str]
 ) -> Token:
@@ -242,6 +290,7 @@ def parse_declaration(
     used: dict[str, str] = {}
     for number, raw in enumerate(text.splitlines(), start=1):
         _check_stub(raw, number)
+        _check_misplaced(raw, number, kind)
         tokens = _tokens(raw, number, variables, used)
         if not tokens:
             continue
