@@ -205,6 +205,12 @@ def run_colours(runs: Sequence[Run]) -> dict[str, str]:
     return {run.name: palette[index] for index, run in enumerate(runs)}
 
 
+#: Runs per legend column of ``plot_history`` (more runs: more columns, a wider figure).
+LEGEND_ROWS = 15
+#: The longest list of run names a title holds; more runs are counted instead.
+TITLE_NAMES = 60
+
+
 def plot_history(
     runs: Run | Sequence[Run],
     metric: str = "loss",
@@ -231,12 +237,19 @@ def plot_history(
     items = [runs] if isinstance(runs, Run) else list(runs)
     if not items:
         raise ValueError("no runs to plot")
+    # one legend entry per run (its colour) and one per line style: 12 runs gave 36
+    columns = 1 + (len(items) - 1) // LEGEND_ROWS
     if ax is None:
-        figure, axes = _new_figure(1, width=8.0, height=4.5)
+        rows = min(len(items), LEGEND_ROWS) + 3
+        figure, axes = _new_figure(1, width=6.5 + 2.0 * columns, height=max(4.5, 0.2 * rows))
         ax = axes[0]
     else:
         figure = cast("Figure", ax.get_figure(root=True))
+    from matplotlib.lines import Line2D
+
     colours = run_colours(items)
+    validations: set[str] = set()
+    styles: dict[str, str] = {}
     for run in items:
         colour = colours[run.name]
         validation = VALIDATION_LABELS.get(run.options.get("validation", "split"), "validation")
@@ -245,9 +258,15 @@ def plot_history(
             if values:
                 epochs = range(1, len(values) + 1)
                 ax.plot(epochs, values, style, color=colour, label=f"{run.name} {suffix}")
+                styles.setdefault(style, suffix)
+                if style == "--":
+                    validations.add(suffix)
         test_value = run.test_loss if metric == "loss" else run.test_accuracy
         if test_line and test_value is not None:
             ax.axhline(test_value, color=colour, linestyle=":", label=f"{run.name} test")
+            styles.setdefault(":", "test")
+    if len(validations) > 1:
+        styles["--"] = "validation"
     from matplotlib.ticker import MaxNLocator
 
     from nbmnist.tables import data_label
@@ -256,9 +275,19 @@ def plot_history(
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # whole epochs
     ax.set_ylabel(metric)
     ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))  # never on a curve
+    handles = [Line2D([], [], color=colours[run.name], label=run.name) for run in items]
+    handles += [
+        Line2D([], [], color="0.4", linestyle=style, label=styles[style])
+        for style in ("-", "--", ":")
+        if style in styles
+    ]
+    ax.legend(  # beside the axes, never on a curve
+        handles=handles, fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), ncol=columns
+    )
     data = data_label(items, part="")
-    ax.set_title(f"{metric}: " + ", ".join(run.name for run in items) + f" · {data}", fontsize=10)
+    names = ", ".join(run.name for run in items)
+    shown = names if len(names) <= TITLE_NAMES else f"{len(items)} runs"
+    ax.set_title(f"{metric}: {shown} · {data}", fontsize=10)
     figure.tight_layout()
     return figure
 

@@ -240,3 +240,17 @@ def test_the_sample_note_gives_its_reason_once_per_kernel() -> None:
     first, second = text.opening_lines(info), text.opening_lines(info)
     assert first[-1] == "NOTE: training on the bundled sample of MNIST: download failed (x)"
     assert second[-1] == "NOTE: training on the bundled sample (see above)"
+
+
+def test_curve_plot_legend_is_under_the_panels_not_on_a_curve() -> None:
+    plot = curves.CurvePlot("t", epochs=2)
+    log = MetricLog()
+    epoch(log, 0.3, 0.99)
+    epoch(log, 0.1, 0.995)  # accuracy curves end at the top right, where 'best' put it
+    plot.update(log)
+    renderer = plot.canvas.get_renderer()
+    (legend,) = plot.figure.legends
+    assert [t.get_text() for t in legend.get_texts()] == ["train", "validation", "best val epoch"]
+    top = legend.get_window_extent(renderer).y1
+    assert all(top <= ax.get_window_extent().y0 for ax in plot._axes)
+    assert all(ax.get_legend() is None for ax in plot._axes)

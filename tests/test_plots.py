@@ -158,3 +158,28 @@ def test_closing_figures_say_the_data_and_read_well() -> None:
     assert top.get_shared_y_axes().joined(top, bottom)  # one scale: rows compare
     sample = make_run("s", 0.9, uses_sample=True)
     assert "MNIST (bundled sample)" in plot_history(sample, "loss").axes[0].get_title()
+
+
+@pytest.mark.parametrize("count", [12, 30])
+def test_history_of_many_runs_stays_readable(count: int) -> None:
+    """12 runs drew a 36-entry legend that squeezed the plot to a thumbnail, and a title
+    listing every name ran off the figure."""
+    from nbmnist import plot_history
+
+    history = {"accuracy": [0.8, 0.9], "val_accuracy": [0.7, 0.85]}
+    runs = [make_run(f"sweep[rate=0.{i:02d}]", 0.9, history=history) for i in range(count)]
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    figure = plot_history(runs, "accuracy")
+    canvas = FigureCanvasAgg(figure)
+    canvas.draw()
+    renderer = canvas.get_renderer()
+    ax = figure.axes[0]
+    legend = ax.get_legend()
+    assert len(legend.get_texts()) == count + 3  # a colour per run, train/validation/test
+    box, page = ax.get_window_extent(), figure.bbox
+    assert box.width >= 0.45 * page.width and box.height >= 0.6 * page.height
+    assert legend.get_window_extent(renderer).x0 >= box.x1  # beside the data, never on it
+    title = ax.title.get_window_extent(renderer)
+    assert title.x0 >= page.x0 and title.x1 <= page.x1
+    assert ax.get_title().startswith(f"accuracy: {count} runs")

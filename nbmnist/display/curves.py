@@ -51,7 +51,7 @@ class CurvePlot:
         from matplotlib.figure import Figure
         from matplotlib.ticker import MaxNLocator
 
-        self.figure = Figure(figsize=(width, 3.0), dpi=80, layout="constrained")
+        self.figure = Figure(figsize=(width, 3.3), dpi=80, layout="constrained")
         self.canvas = FigureCanvasAgg(self.figure)
         self.figure.suptitle(title, fontsize=11)
         self._axes = self.figure.subplots(1, 2)
@@ -70,9 +70,18 @@ class CurvePlot:
                 self._lines[name] = line
             marker = ax.axvline(0, color="C2", linestyle=":", label="best val epoch")
             marker.set_animated(True)
-            ax.legend(loc="best", fontsize=8)
-            marker.set_visible(False)  # after the legend, which copies its style
             self._best.append(marker)
+        # one legend under both panels: placed inside, it was placed before the (animated)
+        # curves existed and covered the accuracy curve as it rose
+        self.figure.legend(
+            *self._axes[0].get_legend_handles_labels(),
+            loc="outside lower center",
+            ncol=3,
+            fontsize=8,
+            frameon=False,
+        )
+        for marker in self._best:
+            marker.set_visible(False)  # after the legend, which copies its style
         self._epochs = max(int(epochs), 1)
         self._limits: tuple[float, ...] | None = None
         self._background: Any = None
