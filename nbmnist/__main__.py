@@ -1,4 +1,5 @@
-"""``python -m nbmnist run NOTEBOOK [--fast] [--output-dir build]``: execute a notebook headless.
+"""``python -m nbmnist run NOTEBOOK [--fast] [--output-dir build] [-p NAME VALUE]``: execute a
+notebook headless (``-p``: papermill's parameters, into the cell tagged ``parameters``).
 ``python -m nbmnist class SUBMISSIONS_DIR [--reference RUNS]``: a class view of submissions.
 
 Writes the executed notebook, its HTML export (nbconvert) and a JSON of all its runs'
@@ -158,6 +159,43 @@ def notebook_client(notebook: Any, manager: Any, **options: Any) -> Any:
     return Client(notebook, km=manager, **options)
 
 
+def parameter_value(text: str) -> Any:
+    """A ``-p`` value as papermill's command line reads one: ``True``, ``False``, ``None``, an
+    int or a float as such, anything else the text."""
+    literals = {"True": True, "False": False, "None": None}
+    if text in literals:
+        return literals[text]
+    for kind in (int, float):
+        with contextlib.suppress(ValueError):
+            return kind(text)
+    return text
+
+
+def parameterized(notebook: Any, parameters: dict[str, Any], name: str) -> Any:
+    """``notebook`` with ``parameters`` set after its cell tagged ``parameters``, as papermill
+    does (``papermill.parameterize.parameterize_notebook``: an ``injected-parameters`` cell).
+
+    Raises:
+        ParameterError: no cell is tagged ``parameters``, or a name is not a Python name
+            (one line, before any cell runs).
+    """
+    from nbmnist.errors import ParameterError
+
+    tagged = any("parameters" in cell.metadata.get("tags", []) for cell in notebook.cells)
+    if not tagged:
+        raise ParameterError(
+            f"{name} has no cell tagged 'parameters' for -p to set; tag the cell that sets "
+            "the defaults (JupyterLab: the property inspector's cell tags)"
+        )
+    bad = [key for key in parameters if not key.isidentifier()]
+    if bad:
+        raise ParameterError(f"-p {bad[0]}: a parameter is a Python name, e.g. -p epochs 2")
+    from papermill.parameterize import parameterize_notebook
+
+    notebook.metadata.setdefault("papermill", {})  # where it records them, as papermill does
+    return parameterize_notebook(notebook, parameters, kernel_name="python3", language="python")
+
+
 def execute_notebook(
     path: Path,
     output_dir: Path,
@@ -165,6 +203,7 @@ def execute_notebook(
     timeout: int = 1800,
     allow_errors: bool = False,
     keep_runs: bool = False,
+    parameters: dict[str, Any] | None = None,
 ) -> tuple[Path, Path]:
     """Execute ``path`` top to bottom in a fresh kernel of this Python interpreter.
 
@@ -180,6 +219,8 @@ def execute_notebook(
             notebook); the errors stay in the executed copy.
         keep_runs: go on in the existing ``<notebook name>-runs`` instead (e.g. after a
             stopped full-data run: sweeps resume, a name already taken gets ``_2``).
+        parameters: values for the notebook's variables, set after its cell tagged
+            ``parameters`` as papermill sets them (``parameterized``).
 
     Returns:
         Paths of the executed notebook and of its HTML export. Beside them,
@@ -190,11 +231,14 @@ def execute_notebook(
             is still written, so the error can be read in it.
         NotebookStopped: Ctrl-C or SIGTERM stopped the execution (see ``notebook_client``);
             the executed part is written as above.
+        ParameterError: ``parameters`` for a notebook without a ``parameters`` cell.
     """
     import nbformat
     from nbconvert import HTMLExporter
 
     notebook = nbformat.read(path, as_version=4)
+    if parameters:
+        notebook = parameterized(notebook, parameters, path.name)
     env = kernel_environment(fast)
     from nbmnist.runs import DEFAULT_STORE, RunStore, now
 
@@ -259,6 +303,15 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="add to the existing <notebook>-runs store (default: move it aside, start anew)",
     )
+    run.add_argument(
+        "-p",
+        "--parameters",
+        nargs=2,
+        action="append",
+        metavar=("NAME", "VALUE"),
+        default=[],
+        help="set a variable of the cell tagged 'parameters', as papermill does (repeatable)",
+    )
     view = commands.add_parser(
         "class", help="one HTML report and a CSV of every student's runs (nbmnist.classview)"
     )
@@ -283,11 +336,16 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if not args.notebook.is_file():
         parser.error(f"{args.notebook}: no such notebook")
+    from nbmnist.errors import ParameterError
+
+    parameters = {name: parameter_value(value) for name, value in args.parameters}
     try:
         executed, html = execute_notebook(
             args.notebook, args.output_dir, args.fast, args.timeout, args.allow_errors,
-            args.keep_runs,
+            args.keep_runs, parameters,
         )  # fmt: skip
+    except ParameterError as error:  # before any cell ran
+        parser.error(str(error))
     except NotebookStopped as stop:
         executed = args.output_dir / args.notebook.name
         print(results_summary(executed.with_suffix(".runs.json")))

@@ -67,6 +67,10 @@ class OptionError(NbmnistError, ValueError):
     """A training option (epochs, batch size, optimizer, ...) has a value nbmnist cannot use."""
 
 
+class ParameterError(NbmnistError, ValueError):
+    """A notebook parameter (``python -m nbmnist run -p NAME VALUE``) cannot be set."""
+
+
 class BackendError(NbmnistError):
     """The Keras backend asked for is unknown, not installed, or cannot be switched to now."""
 

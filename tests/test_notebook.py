@@ -282,8 +282,11 @@ def test_a_signal_stops_the_runner_as_the_stop_button_does(
         return False
 
     cell = "%%mlp long --epochs 500 --no-live\ndense 16 relu"
-    _, stdout, _, _ = stopped_run(tmp_path, cell, two_epochs, [signum], options)
+    _, stdout, _, executed = stopped_run(tmp_path, cell, two_epochs, [signum], options)
     assert "| long " in stdout  # the table of what trained
+    (error,) = [o for o in executed.cells[1].outputs if o.output_type == "error"]
+    (line,) = error["traceback"]  # the stop's one line, no traceback through nbmnist
+    assert line.startswith("KeyboardInterrupt: stopped; long holds the interrupted run (")
     (run,) = json.loads((tmp_path / "out" / "tiny.runs.json").read_text())
     assert run["status"] == "interrupted" and 2 <= len(run["history"]["loss"]) < 500
 
