@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from nbmnist.declaration import Declaration
+from nbmnist.errors import DeclarationError
 from nbmnist.declaration.spec import batch_shape
 from nbmnist.options import TrainingOptions, fast_limits
 
@@ -47,6 +48,36 @@ IDENTITY_OPTIONS = (
     "fast",
     "mixed_precision",
 )
+
+
+#: Output activations whose values Keras' categorical cross-entropy takes as class
+#: probabilities (it divides them by their sum: they must be positive) ...
+PROBABILITY_OUTPUTS = ("softmax", "sigmoid", "softplus", "exponential")
+#: ... and those it takes as logits (``from_logits=True``; log_softmax differs from them by a
+#: constant per image, which the softmax inside the loss removes).
+LOGIT_OUTPUTS = ("linear", "log_softmax")
+
+
+def check_output(declaration: Declaration, loss: str) -> None:
+    """Refuse, before anything is built, an output layer that cannot give class
+    probabilities for the cross-entropy: relu, tanh, ... can be 0 or negative, so the loss
+    sees nonsense (dense 10 relu trained silently to about 51% on MNIST).
+
+    Raises:
+        DeclarationError: one line naming the last layer and the fix.
+    """
+    activation = declaration.output_activation
+    if loss != "categorical_crossentropy" or activation in PROBABILITY_OUTPUTS + LOGIT_OUTPUTS:
+        return
+    last = declaration.layers[-1]
+    units = declaration.output_shapes()[-1][-1]
+    raise DeclarationError(
+        f"the model ends in {activation} ('{last.describe()}'), which can be 0 or negative, so "
+        "it cannot give the class probabilities the cross-entropy needs; end with "
+        f"'dense {units} softmax' (or 'dense {units}' for logits), or use --loss mse",
+        line=last.line or None,
+        column=last.column or None,
+    )
 
 
 def identity_changes(stored: dict[str, Any], wanted: dict[str, Any]) -> list[str]:
@@ -86,7 +117,8 @@ class TrainingPlan:
             MLP, ``(-1, 28, 28, 1)`` for a CNN (float32 pixels in [0, 1]).
         optimizer: the class in ``keras.optimizers`` (``"Adam"``).
         loss: Keras' loss name: ``"categorical_crossentropy"`` or ``"mean_squared_error"``.
-        from_logits: the output layer is linear, so the cross-entropy takes logits.
+        from_logits: the output layer gives logits (linear or log_softmax), so the
+            cross-entropy takes them as such.
 
     Batches per call into the backend are the backend's to choose, from
     ``options.steps_per_execution`` (``backend.plan_execution``, recorded in
@@ -115,6 +147,7 @@ class TrainingPlan:
             epochs, train_size = fast_limits(
                 epochs, train_size, models_in_cell, declaration.multiply_adds()
             )
+        check_output(declaration, options.loss)
         loss = KERAS_LOSSES[options.loss]
         return cls(
             declaration=declaration,
@@ -125,7 +158,7 @@ class TrainingPlan:
             optimizer=OPTIMIZER_CLASSES[options.optimizer],
             loss=loss,
             from_logits=loss == "categorical_crossentropy"
-            and declaration.output_activation == "linear",
+            and declaration.output_activation in LOGIT_OUTPUTS,
         )
 
     def with_classes(self, num_classes: int) -> TrainingPlan:

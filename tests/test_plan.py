@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -96,3 +97,34 @@ def test_the_plan_says_what_compiles() -> None:
     assert mse.loss == "mean_squared_error" and not mse.from_logits
     cnn = TrainingPlan.of(parse_declaration(TINY_CNN, "cnn"), make_options(batch_size=32))
     assert cnn.batch_shape == (-1, 28, 28, 1) and cnn.record()["input_shape"] == [28, 28, 1]
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment", "column"),
+    [
+        ("dense 64 relu\ndense 10 relu", "ends in relu ('dense 10 relu')", 1),
+        ("dense 64 relu\ndense 10 | tanh", "ends in tanh ('tanh')", 12),
+        ("dense 64 relu\ndense 10 hard_sigmoid", "end with 'dense 10 softmax'", 1),
+        ("dense 64 relu\ndense 10 leaky_relu", "or use --loss mse", 1),
+    ],
+)
+def test_an_output_that_cannot_give_probabilities_is_refused(
+    text: str, fragment: str, column: int
+) -> None:
+    """``dense 10 relu`` as the last layer trained silently to ~51%: refused before Keras."""
+    import nbmnist
+    from nbmnist.errors import DeclarationError
+
+    with pytest.raises(DeclarationError, match=re.escape(f"line 2, col {column}: ")) as error:
+        nbmnist.train(text, epochs=1)
+    assert fragment in str(error.value) and nbmnist.runs() == []
+    TrainingPlan.of(parse_declaration(text), make_options(loss="mse"))  # mse takes any output
+
+
+@pytest.mark.parametrize(
+    ("last", "from_logits"),
+    [("softmax", False), ("sigmoid", False), ("", True), ("log_softmax", True)],
+)
+def test_outputs_the_cross_entropy_takes(last: str, from_logits: bool) -> None:
+    plan = TrainingPlan.of(parse_declaration(f"dense 64 relu\ndense 10 {last}"), make_options())
+    assert plan.from_logits is from_logits
