@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from nbmnist.declaration import Declaration
-from nbmnist.errors import DeclarationError
 from nbmnist.declaration.spec import batch_shape
+from nbmnist.errors import DeclarationError
 from nbmnist.options import TrainingOptions, fast_limits
 
 #: ``--optimizer`` name -> class in ``keras.optimizers`` (each with Keras' default settings).
