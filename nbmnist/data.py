@@ -21,9 +21,12 @@ file raises ``DataError`` naming the file; nothing is trained on it.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
+import io
 import os
+import sys
 import warnings
 import zlib
 from dataclasses import dataclass, field
@@ -337,14 +340,18 @@ def _holds_full_copy(info: DatasetInfo, folder: Path) -> bool:
     return info.npz is not None and (folder / info.npz[0]).is_file()
 
 
-def sample_expected(name: str, fast: bool = False) -> bool | None:
+def sample_expected(name: str, fast: bool = False, source: str | None = None) -> bool | None:
     """Whether training on ``name`` would use the bundled sample, told from the files present
-    (nothing is read): True in fast mode, or when no full copy is found and downloading is
-    off (``NBMNIST_DOWNLOAD=0``); False when a full copy is where ``load_dataset`` looks
-    first; None when a download would decide."""
-    if fast:
+    (nothing is read): True in fast mode or for ``source="sample"``, or when no full copy is
+    found and downloading is off (``NBMNIST_DOWNLOAD=0``); False when a full copy is where
+    ``load_dataset`` (with ``source``) looks first; None when a download would decide."""
+    if fast or source == "sample":
         return True
     info = dataset_info(name)
+    if source == "download":
+        return False if _holds_full_copy(info, keras_cache_dir()) else None
+    if source is not None:
+        return False if _holds_full_copy(info, Path(source).expanduser()) else None
     chosen = os.environ.get("NBMNIST_DATA")
     folders = [Path(chosen)] if chosen else [keras_cache_dir(), DEBIAN_DIR]
     if any(_holds_full_copy(info, folder.expanduser()) for folder in folders):
@@ -377,11 +384,32 @@ def download(info: DatasetInfo) -> Path:
     # get_file silently switches to /tmp/.keras when the cache folder does not exist yet.
     cache.mkdir(parents=True, exist_ok=True)
     subdir = "datasets" if info.npz else f"datasets/{info.folder}"
-    for fname, origin, sha256 in info.downloads:
-        keras.utils.get_file(
-            fname, origin=origin, file_hash=sha256, cache_subdir=subdir, cache_dir=cache.parent
-        )
+    # get_file prints its URL and a progress bar into the cell; offline that is followed by
+    # the sample's note, which says it all in one line
+    with contextlib.redirect_stdout(io.StringIO()):
+        for fname, origin, sha256 in info.downloads:
+            keras.utils.get_file(
+                fname, origin=origin, file_hash=sha256, cache_subdir=subdir, cache_dir=cache.parent
+            )
+    print(f"nbmnist: downloaded {info.title} into {cache}", file=sys.stderr)
     return cache
+
+
+#: How the sample's note ends when the download failed for want of a network.
+OFFLINE = (
+    "offline: not found locally and the download failed. For the full data run again online, "
+    "or set data_source (or NBMNIST_DATA) to a folder that holds it"
+)
+
+
+def download_failure(err: BaseException) -> str:
+    """Why the download failed, in the words of the sample's note: ``OFFLINE`` when the
+    network could not be reached (``get_file`` raises ``Exception("URL fetch failure ...")``
+    from a ``URLError``), else the error's first line."""
+    text = str(err).splitlines()[0] if str(err).strip() else type(err).__name__
+    if "URL fetch failure" in text or isinstance(err, OSError):
+        return OFFLINE
+    return f"not found locally and the download failed ({text[:200]})"
 
 
 def _sample(info: DatasetInfo, why: str) -> Dataset:
@@ -407,7 +435,8 @@ def load_dataset(
     Args:
         name: ``"mnist"`` or ``"fashion_mnist"``.
         source: None: search the sources in the order of this module's docstring;
-            ``"sample"``: the bundled sample; a folder: only that folder.
+            ``"sample"``: the bundled sample; ``"download"``: Keras' cache, else the
+            download (never the sample); a folder: only that folder.
         warn: emit a ``SampleDataWarning`` when the search ends at the bundled sample
             (``train`` shows that notice in its display instead).
 
@@ -417,8 +446,9 @@ def load_dataset(
         test images; the sample: 6,000 and 1,000.
 
     Raises:
-        DataError: unknown name, ``NBMNIST_DATA`` or ``source`` not a folder, or a file that
-            is found but truncated, corrupt or not the official file.
+        DataError: unknown name, ``NBMNIST_DATA`` or ``source`` not a folder, a file that
+            is found but truncated, corrupt or not the official file, or (``source=
+            "download"``) the download failed.
     """
     info = dataset_info(name)
     key = (info.name, str(source))
@@ -438,6 +468,20 @@ def load_dataset(
 def _load(info: DatasetInfo, source: str | Path | None) -> Dataset:
     if source == "sample":
         return _sample(info, "requested")
+    if source == "download":
+        found = _read_folder(info, keras_cache_dir()) if keras_cache_dir().is_dir() else None
+        if found is not None:
+            return found
+        try:
+            return _downloaded(info, download(info))
+        except DataError:
+            raise
+        except Exception as err:  # get_file raises bare Exception on network failure
+            raise DataError(
+                f"{info.title}: data_source 'download', but the download failed "
+                f"({download_failure(err).split('.')[0]}); run again online, or use "
+                "data_source 'sample' or a folder"
+            ) from err
     folders: list[Path] = []
     if source is not None:
         folders = [Path(source)]
@@ -473,8 +517,11 @@ def _load(info: DatasetInfo, source: str | Path | None) -> Dataset:
     try:
         cache = download(info)
     except Exception as err:  # get_file raises bare Exception on network failure
-        reason = str(err).splitlines()[0][:200] if str(err) else type(err).__name__
-        return _sample(info, f"not found locally and the download failed ({reason})")
+        return _sample(info, download_failure(err))
+    return _downloaded(info, cache)
+
+
+def _downloaded(info: DatasetInfo, cache: Path) -> Dataset:
     found = _read_folder(info, cache)
     if found is None:
         raise DataError(f"{cache}: the download finished but the {info.title} files are missing")

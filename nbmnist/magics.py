@@ -251,7 +251,12 @@ class TrainingCell:
         if args.recipe:
             body, options = _with_recipe(kind, args.recipe, body, options)
         options["live"] = config.live and options.get("live", True)
-        defaults = {"fast": config.fast, "seed": config.seed, "runs_dir": config.runs_dir}
+        defaults = {
+            "fast": config.fast,
+            "seed": config.seed,
+            "runs_dir": config.runs_dir,
+            "data_source": config.data_source,
+        }
         options.update({k: v for k, v in defaults.items() if v is not None and k not in options})
         sweep_options = {
             "search": args.search or "grid",
@@ -418,6 +423,7 @@ def _parse_flags(magic: Callable[..., Any], line: str) -> Any:
 class NbmnistMagics(Magics):
     """Declare, train and record Keras models on MNIST from a cell. Configure with
     ``%config NbmnistMagics.fast = True`` (or ``.live``, ``.seed``, ``.runs_dir``,
+    ``.data_source``,
     ``.backend``, and for sweeps ``.executor`` and ``.workers``)."""
 
     fast = Bool(
@@ -434,6 +440,12 @@ class NbmnistMagics(Magics):
         allow_none=True,
         help="Run store folder (default: NBMNIST_RUNS or ./nbmnist-runs); on Colab a "
         "Google Drive folder keeps runs across sessions.",
+    ).tag(config=True)
+    data_source = Unicode(
+        None,
+        allow_none=True,
+        help="Where the data comes from for cells that give no --data-source: 'sample', "
+        "'download' or a folder (default: a local copy, else the download, else the sample).",
     ).tag(config=True)
     backend = Unicode(
         None,

@@ -25,6 +25,8 @@ OPTIMIZERS = ("adam", "sgd", "rmsprop", "adadelta", "adagrad", "nadam")
 LOSSES = ("categorical_crossentropy", "mse")
 VALIDATIONS = ("split", "test", "none")
 LR_SCHEDULES = ("constant", "cosine")
+#: ``data_source`` values besides a folder.
+SOURCES = ("sample", "download")
 DATASET_NAMES = tuple(DATASETS)
 _LOSS_ALIASES = {"mean_squared_error": "mse", "crossentropy": "categorical_crossentropy"}
 
@@ -93,6 +95,9 @@ class TrainingOptions:
 
     Attributes:
         data: ``"mnist"`` or ``"fashion_mnist"``.
+        data_source: where the data comes from (``data.load_dataset``'s ``source``):
+            ``"sample"``, ``"download"`` or a folder (``str`` or ``pathlib.Path``); None:
+            ``NBMNIST_DATA``, Keras' cache, the download, else the bundled sample.
         epochs: passes over the training data (> 0).
         batch_size: examples per gradient step (> 0).
         optimizer: one of ``OPTIMIZERS``, with Keras' default settings.
@@ -128,6 +133,13 @@ class TrainingOptions:
     """
 
     data: str = _option("mnist", "mnist or fashion_mnist", flag={})
+    data_source: str | None = _option(
+        None,
+        "sample (the bundled sample), download (Keras' cache, else the download; never the "
+        "sample) or a folder of IDX files",
+        "a local copy, else the download, else the sample",
+        flag={},
+    )
     epochs: int = _option(10, "passes over the training data", flag={"type": int})
     batch_size: int = _option(128, "examples per gradient step", flag={"type": int})
     optimizer: str = _option(
@@ -207,6 +219,15 @@ class TrainingOptions:
             set_(self, "fast", fast_mode_from_env())
         if self.runs_dir is not None:  # a pathlib.Path too; the run record keeps a str
             set_(self, "runs_dir", os.fspath(self.runs_dir))
+        if self.data_source is not None:
+            set_(self, "data_source", os.fspath(self.data_source))
+            if self.data_source not in SOURCES and not os.path.isdir(
+                os.path.expanduser(self.data_source)
+            ):
+                raise OptionError(
+                    f"data_source {self.data_source!r} is neither {' nor '.join(SOURCES)} nor a "
+                    "folder; give a folder that holds mnist/ or fashion-mnist/ IDX files"
+                )
         set_(self, "data", str(self.data).lower().replace("-", "_"))
         set_(self, "optimizer", str(self.optimizer).lower())
         loss = str(self.loss).lower()

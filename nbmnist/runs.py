@@ -24,6 +24,7 @@ import os
 import re
 import shutil
 import socket
+import sys
 import tempfile
 from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -683,7 +684,7 @@ class RunStore:
                 run = self._load(folder)
             except RunStoreError as err:
                 self.skipped.append(str(err))
-                print(f"nbmnist: skipped {err}")
+                print(f"nbmnist: skipped {err}", file=sys.stderr)  # a notice, not output
                 continue
             yield run
 

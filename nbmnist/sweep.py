@@ -335,7 +335,7 @@ def _check_points(
         opts = make_options(**options_at(point))
         key = _key(point)
         used_by[key] = dict(used)
-        sample = sample_expected(opts.data, bool(opts.fast))
+        sample = sample_expected(opts.data, bool(opts.fast), opts.data_source)
         identities[key] = TrainingPlan.of(declaration, opts).identity(sample)
     return used_by, identities
 

@@ -227,7 +227,8 @@ def training_data(plan: TrainingPlan) -> TrainingData:
         OptionError: ``train_size`` exceeds the full dataset's training images.
     """
     opts = plan.options
-    dataset = load_dataset(opts.data, source="sample" if opts.fast else None, warn=False)
+    source = "sample" if opts.fast else opts.data_source
+    dataset = load_dataset(opts.data, source=source, warn=False)
     source = dataset.source
     if opts.fast:
         source = source.replace(": requested", ": fast mode (NBMNIST_FAST)")

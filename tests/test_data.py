@@ -11,7 +11,16 @@ import numpy as np
 import pytest
 
 from nbmnist import DataError, SampleDataWarning, load_dataset
-from nbmnist.data import DATASETS, SAMPLE_DIR, SPLITS, read_idx, write_idx
+from nbmnist.data import (
+    DATASETS,
+    OFFLINE,
+    SAMPLE_DIR,
+    SPLITS,
+    clear_cache,
+    read_idx,
+    write_idx,
+)
+from tests.conftest import Shell
 
 
 def copy_sample(dest: Path, folder: str = "mnist", gz: bool = True) -> Path:
@@ -103,7 +112,7 @@ def _with(info, **changes):  # type: ignore[no-untyped-def]
 
 
 def test_download_goes_through_keras_get_file_into_the_cache(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     mirror = tmp_path / "mirror"
     mirror.mkdir()
@@ -117,10 +126,16 @@ def test_download_goes_through_keras_get_file_into_the_cache(
         npz=("mnist.npz", digest),
     )
     monkeypatch.setitem(DATASETS, "mnist", info)
+    capsys.readouterr()
     dataset = load_dataset("mnist")
     cached = home / "datasets" / "mnist.npz"
     assert cached.is_file() and dataset.source == str(cached)
     assert np.array_equal(dataset.x_test, load_dataset("mnist", source="sample").x_test)
+    printed = capsys.readouterr()
+    assert printed.out == "" and "Downloading data from" not in printed.err  # get_file's
+    assert printed.err == f"nbmnist: downloaded MNIST into {home / 'datasets'}\n"
+    clear_cache()
+    assert load_dataset("mnist", source="download").source == str(cached)  # from the cache
 
 
 def test_failed_download_falls_back_to_the_sample(
@@ -134,6 +149,55 @@ def test_failed_download_falls_back_to_the_sample(
     with pytest.warns(SampleDataWarning):
         dataset = load_dataset("mnist")
     assert dataset.is_sample and "download failed" in dataset.source
+
+
+@pytest.mark.parametrize(
+    "origin",
+    ["http://127.0.0.1:9/mnist.npz", "file:///nowhere/mnist.npz"],
+    ids=["unreachable", "missing"],
+)
+def test_offline_is_one_line_and_no_download_output(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    origin: str,
+) -> None:
+    """Offline, the sample's note says why and how to get the full data; nothing of the
+    download attempt (Keras' 'Downloading data from', 'URL fetch failure') is printed."""
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
+    monkeypatch.setenv("NBMNIST_DOWNLOAD", "1")
+    info = _with(DATASETS["mnist"], downloads=(("mnist.npz", origin, None),))
+    monkeypatch.setitem(DATASETS, "mnist", info)
+    dataset = load_dataset("mnist", warn=False)
+    printed = capsys.readouterr()
+    assert printed.out == "" and printed.err == ""
+    assert dataset.source.endswith(OFFLINE) and "URL fetch" not in dataset.source
+    clear_cache()
+    with pytest.raises(DataError, match="data_source 'download', but the download failed"):
+        load_dataset("mnist", source="download")
+
+
+def test_data_source_chooses_sample_download_or_a_folder(
+    shell: Shell, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    shell.run("%config NbmnistMagics.data_source = 'sample'")
+    try:
+        shell.run("%%mlp s --epochs 1 --train-size 300 --no-live\ndense 8 relu")
+        assert shell.ns["s"].uses_sample and shell.ns["s"].data_source.endswith(": requested")
+        copy_sample(tmp_path)
+        shell.run(
+            f"%%mlp f --epochs 1 --train-size 300 --no-live --data-source {tmp_path}\ndense 8"
+        )
+        assert shell.ns["f"].data_source == str(tmp_path / "mnist")  # the flag wins
+        error = shell.run_expecting_error(
+            "%%mlp x --epochs 1 --data-source /no/such/folder\ndense 8 relu"
+        )
+        assert "data_source '/no/such/folder' is neither sample nor download nor a folder" in str(
+            error
+        )
+        assert "x" not in shell.ns
+    finally:
+        shell.run("%config NbmnistMagics.data_source = None")
 
 
 def test_truncated_gzip_names_the_file(tmp_path: Path) -> None:

@@ -76,6 +76,9 @@ def test_week3_with_nbmnist_run_and_a_parameter(tmp_path: Path) -> None:
     assert all(r["num_params"] == 784 * 16 + 16 + 170 and r["uses_sample"] for r in runs)
     assert "4 mistakes" in outputs(tmp_path / "out" / "week3.ipynb")
     assert "bundled sample" in done.stdout
+    # the terminal shows nbmnist's lines: no TensorFlow C++ start-up logs (I0000, E0000 ...)
+    tcp = "[IPKernelApp] WARNING | Kernel is running over TCP"  # ipykernel's own
+    assert [line for line in done.stderr.splitlines() if not line.startswith(tcp)] == []
 
 
 def test_a_parameter_needs_a_parameters_cell(tmp_path: Path) -> None:

@@ -243,7 +243,9 @@ def test_a_bad_record_is_skipped_with_one_line_and_the_rest_load(
     capsys.readouterr()
     loaded = load_runs(tmp_path)
     assert [run.name for run in loaded] == ["good"]
-    out = capsys.readouterr().out.splitlines()
+    printed = capsys.readouterr()
+    assert printed.out == ""  # a notice, never in a script's output
+    out = printed.err.splitlines()
     assert len(out) == 1 and out[0].startswith(f"nbmnist: skipped {bad}") and fragment in out[0]
     assert bad.read_bytes() == before  # reading never rewrites or deletes
     with pytest.raises(RunStoreError, match=re.escape(fragment)):
@@ -262,7 +264,7 @@ def test_foreign_files_in_the_store_are_ignored_and_listing_still_works(
     (tmp_path / "bad" / RECORD).write_text("[]")
     table = shell.ip.run_line_magic("nbmnist_runs", str(tmp_path))
     assert [row[0] for row in table.rows] == ["good"]
-    assert "nbmnist: skipped" in capsys.readouterr().out
+    assert "nbmnist: skipped" in capsys.readouterr().err
     assert (tmp_path / "notes.txt").read_text() == "a student's file"
 
 
