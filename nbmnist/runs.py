@@ -88,6 +88,9 @@ class Run:
         identity: what identifies the plan (``TrainingPlan.identity``): the layers after
             substitution, the options that decide what is learned, and whether the data was
             the sample. A sweep resumes a stored point only when this equals the cell's.
+        caveats: why its scores do not represent the model, one line each (``SHORT:
+            explanation and what to do``; ``TrainingPlan.caveats``), e.g. batch
+            normalization whose moving averages saw too few updates to settle.
         weight_quantiles: per Dense/Conv2D kernel (labelled as the violins are), one list
             per completed epoch of its 5%, 25%, 50%, 75% and 95% quantiles
             (``plots.WEIGHT_QUANTILES``): how the weights moved, without storing them.
@@ -122,6 +125,7 @@ class Run:
     writer: dict[str, Any] = field(default_factory=dict)
     plan: dict[str, Any] = field(default_factory=dict)
     identity: dict[str, Any] = field(default_factory=dict)
+    caveats: list[str] = field(default_factory=list)
     weight_quantiles: dict[str, list[list[float]]] = field(default_factory=dict)
     model_path: str | None = None
     _model: Any = field(default=None, init=False, repr=False, compare=False)
@@ -236,6 +240,7 @@ _FIELD_TYPES: dict[str, tuple[tuple[type, ...], bool]] = {
     "writer": ((dict,), False),
     "plan": ((dict,), False),
     "identity": ((dict,), False),
+    "caveats": ((list,), False),
     "weight_quantiles": ((dict,), False),
 }
 #: The fields of ``run.json`` besides ``schema``, in the order they are written.

@@ -26,7 +26,7 @@ from typing import Any
 
 from nbmnist.data import sample_expected
 from nbmnist.declaration import Kind
-from nbmnist.display.text import sample_note
+from nbmnist.display.text import caveat_summary, sample_note
 from nbmnist.errors import DeclarationError, OptionError, TrainingInterrupted
 from nbmnist.model import as_declaration
 from nbmnist.options import fast_points, make_options
@@ -296,6 +296,7 @@ class SweepTable:
 
         validation = str(run.options.get("validation", "split"))
         plot = CurvePlot(f"last finished: {run.name}", max(run.epochs, 1), validation=validation)
+        plot.note([caveat_summary(caveat) for caveat in run.caveats])
         plot.update(MetricLog(run.history, run.epoch_seconds))
         image = Image(plot.to_png())
         if self._curves is None:

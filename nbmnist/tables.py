@@ -114,8 +114,9 @@ COLUMNS: dict[str, Column] = {
     "wall time (s)": Column(lambda run: run.wall_time_s, _fixed(1)),
     "backend": Column(_backend),
     "status": Column(lambda run: _status(run)),
+    "caveat": Column(lambda run: "; ".join(c.split(":", 1)[0] for c in run.caveats)),
 }
-DEFAULT_COLUMNS = tuple(name for name in COLUMNS if name != "status")
+DEFAULT_COLUMNS = tuple(name for name in COLUMNS if name not in ("status", "caveat"))
 
 
 def _status(run: Run) -> str:
@@ -218,7 +219,9 @@ def summary_table(
             architecture, optimizer, loss, BN, dropout, params, epochs, data, test loss, test
             validation, accuracy, best val accuracy, best epoch, wall time, backend), and ``status``
             when a run did not complete (killed, interrupted, diverged, still running), with
-            the epoch of the model it kept. Losses and accuracies are printed with 4
+            the epoch of the model it kept. Whatever the columns, ``caveat`` is added when a
+            run's scores do not represent its model (``run.caveats``). Losses and
+            accuracies are printed with 4
             decimals, wall time in seconds with 1.
         sort_by: a column title to sort by (accuracies and ``epochs`` descending, the rest
             ascending); runs without a value go last.
@@ -239,6 +242,8 @@ def summary_table(
     rows = list(session_runs() if runs is None else runs)
     if columns is None and any(run.status != "completed" for run in rows):
         chosen.append("status")
+    if "caveat" not in chosen and any(run.caveats for run in rows):
+        chosen.append("caveat")  # whatever the columns: a row whose scores mislead says so
     if sort_by:
         descending = "accuracy" in sort_by or sort_by == "epochs"
         present = [run for run in rows if COLUMNS[sort_by].value(run) is not None]

@@ -526,6 +526,7 @@ def train(
         summary = summary_text(declaration, model) if show_summary else ""
         started = time.perf_counter()
         status = fit(model, run, data, plan, execution, display, summary)
+        run.caveats = plan.caveats(run.epochs * data.steps_per_epoch(plan.batch_size))
         if status == "completed":
             run.test_loss, run.test_accuracy = final_scores(
                 model, data, run.history, opts.validation

@@ -254,3 +254,25 @@ def test_curve_plot_legend_is_under_the_panels_not_on_a_curve() -> None:
     top = legend.get_window_extent(renderer).y1
     assert all(top <= ax.get_window_extent().y0 for ax in plot._axes)
     assert all(ax.get_legend() is None for ax in plot._axes)
+
+
+def test_a_run_with_a_caveat_says_so_in_its_line_and_figure(
+    shown: list[Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    dashboard = LiveDashboard()
+    dashboard.run_started(INFO)
+    log = MetricLog()
+    epoch(log, 1.0, 0.5)
+    dashboard.epoch_completed(log)
+    caveat = (
+        "batch norm unsettled (4 of 299 updates): its moving averages ... understate the "
+        "model; train on the full data or for more epochs"
+    )
+    dashboard.run_finished(replace(make_run(log), caveats=[caveat]))
+    out = capsys.readouterr().out
+    assert f"demo: test_loss 0.3000 · test_accuracy 0.9000" in out and f"CAVEAT: {caveat}" in out
+    title = dashboard._plot.figure._suptitle.get_text()  # type: ignore[union-attr]
+    assert title.endswith(
+        "CAVEAT: batch norm unsettled (4 of 299 updates): train on the full data or for more "
+        "epochs"
+    )

@@ -32,6 +32,7 @@ PLANS = [
     ),
     (TINY_CNN, "cnn", {"optimizer": "adadelta", "learning_rate": 1.0, "batch_size": 64}),
     ("dense 8 relu", "mlp", {"optimizer": "rmsprop", "steps_per_execution": 3, "seed": 4}),
+    ("dense 8 relu | bn momentum=0.9\ndense 10 log_softmax", "mlp", {}),
 ]
 
 

@@ -340,3 +340,36 @@ def test_a_model_of_too_many_layers_is_refused_before_it_is_built() -> None:
     assert recorder.calls == []
     with pytest.raises(nbmnist.DeclarationError, match="501 layers with the output head"):
         train("\n".join(["dense 8"] * 500), display=recorder)  # the head makes 501
+
+
+def test_batch_norm_that_saw_too_few_updates_is_a_caveat_on_the_run_and_its_row() -> None:
+    """A small CNN with bn on the sample reached 0.669 (0.915 on full data): its moving
+    averages saw a few dozen updates. The run, its line and its table row say so."""
+    from nbmnist.plan import settling_updates
+    from nbmnist.runs import RunStore
+
+    assert settling_updates(0.99) == 299 and settling_updates(0.9) == 29  # from the momentum
+    run = train(
+        "conv 8 3x3 relu | bn\nmaxpool 2\nflatten",
+        "cnn",
+        "unsettled",
+        display=Recorder(),
+        epochs=1,
+        train_size=600,
+    )
+    (caveat,) = run.caveats  # 500 images, 128 a batch: 4 updates
+    assert caveat.startswith("batch norm unsettled (4 of 299 updates): its moving averages")
+    assert "train on the full data or for more epochs" in caveat
+    assert RunStore.default().load("unsettled").caveats == run.caveats  # recorded
+    table = nbmnist.summary_table([run], columns=["name", "test accuracy"])
+    assert table.field_names[-1] == "caveat" and table.rows[0][-1] == caveat.split(":")[0]
+    settled = train("dense 8 relu | bn momentum=0.5", display=Recorder(), epochs=1)
+    assert settled.caveats == []  # 39 updates: momentum 0.5 settles in 5
+
+
+def test_fewer_steps_than_layers_with_weights_is_a_caveat() -> None:
+    run = train("dense 8 relu\ndense 8 relu", display=Recorder(), epochs=1, train_size=200)
+    assert run.caveats == [
+        "too few steps (2 for 3 layers with weights): the scores say little about this "
+        "model; train on more images or for more epochs"
+    ]

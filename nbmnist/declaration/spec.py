@@ -12,6 +12,7 @@ from nbmnist.declaration.tokens import (
     POOL_OPTIONS,
     Token,
     Tokens,
+    fraction,
     no_arguments,
     options,
     rate,
@@ -76,6 +77,10 @@ def _source(value: Any) -> str:
     if isinstance(value, tuple):
         return "(" + ", ".join(_source(v) for v in value) + ")"
     return repr(value)
+
+
+#: Keras' default momentum of ``BatchNormalization``'s moving averages (keras.io, layers API).
+BN_MOMENTUM = 0.99
 
 
 def _keywords(**values: Any) -> dict[str, Any]:
@@ -387,16 +392,37 @@ class DropoutSpec(LayerSpec):
 
 @dataclass(frozen=True)
 class BatchNormSpec(LayerSpec):
-    """``keras.layers.BatchNormalization()``: 4 parameters per channel, 2 of them
-    non-trainable statistics."""
+    """``keras.layers.BatchNormalization(momentum=...)``: 4 parameters per channel, 2 of them
+    non-trainable statistics (moving averages of the batches' mean and variance, updated
+    once per training batch)."""
 
     WORDS = ("bn",)
 
+    #: the moving averages' momentum (Keras' default when None: ``BN_MOMENTUM``)
+    momentum: float | None = None
+
+    @classmethod
+    def parse(cls, word: str, head: Token, tokens: Tokens) -> LayerSpec:
+        momentum = None
+        for token in tokens:
+            key, eq, value = token.text.lower().partition("=")
+            if key != "momentum" or not eq or momentum is not None:
+                raise token.error(
+                    f"'{head.text}' takes only momentum=M (e.g. 'bn momentum=0.9'), "
+                    f"got '{token.text}'"
+                )
+            momentum = fraction(Token(value, token.line, token.column + 9), "momentum")
+        return cls(momentum, line=head.line, column=head.column)
+
+    @property
+    def effective_momentum(self) -> float:
+        return BN_MOMENTUM if self.momentum is None else self.momentum
+
     def describe(self) -> str:
-        return "bn"
+        return "bn" + (f" momentum={self.momentum:g}" if self.momentum is not None else "")
 
     def keras_call(self) -> KerasCall:
-        return KerasCall("layers.BatchNormalization")
+        return KerasCall("layers.BatchNormalization", (), _keywords(momentum=self.momentum))
 
     def parameters(self, shape: tuple[int, ...]) -> int:
         return 4 * shape[-1]

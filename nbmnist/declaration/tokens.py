@@ -76,6 +76,17 @@ def rate(token: Token, text: str | None = None) -> float:
     return rate
 
 
+def fraction(token: Token, what: str) -> float:
+    """A number strictly between 0 and 1 (``bn momentum=0.9``)."""
+    try:
+        value = float(token.text)
+    except ValueError:
+        value = math.nan
+    if not 0.0 < value < 1.0:
+        raise token.error(f"{what} must be a fraction in (0, 1), e.g. 0.9; got '{token.text}'")
+    return value
+
+
 def name_option(
     token: Token,
     allowed: dict[str, tuple[str, ...]],

@@ -57,7 +57,12 @@ LAYER_WORDS: tuple[LayerWord, ...] = (
         aliases=("globalmaxpooling", "globalmaxpooling2d"),
     ),
     LayerWord("dropout", "Dropout", "dropout RATE"),
-    LayerWord("bn", "BatchNormalization", "bn", aliases=("batchnorm", "batchnormalization")),
+    LayerWord(
+        "bn",
+        "BatchNormalization",
+        "bn [momentum=M]",
+        aliases=("batchnorm", "batchnormalization"),
+    ),
     LayerWord("flatten", "Flatten", "flatten"),
 )
 

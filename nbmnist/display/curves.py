@@ -53,6 +53,7 @@ class CurvePlot:
 
         self.figure = Figure(figsize=(width, 3.3), dpi=80, layout="constrained")
         self.canvas = FigureCanvasAgg(self.figure)
+        self._title = title
         self.figure.suptitle(title, fontsize=11)
         self._axes = self.figure.subplots(1, 2)
         self._lines: dict[str, Any] = {}
@@ -86,6 +87,15 @@ class CurvePlot:
         self._limits: tuple[float, ...] | None = None
         self._background: Any = None
         self.full_draws = 0  # how often the static part was redrawn (for tests and benches)
+
+    def note(self, lines: list[str]) -> None:
+        """Show ``lines`` (a run's caveats, in short) under the title; drawn with the static
+        part on the next ``update``."""
+        if lines:
+            self.figure.suptitle(
+                "\n".join([self._title, *lines]), fontsize=10, color="darkred", wrap=True
+            )
+            self._limits = None  # the static part is drawn again
 
     def _wanted_limits(self, log: MetricLog) -> tuple[float, ...]:
         while log.epochs > self._epochs:

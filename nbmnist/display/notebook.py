@@ -16,7 +16,14 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from nbmnist.display.curves import CurvePlot
-from nbmnist.display.text import backend_text, duration, final_line, metrics_line, opening_lines
+from nbmnist.display.text import (
+    backend_text,
+    caveat_summary,
+    duration,
+    final_line,
+    metrics_line,
+    opening_lines,
+)
 
 if TYPE_CHECKING:
     from nbmnist.display import TrainingInfo
@@ -145,7 +152,10 @@ class LiveDashboard:
 
         self.close()
         log = MetricLog(run.history, run.epoch_seconds)
-        if self._plot is not None and self._drawn_epochs != log.epochs:
+        if self._plot is not None and run.caveats:
+            self._plot.note([caveat_summary(caveat) for caveat in run.caveats])
+            self._redraw(log)
+        elif self._plot is not None and self._drawn_epochs != log.epochs:
             self._redraw(log)  # the guaranteed final redraw
         self.progress.value = log.epochs
         self.progress.bar_style = {"completed": "success", "interrupted": "warning"}.get(

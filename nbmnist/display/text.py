@@ -75,8 +75,15 @@ def sample_note(data_source: str) -> str:
     return f"NOTE: training on the {data_source}"
 
 
+def caveat_summary(caveat: str) -> str:
+    """A caveat (``run.caveats``) in short, for a figure: what, and what to do."""
+    what, _, rest = caveat.partition(":")
+    return f"CAVEAT: {what}: {rest.rsplit('; ', 1)[-1].strip()}" if rest else f"CAVEAT: {what}"
+
+
 def final_line(run: Run) -> str:
-    """One line that closes a run: status, test metrics, epochs and time."""
+    """One line that closes a run: status, test metrics, epochs and time; then a line for
+    each of its caveats (``run.caveats``: why its scores do not represent the model)."""
     if run.status == "completed" and run.test_accuracy is not None:
         outcome = f"test_loss {run.test_loss:.4f} · test_accuracy {run.test_accuracy:.4f}"
     elif run.status == "interrupted":
@@ -88,7 +95,8 @@ def final_line(run: Run) -> str:
         outcome = f"diverged (loss is NaN) at epoch {run.epochs}; not evaluated"
     best = run.best_epoch("val_accuracy")
     best_text = f" · best val_accuracy {best[1]:.4f} (epoch {best[0]})" if best else ""
-    return (
+    line = (
         f"{run.name}: {outcome}{best_text} · {plural(run.epochs, 'epoch')} in "
         f"{duration(run.wall_time_s)}"
     )
+    return "\n".join([line, *(f"CAVEAT: {caveat}" for caveat in run.caveats)])
