@@ -270,9 +270,8 @@ def test_a_run_with_a_caveat_says_so_in_its_line_and_figure(
     )
     dashboard.run_finished(replace(make_run(log), caveats=[caveat]))
     out = capsys.readouterr().out
-    assert f"demo: test_loss 0.3000 · test_accuracy 0.9000" in out and f"CAVEAT: {caveat}" in out
+    assert "demo: test_loss 0.3000 · test_accuracy 0.9000" in out and f"CAVEAT: {caveat}" in out
     title = dashboard._plot.figure._suptitle.get_text()  # type: ignore[union-attr]
     assert title.endswith(
-        "CAVEAT: batch norm unsettled (4 of 299 updates): train on the full data or for more "
-        "epochs"
+        "CAVEAT: batch norm unsettled (4 of 299 updates): train on the full data or for more epochs"
     )
