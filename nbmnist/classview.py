@@ -20,6 +20,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from nbmnist.display.text import plural
 from nbmnist.errors import NbmnistError
 from nbmnist.runs import RECORD, Run, RunStoreError
 
@@ -30,6 +31,18 @@ SAME_SCORE = 0.002
 FAR_ABOVE = 0.05
 
 COLUMNS = ("student", "model", "status", "data", "architecture", "epochs", "test accuracy", "flags")
+#: The options a task sets: a student's run that asked for other values than the reference run
+#: of its name is flagged (in fast mode too, where the epochs that ran are capped for all).
+TASK_OPTIONS = (
+    "data",
+    "epochs",
+    "batch_size",
+    "optimizer",
+    "learning_rate",
+    "lr_schedule",
+    "loss",
+    "validation",
+)
 
 
 @dataclass(frozen=True)
@@ -60,7 +73,18 @@ class Row:
 
 
 def submission_runs(folder: Path) -> Iterator[Run]:
-    """The runs a student's folder holds (records only), skipping what cannot be read."""
+    """The runs a student's folder holds (records only), skipping what cannot be read. A run
+    found twice (in the run store and in the ``.runs.json`` that ``python -m nbmnist run``
+    writes beside it: same name, same start) is given once."""
+    seen: set[tuple[str, str]] = set()
+    for run in _records(folder):
+        key = (run.name, run.created)
+        if key not in seen:
+            seen.add(key)
+            yield run
+
+
+def _records(folder: Path) -> Iterator[Run]:
     for record_file in sorted(folder.rglob(RECORD)):
         try:
             yield Run.from_record(json.loads(record_file.read_text()), record_file.parent)
@@ -76,6 +100,24 @@ def submission_runs(folder: Path) -> Iterator[Run]:
                 yield Run.from_record(record, runs_json.parent)
             except RunStoreError:
                 continue
+
+
+def student_folders(submissions: Path) -> list[Path]:
+    """One folder per submission: the folders in ``submissions``, or ``submissions`` itself
+    when it is one submission (it holds a ``.runs.json`` or a run store's run folders)."""
+    if any(submissions.glob("*.runs.json")) or any(submissions.glob(f"*/{RECORD}")):
+        return [submissions]
+    return sorted(path for path in submissions.iterdir() if path.is_dir())
+
+
+def option_differences(run: Run, expected: Run) -> list[str]:
+    """The ``TASK_OPTIONS`` a run asked for otherwise than the reference run: ``epochs 2
+    (the task: 22)``."""
+    return [
+        f"{name} {run.options.get(name)} (the task: {expected.options.get(name)})"
+        for name in TASK_OPTIONS
+        if name in expected.options and run.options.get(name) != expected.options[name]
+    ]
 
 
 def implausible(run: Run) -> list[str]:
@@ -122,14 +164,22 @@ def _architecture(run: Run, reference: Mapping[str, Run]) -> str:
 
 
 def class_rows(submissions: Path, reference: Mapping[str, Run] | None = None) -> list[Row]:
-    """One row per student folder of ``submissions`` and run in it (a folder without runs
-    gives one row saying so)."""
+    """One row per submission (``student_folders``) and run in it: a folder without runs
+    gives one row saying so, and each task of ``reference`` a student did not run one row
+    ``not run``. A run that asked for other options than the task is flagged."""
     rows = []
-    for folder in sorted(path for path in submissions.iterdir() if path.is_dir()):
+    reference = reference or {}
+    for folder in student_folders(submissions):
         runs = list(submission_runs(folder))
         if not runs:
             rows.append(Row(folder.name, "", "no runs", "", "", 0, None, ""))
+            continue
         for run in runs:
+            expected = reference.get(run.name)
+            differences = option_differences(run, expected) if expected else []
+            flags = [*implausible(run)]
+            if differences:
+                flags.append("asked for " + ", ".join(differences))
             rows.append(
                 Row(
                     folder.name,
@@ -139,9 +189,13 @@ def class_rows(submissions: Path, reference: Mapping[str, Run] | None = None) ->
                     _architecture(run, reference or {}),
                     run.epochs,
                     run.test_accuracy,
-                    "; ".join(implausible(run)),
+                    "; ".join(flags),
                 )
             )
+        ran = {run.name for run in runs}
+        for name in reference:
+            if name not in ran:
+                rows.append(Row(folder.name, name, "not run", "", "", 0, None, ""))
     return rows
 
 
@@ -184,6 +238,7 @@ def write_report(
         writer.writerow(COLUMNS)
         writer.writerows(row.values() for row in rows)
     students = len({row.student for row in rows})
+    trained = [row for row in rows if row.status not in ("no runs", "not run")]
     flagged = [row for row in rows if row.flags]
     table = "".join(
         "<tr>" + "".join(f"<td>{html.escape(str(value))}</td>" for value in row.values()) + "</tr>"
@@ -196,7 +251,7 @@ def write_report(
     )
     html_path.write_text(
         "<!doctype html><meta charset='utf-8'><title>nbmnist class view</title>"
-        f"<h1>{students} submissions, {len(rows)} runs</h1>"
+        f"<h1>{plural(students, 'submission')}, {plural(len(trained), 'run')}</h1>"
         f"<img alt='test accuracy per model' src='data:image/png;base64,{_plot(rows)}'>"
         f"<h2>Flagged ({len(flagged)})</h2><ul>{flagged_items or '<li>none</li>'}</ul>"
         f"<h2>Every run</h2><table border='1'><tr>{header}</tr>{table}</table>",

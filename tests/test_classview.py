@@ -52,3 +52,31 @@ def test_numbers_a_history_cannot_give_are_flagged() -> None:
     assert implausible(run) == []
     far = make_run("r", 0.9990, history={"loss": [0.4], "val_accuracy": [0.80]})
     assert "far above its best validation accuracy 0.8000" in implausible(far)[0]
+
+
+def test_one_submission_with_its_store_and_runs_json_counts_once(tmp_path: Path) -> None:
+    """``python -m nbmnist run --output-dir .`` leaves a run store and a .runs.json beside
+    each other: one submission, each run once; a task never run is listed; a wrong
+    --epochs is flagged though fast mode ran the same 2 epochs as the task's."""
+    solution = [make_run("relu_2h", 0.98, options={**TASK, "epochs": 22}), make_run("deep", 0.97)]
+    reference = tmp_path / "solution.runs.json"
+    reference.write_text(json.dumps([run.to_record() for run in solution]))
+    student = tmp_path / "ada"
+    asked = make_run("relu_2h", 0.97, options={**TASK, "epochs": 2}, created="2026-12-06T10:00")
+    _submit(student.parent, student.name, asked)
+    (student / "nbmnist-runs").rename(student / "01-runs")
+    (student / "01.runs.json").write_text(json.dumps([asked.to_record()]))
+    out = tmp_path / "report"
+    assert (
+        main(["class", str(student), "--reference", str(reference), "--output-dir", str(out)]) == 0
+    )
+    rows = list(csv.DictReader((out / "class.csv").open()))
+    assert [(row["student"], row["model"], row["status"]) for row in rows] == [
+        ("ada", "relu_2h", "completed"),
+        ("ada", "deep", "not run"),
+    ]
+    assert rows[0]["flags"] == "asked for epochs 2 (the task: 22)"
+    assert "1 submission, 1 run" in (out / "class.html").read_text()
+
+
+TASK = {"optimizer": "adam", "loss": "categorical_crossentropy", "data": "mnist"}
