@@ -18,7 +18,13 @@ from traitlets import Bool, Integer, TraitError, Unicode, validate
 from nbmnist.backend import use_backend
 from nbmnist.declaration import Kind, parse_declaration
 from nbmnist.declaration.vocabulary import LAYER_WORDS
-from nbmnist.errors import BackendError, OptionError, TrainingInterrupted, did_you_mean
+from nbmnist.errors import (
+    BackendError,
+    OptionError,
+    PlaceholderError,
+    TrainingInterrupted,
+    did_you_mean,
+)
 from nbmnist.keras_code import to_keras_code
 from nbmnist.options import TrainingOptions, flags
 from nbmnist.recipes import recipe
@@ -68,9 +74,31 @@ def _check_not_shadowing(name: str, namespace: dict[str, Any]) -> None:
     raise UsageError(f"run name {name!r} would replace {what}; choose another name")
 
 
+class UnfinishedRun:
+    """What a training cell whose body is still a grader's placeholder binds its name to, so
+    that a test of it (``relu_3h.status``, ``check_training(relu_3h)``) fails with the cell's
+    ``PlaceholderError`` instead of ``NameError: name 'relu_3h' is not defined``.
+
+    Raises:
+        PlaceholderError: on reading any public attribute.
+    """
+
+    def __init__(self, name: str, reason: str) -> None:
+        self._name, self._reason = name, reason
+
+    def __getattr__(self, attribute: str) -> Any:
+        if attribute.startswith("_"):  # IPython's display and introspection probe these
+            raise AttributeError(attribute)
+        raise PlaceholderError(f"{self._name} was not trained: {self._reason}")
+
+    def __repr__(self) -> str:
+        return f"<{self._name}: not trained yet; {self._reason}>"
+
+
 def _holds_runs(value: Any) -> bool:
-    """A run, or a sweep's list of runs: what a training cell binds its name to."""
-    return isinstance(value, Run) or (
+    """A run, or a sweep's list of runs: what a training cell binds its name to (or, while
+    its body is a placeholder, an ``UnfinishedRun``)."""
+    return isinstance(value, (Run, UnfinishedRun)) or (
         isinstance(value, list) and bool(value) and all(isinstance(v, Run) for v in value)
     )
 
@@ -485,9 +513,20 @@ class NbmnistMagics(Magics):
         if self.backend:
             use_backend(self.backend)  # Keras may have been imported on another one since
         try:
-            TrainingCell.parse(kind, line, cell, namespace, magic, self).run(namespace)
+            parsed = TrainingCell.parse(kind, line, cell, namespace, magic, self)
         except OptionError as err:
             raise UsageError(f"%%{kind}: {err}") from err
+        try:
+            parsed.run(namespace)
+        except OptionError as err:
+            raise UsageError(f"%%{kind}: {err}") from err
+        except PlaceholderError as err:
+            name = parsed.sweep_name if parsed.grid else parsed.name
+            # the name holds nothing, or an UnfinishedRun (parse refused anything but runs);
+            # a run it holds is kept
+            if name is not None and not isinstance(namespace.get(name), (Run, list)):
+                namespace[name] = UnfinishedRun(name, str(err))
+            raise
 
     @magic_arguments()
     @argument(

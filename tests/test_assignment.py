@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -170,3 +171,46 @@ def test_the_unsolved_copy_fails_with_the_placeholder_message(
         (error,) = [o for o in cell.outputs if o.output_type == "error"]
         assert error["ename"] == "PlaceholderError", name
         assert "line 1 is a placeholder ('...'): fill in line 1" in error["evalue"]
+
+
+def shell_blocks(markdown: Path) -> list[str]:
+    """The fenced blocks without a language (the shell commands) of a Markdown page."""
+    blocks: list[str] = []
+    language, lines = None, []
+    for line in markdown.read_text().splitlines():
+        if not line.startswith("```"):
+            lines.append(line)
+        elif language is None:  # an opening fence
+            language, lines = line[3:].strip(), []
+        else:
+            if language == "":
+                blocks.append("\n".join(lines) + "\n")
+            language = None
+    return blocks
+
+
+@pytest.mark.slow
+def test_the_grading_page_otter_commands_run_as_written(tmp_path: Path) -> None:
+    """docs/grading.md's otter block, typed at the repository's root (here a copy of its
+    assignment folder): otter run's output folder is made, and an unsolved task's tests
+    fail in results.json with the cell's PlaceholderError, not NameError."""
+    (block,) = [b for b in shell_blocks(REPO / "docs" / "grading.md") if "otter assign" in b]
+    shutil.copytree(REPO / "notebooks" / "assignment", tmp_path / "notebooks" / "assignment")
+    env = {**os.environ, "PATH": f"{OTTER.parent}{os.pathsep}{os.environ['PATH']}"}
+    done = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", block],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    tests = json.loads((tmp_path / "results" / "results.json").read_text())["tests"]
+    hidden = [test for test in tests if test["name"] in OTTER_POINTS]
+    assert len(hidden) == len(OTTER_POINTS)
+    for test in hidden:
+        assert (
+            f"PlaceholderError: {test['name']} was not trained: line 1 is a placeholder"
+            in (test["output"])
+        ), test["output"][-500:]
+        assert "NameError" not in test["output"]

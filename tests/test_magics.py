@@ -314,3 +314,20 @@ def test_a_stopped_sweep_binds_its_points_so_far(
         ("sw[units=8]", "completed"),
         ("sw[units=16]", "interrupted"),
     ]
+
+
+def test_a_placeholder_cell_binds_its_name_so_its_tests_say_why(shell: Shell) -> None:
+    """A graded task left as '...': its test (relu_3h.status, check_training) fails with the
+    cell's PlaceholderError, not NameError; a run the name holds is never replaced."""
+    from nbmnist.errors import PlaceholderError
+
+    error = shell.run_expecting_error("%%mlp relu_3h --epochs 1\n...")
+    assert isinstance(error, PlaceholderError)
+    error = shell.run_expecting_error("relu_3h.status")
+    assert isinstance(error, PlaceholderError)
+    assert str(error).startswith("relu_3h was not trained: line 1 is a placeholder ('...')")
+    assert "not trained yet" in repr(shell.ns["relu_3h"])
+    shell.run("%%mlp relu_3h --epochs 1 --train-size 300 --no-live\ndense 8 relu")
+    assert shell.ns["relu_3h"].status == "completed"  # filled in: the name is the run
+    shell.run_expecting_error("%%mlp relu_3h --epochs 1\n# YOUR CODE HERE")
+    assert shell.ns["relu_3h"].status == "completed"  # kept
