@@ -22,6 +22,7 @@ from pathlib import Path
 
 from nbmnist.display.text import plural
 from nbmnist.errors import NbmnistError
+from nbmnist.plan import IDENTITY_OPTIONS
 from nbmnist.runs import RECORD, Run, RunStoreError
 
 #: With ``--validation test`` the last epoch's validation accuracy is the test accuracy of the
@@ -31,17 +32,12 @@ SAME_SCORE = 0.002
 FAR_ABOVE = 0.05
 
 COLUMNS = ("student", "model", "status", "data", "architecture", "epochs", "test accuracy", "flags")
-#: The options a task sets: a student's run that asked for other values than the reference run
-#: of its name is flagged (in fast mode too, where the epochs that ran are capped for all).
-TASK_OPTIONS = (
-    "data",
-    "epochs",
-    "batch_size",
-    "optimizer",
-    "learning_rate",
-    "lr_schedule",
-    "loss",
-    "validation",
+#: The options a task sets: those that decide what a run learns (``plan.IDENTITY_OPTIONS``)
+#: but the seed and what the grader's machine decides (fast mode, mixed precision). A run that
+#: asked for other values than the reference run of its name is flagged (in fast mode too,
+#: where the epochs that ran are capped for all).
+TASK_OPTIONS = tuple(
+    name for name in IDENTITY_OPTIONS if name not in ("seed", "fast", "mixed_precision")
 )
 
 
