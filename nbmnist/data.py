@@ -477,10 +477,11 @@ def _load(info: DatasetInfo, source: str | Path | None) -> Dataset:
         except DataError:
             raise
         except Exception as err:  # get_file raises bare Exception on network failure
+            offline = download_failure(err) == OFFLINE
+            reason = "offline" if offline else str(err).strip().splitlines()[0][:200]
             raise DataError(
-                f"{info.title}: data_source 'download', but the download failed "
-                f"({download_failure(err).split('.')[0]}); run again online, or use "
-                "data_source 'sample' or a folder"
+                f"{info.title}: data_source 'download', but the download failed ({reason}); "
+                "run again online, or use data_source 'sample' or a folder"
             ) from err
     folders: list[Path] = []
     if source is not None:

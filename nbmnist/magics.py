@@ -357,8 +357,8 @@ class TrainingCell:
                     stop.name = self.sweep_name
                 raise
             namespace[self.sweep_name] = runs
-            if runs and runs[0].name.split("[", 1)[0] != self.sweep_name:  # a changed cell
-                namespace[runs[0].name.split("[", 1)[0]] = runs  # answers to sw_2 too
+            if runs:  # a changed cell trained sw_2[...]: it answers to sw_2 too
+                namespace[runs[0].name.split("[", 1)[0]] = runs
         else:
             try:
                 run = train(self.body, self.kind, self.name, variables=namespace, **self.options)

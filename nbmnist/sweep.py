@@ -499,6 +499,7 @@ def sweep(
         if run_name not in kept
     ]
     trained: dict[str, Run] = {}
+    stopped = False
     try:
         if executor == IN_KERNEL:
             _in_kernel(text, kind, todo, variables, options_at, len(grid_points), trained)
@@ -522,11 +523,11 @@ def sweep(
                 trained,
             )
     except KeyboardInterrupt:
-        stopped = [run for n in names if (run := kept.get(n) or trained.get(n))]
-        _report(name, len(names), stopped, search)
-        raise TrainingInterrupted(stopped) from None
+        stopped = True  # the runs so far are reported, then the cell stops
     done = [run for run_name in names if (run := kept.get(run_name) or trained.get(run_name))]
     _report(name, len(names), done, search)
+    if stopped:
+        raise TrainingInterrupted(done)
     return done
 
 
