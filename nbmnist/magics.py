@@ -323,7 +323,17 @@ class TrainingCell:
         return self.name or f"{self.kind}_sweep"
 
     def run(self, namespace: dict[str, Any]) -> None:
-        """Do what the cell asks; bind the run (or a sweep's runs) to its name."""
+        """Do what the cell asks; bind the run (or a sweep's runs) to its name.
+
+        Raises:
+            PlaceholderError: the body is blank: IPython 7 (Colab's) strips a line that is
+                just ``...`` (a grader's placeholder) as a continuation prompt.
+        """
+        if not self.body.strip():
+            raise PlaceholderError(
+                "the cell's body is empty (or '...', which IPython 7 removes): fill it in "
+                "with the layers to build, e.g. 'dense 128 relu'"
+            )
         if self.show_code:
             variables = namespace
             options = {k: v for k, v in self.options.items() if k != "live"}

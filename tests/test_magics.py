@@ -325,7 +325,9 @@ def test_a_placeholder_cell_binds_its_name_so_its_tests_say_why(shell: Shell) ->
     assert isinstance(error, PlaceholderError)
     error = shell.run_expecting_error("relu_3h.status")
     assert isinstance(error, PlaceholderError)
-    assert str(error).startswith("relu_3h was not trained: line 1 is a placeholder ('...')")
+    # IPython 7 (Colab's) strips the '...' line itself: the body arrives empty
+    assert str(error).startswith("relu_3h was not trained: ")
+    assert "is a placeholder ('...')" in str(error) or "'...', which IPython 7" in str(error)
     assert "not trained yet" in repr(shell.ns["relu_3h"])
     shell.run("%%mlp relu_3h --epochs 1 --train-size 300 --no-live\ndense 8 relu")
     assert shell.ns["relu_3h"].status == "completed"  # filled in: the name is the run
