@@ -11,8 +11,8 @@ training cell < 15 s on this 2-core CPU (half of nbgrader's 30 s default) and < 
 
 from __future__ import annotations
 
+import argparse
 import datetime
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -32,7 +32,9 @@ def seconds(cell: nbformat.NotebookNode) -> float:
 
 
 def main() -> None:
-    paths = [Path(p) for p in sys.argv[1:]] or sorted((REPO / "notebooks").glob("*.ipynb"))
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument("notebooks", nargs="*", type=Path, help="default: notebooks/*.ipynb")
+    paths = parser.parse_args().notebooks or sorted((REPO / "notebooks").glob("*.ipynb"))
     print("| notebook | training cells | slowest cell (s) | most lines | whole notebook (s) |")
     print("| --- | --- | --- | --- | --- |")
     with tempfile.TemporaryDirectory() as out:

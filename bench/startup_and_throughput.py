@@ -17,6 +17,7 @@ Targets: load_ext <= 0.3 s, loading <= 0.5 s with one float32 copy, throughput r
 
 from __future__ import annotations
 
+import argparse
 import statistics
 import subprocess
 import sys
@@ -138,6 +139,7 @@ def epoch_time(text: str, kind: str, size: int | None, batch_size: int, ours: bo
 
 
 def main() -> None:
+    argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0]).parse_args()
     print("| measure | value | target |")
     print("| --- | --- | --- |")
     load_ext = statistics.median(fresh(LOAD_EXT) for _ in range(5))

@@ -1,6 +1,8 @@
-"""Every shell command the README and docs/ tell a user to type is accounted for: run here,
-run as written by the test named in ``RUN_ELSEWHERE``, or (a full-data run of minutes to
-hours) its program and every flag it shows checked against the program's ``--help``."""
+"""Every shell command the README and docs/ tell a user to type (in a fenced block or inline)
+is accounted for: run here, run as written by the test named in ``RUN_ELSEWHERE``, or (a
+full-data run or benchmark of minutes to hours, a make target) its program and every flag it
+shows checked against the program's ``--help`` (``make -n`` for a target). ``pip`` commands
+need the package registry, which CI does not reach: ``make test`` runs its own install."""
 
 from __future__ import annotations
 
@@ -12,15 +14,13 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
 from tests.conftest import REPO, make_run
 from tests.test_assignment import shell_blocks
 
 PAGES = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
 #: A shell command (after any VAR=value prefixes); other lines of a language-less block are
 #: notebook cells, printed errors or output.
-COMMAND = re.compile(r"(?:[A-Z_]+=\S*\s+)*(make|python|\.venv/bin/python|otter|cp|mkdir)\s")
+COMMAND = re.compile(r"(?:[A-Z_]+=\S*\s+)*(make|python|\.venv/bin/python|otter|cp|mkdir|pip)\s")
 #: Commands run as written elsewhere, by their start: where.
 RUN_ELSEWHERE = {
     "make test": ".ci/run runs it on every submission (test_packaging checks .ci/run)",
@@ -33,22 +33,31 @@ RUN_ELSEWHERE = {
 
 
 def documented() -> Iterator[tuple[str, str]]:
-    """(page, command) for each shell command of the pages, comments and VAR= prefixes off."""
+    """(page, command) for each shell command of the pages (a fenced block's line, or inline
+    code outside the blocks), comments and VAR= prefixes off; an elided one (``...``) is
+    left out."""
     for page in PAGES:
-        for block in shell_blocks(page):
-            for line in block.splitlines():
-                code = re.split(r"\s#\s", line)[0].strip()
-                if COMMAND.match(code + " "):
-                    yield page.name, re.sub(r"^(?:[A-Z_]+=\S*\s+)+", "", code)
+        lines = [line for block in shell_blocks(page) for line in block.splitlines()]
+        prose = re.sub(r"^```.*?^```", "", page.read_text(), flags=re.S | re.M)
+        lines += re.findall(r"`([^`\n]+)`", prose)
+        for line in lines:
+            code = re.split(r"\s#\s", line)[0].strip()
+            if COMMAND.match(code + " ") and " " in code and "..." not in code:
+                yield page.name, re.sub(r"^(?:[A-Z_]+=\S*\s+)+", "", code)
 
 
 COMMANDS = sorted(set(documented()))
 
 
+#: Commands that cannot run where the tests run, by their start: why.
+NOT_HERE = {"pip ": "needs the package registry, which CI does not reach"}
+
+
 def elsewhere(command: str) -> str | None:
-    return next(
-        (where for start, where in RUN_ELSEWHERE.items() if command.startswith(start)), None
-    )
+    """Where ``command`` is run as written (its start is in ``RUN_ELSEWHERE`` as whole words:
+    ``make test`` is not ``make test-browser``)."""
+    starts = RUN_ELSEWHERE.items()
+    return next((w for s, w in starts if re.match(re.escape(s) + r"(?![\w-])", command)), None)
 
 
 def program_and_flags(command: str) -> tuple[list[str], list[str]]:
@@ -56,8 +65,9 @@ def program_and_flags(command: str) -> tuple[list[str], list[str]]:
     the flags the command shows)."""
     words = shlex.split(command.replace("[", " ").replace("]", " "))
     flags = [word.split("=")[0] for word in words if word.startswith("--")]
-    if words[0] == "make":
-        return words[:2], flags
+    if words[0] == "make":  # make -n TARGET: the target exists and its recipe expands
+        targets = [word for word in words[1:] if not word.startswith("-")]
+        return ["make", "-n", "-C", str(REPO), *targets[:1]], []
     python = [sys.executable] if words[0].endswith("python") else words[:1]
     if words[1] == "-m":
         return [*python, *words[1:4]], flags  # python -m nbmnist run|class
@@ -70,24 +80,36 @@ def test_the_pages_document_commands_and_each_is_accounted_for() -> None:
         COMMANDS
     )
     for page, command in COMMANDS:
-        if elsewhere(command) or command.startswith(("python", ".venv/bin/python")):
+        if elsewhere(command) or command.startswith(("python", ".venv/bin/python", "make")):
+            continue
+        if command.startswith(tuple(NOT_HERE)):
             continue
         raise AssertionError(f"{page}: '{command}' is run by no test; add one")
 
 
-@pytest.mark.parametrize(
-    ("page", "command"),
-    [(p, c) for p, c in COMMANDS if elsewhere(c) is None],
-    ids=[f"{p}:{c[:60]}" for p, c in COMMANDS if elsewhere(c) is None],
+CHECKED = sorted(
+    {
+        (tuple(program_and_flags(c)[0]), tuple(program_and_flags(c)[1]), f"{p}: {c}")
+        for p, c in COMMANDS
+        if elsewhere(c) is None and not c.startswith(tuple(NOT_HERE))
+    }
 )
-def test_each_program_a_page_names_takes_the_flags_it_shows(page: str, command: str) -> None:
-    program, flags = program_and_flags(command)
-    done = subprocess.run([*program, "--help"], capture_output=True, text=True, cwd=REPO)
-    if "results_table.py" in command:  # takes files, no --help: run it on a runs.json below
-        return
-    assert done.returncode == 0, (page, command, done.stderr[-1000:])
-    for flag in flags:
-        assert flag in done.stdout, f"{page}: '{command}' shows {flag}, which the program lacks"
+
+
+def test_each_program_a_page_names_takes_the_flags_it_shows() -> None:
+    """Each program once (``--help``; ``make -n`` for a target), with every flag the pages
+    show it with."""
+    helps: dict[tuple[str, ...], subprocess.CompletedProcess[str]] = {}
+    for program, flags, where in CHECKED:
+        if program[-1].endswith("results_table.py"):  # no --help: run on files below
+            continue
+        if program not in helps:
+            asked = list(program) if program[0] == "make" else [*program, "--help"]
+            helps[program] = subprocess.run(asked, capture_output=True, text=True, cwd=REPO)
+        done = helps[program]
+        assert done.returncode == 0, (where, done.stderr[-1000:])
+        for flag in flags:
+            assert flag in done.stdout, f"{where} shows {flag}, which the program lacks"
 
 
 def test_the_class_view_and_results_table_commands_run_as_written(tmp_path: Path) -> None:
