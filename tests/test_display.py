@@ -120,16 +120,21 @@ def test_redraws_are_throttled_but_the_last_epoch_is_drawn(shown: list[Any]) -> 
     assert dashboard._drawn_epochs == 50
 
 
-def test_interrupted_run_is_drawn_and_labelled(
-    shown: list[Any], capsys: pytest.CaptureFixture[str]
-) -> None:
+def shown_epochs(*epochs: tuple[float, float]) -> tuple[LiveDashboard, MetricLog]:
+    """A dashboard that was shown INFO's run and these epochs' (loss, accuracy)."""
     dashboard = LiveDashboard()
     dashboard.run_started(INFO)
     log = MetricLog()
-    epoch(log, 1.0, 0.5)
-    dashboard.epoch_completed(log)
-    epoch(log, 0.9, 0.6)
-    dashboard.epoch_completed(log)  # likely throttled
+    for loss, accuracy in epochs:
+        epoch(log, loss, accuracy)
+        dashboard.epoch_completed(log)
+    return dashboard, log
+
+
+def test_interrupted_run_is_drawn_and_labelled(
+    shown: list[Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    dashboard, log = shown_epochs((1.0, 0.5), (0.9, 0.6))  # the second likely throttled
     dashboard.run_finished(make_run(log, "interrupted"))
     assert dashboard._drawn_epochs == 2
     assert dashboard.progress.bar_style == "warning"
@@ -259,11 +264,7 @@ def test_curve_plot_legend_is_under_the_panels_not_on_a_curve() -> None:
 def test_a_run_with_a_caveat_says_so_in_its_line_and_figure(
     shown: list[Any], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    dashboard = LiveDashboard()
-    dashboard.run_started(INFO)
-    log = MetricLog()
-    epoch(log, 1.0, 0.5)
-    dashboard.epoch_completed(log)
+    dashboard, log = shown_epochs((1.0, 0.5))
     caveat = (
         "batch norm unsettled (4 of 299 updates): its moving averages ... understate the "
         "model; train on the full data or for more epochs"
