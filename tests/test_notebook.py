@@ -314,7 +314,10 @@ def test_a_signal_during_a_worker_sweep_leaves_no_process(tmp_path: Path) -> Non
         return False
 
     cell = "%%mlp sw --grid units=8,16 --epochs 400 --workers 2\ndense {units} relu"
-    stopped_run(tmp_path, cell, both_points_trained_an_epoch, [signal.SIGTERM])
+    _, _, _, executed = stopped_run(tmp_path, cell, both_points_trained_an_epoch, [signal.SIGTERM])
+    (error,) = [o for o in executed.cells[1].outputs if o.output_type == "error"]
+    # one line, where a 13-line concurrent.futures traceback was
+    assert error["traceback"] == ["KeyboardInterrupt: stopped; sw holds the 2 runs it stored"]
     assert len(seen) >= 3  # the kernel and the two workers
     _, alive = psutil.wait_procs(seen, timeout=10)
     assert not [process for process in alive if still_running(process)]
