@@ -224,12 +224,13 @@ class TrainingPlan:
         accuracy, 0.915 on full data); fewer steps than the model has layers with weights."""
         found = []
         momenta = [s.effective_momentum for s in self.declaration.layers if isinstance(s, BN)]
-        if momenta and steps < settling_updates(max(momenta)):
-            momentum = max(momenta)
+        momentum = max(momenta, default=0.0)  # the slowest to settle
+        needed = settling_updates(momentum) if momenta else 0
+        if steps < needed:
             lower = math.floor(SETTLED_WEIGHT ** (1 / max(steps, 1)) * 100) / 100
             fix = f", or a lower momentum ('bn momentum={lower:g}')" if lower >= 0.5 else ""
             found.append(
-                f"batch norm unsettled ({steps} of {settling_updates(momentum)} updates): its "
+                f"batch norm unsettled ({steps} of {needed} updates): its "
                 f"moving averages (momentum {momentum:g}) still give their starting values "
                 f"{momentum**steps:.0%} of their weight, so the test scores understate the "
                 f"model; train on the full data or for more epochs{fix}"

@@ -411,7 +411,8 @@ class BatchNormSpec(LayerSpec):
                     f"'{head.text}' takes only momentum=M (e.g. 'bn momentum=0.9'), "
                     f"got '{token.text}'"
                 )
-            momentum = fraction(Token(value, token.line, token.column + 9), "momentum")
+            at = token.column + len(key) + 1  # the value's column, after 'momentum='
+            momentum = fraction(Token(value, token.line, at), "momentum")
         return cls(momentum, line=head.line, column=head.column)
 
     @property

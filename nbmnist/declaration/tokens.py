@@ -65,12 +65,17 @@ def size(token: Token, what: str) -> tuple[int, int]:
     return rows, int(match[2]) if match[2] is not None else rows
 
 
+def _number(text: str) -> float:
+    """``text`` as a float; NaN (which every range check refuses) if it is not a number."""
+    try:
+        return float(text)
+    except ValueError:
+        return math.nan
+
+
 def rate(token: Token, text: str | None = None) -> float:
     text = token.text if text is None else text
-    try:
-        rate = float(text)
-    except ValueError:
-        rate = math.nan
+    rate = _number(text)
     if not (0.0 <= rate < 1.0):
         raise token.error(f"dropout rate must be a fraction in [0, 1), e.g. 0.25; got '{text}'")
     return rate
@@ -78,10 +83,7 @@ def rate(token: Token, text: str | None = None) -> float:
 
 def fraction(token: Token, what: str) -> float:
     """A number strictly between 0 and 1 (``bn momentum=0.9``)."""
-    try:
-        value = float(token.text)
-    except ValueError:
-        value = math.nan
+    value = _number(token.text)
     if not 0.0 < value < 1.0:
         raise token.error(f"{what} must be a fraction in (0, 1), e.g. 0.9; got '{token.text}'")
     return value
@@ -144,10 +146,7 @@ def l2(token: Token, taken: set[str]) -> float | None:
     if "l2" in taken:
         raise token.error("l2 given twice")
     taken.add("l2")
-    try:
-        factor = float(value)
-    except ValueError:
-        factor = math.nan
+    factor = _number(value)
     if not (math.isfinite(factor) and factor > 0):
         raise token.error(f"l2 factor must be a number > 0, e.g. l2=0.001; got '{value}'")
     return factor
