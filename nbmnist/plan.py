@@ -63,7 +63,7 @@ LOGIT_OUTPUTS = ("linear", "log_softmax")
 def check_output(declaration: Declaration, loss: str) -> None:
     """Refuse, before anything is built, an output layer that cannot give class
     probabilities for the cross-entropy: relu, tanh, ... can be 0 or negative, so the loss
-    sees nonsense (dense 10 relu trained silently to about 51% on MNIST).
+    sees nonsense and the model trains without error to a poor score.
 
     Raises:
         DeclarationError: one line naming the last layer and the fix.
@@ -220,8 +220,8 @@ class TrainingPlan:
         represent it, one line each, ``SHORT: what happened and what to do``: batch
         normalization whose moving averages (updated once a batch) saw fewer than
         ``settling_updates`` of their momentum, so the model evaluates with statistics that
-        still lean on their starting values (a small CNN with ``bn`` on the sample: 0.67 test
-        accuracy, 0.915 on full data); fewer steps than the model has layers with weights."""
+        still lean on their starting values (typical of ``bn`` on the bundled sample); fewer
+        steps than the model has layers with weights."""
         found = []
         momenta = [s.effective_momentum for s in self.declaration.layers if isinstance(s, BN)]
         momentum = max(momenta, default=0.0)  # the slowest to settle

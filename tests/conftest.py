@@ -45,11 +45,11 @@ TINY_CNN = "conv 8 3x3 relu\nmaxpool 2\nflatten"
 # running alone at the end of a parallel run
 LONGEST_FIRST = (
     "lesson-02_cnn_mnist",  # ~180 s
-    "nbconvert-02_cnn_mnist",  # ~100 s (tests/test_runners.py)
+    "nbconvert-02_cnn_mnist",  # tests/test_runners.py (durations: docs/performance.md)
     "lesson-01_mlp_mnist",  # ~90 s
-    "papermill-02_cnn_mnist",  # ~70 s
-    "nbconvert-01_mlp_mnist",  # ~60 s
-    "papermill-01_mlp_mnist",  # ~40 s
+    "papermill-02_cnn_mnist",
+    "nbconvert-01_mlp_mnist",
+    "papermill-01_mlp_mnist",
     "test_workers",  # ~90 s
     "test_assignment",  # ~90 s
     "test_jupyterlab",  # ~45 s
