@@ -1,5 +1,5 @@
 """What grouping batches (``steps_per_execution``) costs and saves on the active backend, and
-so how long a run must be before it pays (``backend.TENSORFLOW_GROUPING_MIN_STEPS``).
+so how long a run must be before it pays (``nbmnist.backend.tensorflow.TENSORFLOW_GROUPING_MIN_STEPS``).
 
 Usage:
     NBMNIST_DATA=../shared/data .venv/bin/python bench/grouping.py [--repeat 3]

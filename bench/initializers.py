@@ -44,6 +44,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from nbmnist import backend, build_model, parse_declaration  # noqa: E402
+from nbmnist.backend import jax as backend_jax  # noqa: E402
 from nbmnist.declaration import Declaration  # noqa: E402
 
 
@@ -83,14 +84,14 @@ def per_layer(options: dict[str, object] | None) -> Callable[[], Any]:
         import jax
 
         with mock.patch.object(
-            backend, "JAX_INITIALIZER_OPTIONS", {jax.default_backend(): options}
+            backend_jax, "JAX_INITIALIZER_OPTIONS", {jax.default_backend(): options}
         ):
             yield
 
     return way
 
 
-CPU_OPTIONS = backend.JAX_INITIALIZER_OPTIONS["cpu"]
+CPU_OPTIONS = backend_jax.JAX_INITIALIZER_OPTIONS["cpu"]
 WAYS: dict[str, Callable[[], Any]] = {
     "Keras' own": keras_own,
     "per layer, XLA's default options": per_layer(None),
@@ -105,7 +106,7 @@ def cold_seconds(items: list[Any], step: Callable[[Any], Any]) -> float:
 
     backend.import_keras().backend.clear_session()
     jax.clear_caches()
-    backend._INITIALIZERS.clear()
+    backend_jax._INITIALIZERS.clear()
     started = time.perf_counter()
     for item in items:
         step(item)

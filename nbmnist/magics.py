@@ -182,7 +182,7 @@ _FLAGS = (
     *(argument(flag, **keywords) for flag, keywords in flags()),
     argument(
         "--recipe",
-        help="a preset (fast: 99%% on MNIST in 20 s on 2 CPU cores); a body of only comments "
+        help="a preset (fast: the quickest way to 99%% on MNIST); a body of only comments "
         "trains the preset's model",
     ),
     argument(
@@ -432,6 +432,11 @@ def _training_flags(func: Callable[..., Any]) -> Callable[..., Any]:
     return func
 
 
+def _help(magic: Callable[..., Any]) -> str:
+    """The magic's ``--help`` text (its flags, from IPython's ``magic_arguments`` parser)."""
+    return str(magic.parser.format_help())  # type: ignore[attr-defined]
+
+
 def _parse_flags(magic: Callable[..., Any], line: str) -> Any:
     """The magic line's flags (``parse_argstring``); an unknown flag names the one meant.
 
@@ -445,7 +450,7 @@ def _parse_flags(magic: Callable[..., Any], line: str) -> Any:
         if unknown is None:
             raise
         flag = unknown[1].split("=")[0]
-        known = [a.option_strings[0] for a in magic.parser._actions if a.option_strings]  # type: ignore[attr-defined]
+        known = list(dict.fromkeys(re.findall(r"(?<![\w-])--[a-z][\w-]*", _help(magic))))
         meant = FLAG_ALIASES.get(flag.lower())
         starting = [name for name in known if name.startswith(flag)]
         if meant:

@@ -32,7 +32,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
-from nbmnist.errors import NbmnistError
+from nbmnist.errors import RunStoreError
 from nbmnist.metric_log import MetricLog
 
 Status = Literal["running", "completed", "interrupted", "diverged", "killed"]
@@ -41,10 +41,6 @@ RECORD = "run.json"
 MODEL = "model.keras"
 DEFAULT_STORE = "nbmnist-runs"
 STAGING = ".nbmnist-staging"
-
-
-class RunStoreError(NbmnistError):
-    """A run store or a record in it cannot be read or written."""
 
 
 @dataclass
@@ -560,12 +556,12 @@ class RunStore:
         ``folder``, and point the run at it, as the model of its last completed epoch."""
         folder = folder or self.folder(run.name)
         temporary = folder / f".{MODEL}.{Writer.tag()}{TEMPORARY}.keras"
-        from nbmnist.backend import tensorflow_kept_out
+        from nbmnist.backend import keras_calls
 
         with _write_errors(folder / MODEL, "model"):
             try:
                 folder.mkdir(parents=True, exist_ok=True)
-                with tensorflow_kept_out():
+                with keras_calls():
                     model.save(temporary)
                 with open(temporary, "rb") as file:
                     os.fsync(file.fileno())

@@ -293,6 +293,14 @@ class Dispatch:
         self.channel.close()
 
 
+def executor_workers(executor: concurrent.futures.Executor) -> int:
+    """How many tasks a user's ``concurrent.futures`` executor runs at once: the standard
+    library says so only in the private ``_max_workers`` (set by its thread and process
+    pools); another executor counts as this machine's cores."""
+    count = getattr(executor, "_max_workers", None)
+    return count if isinstance(count, int) and count > 0 else os.cpu_count() or 1
+
+
 def dispatch(executor: Any = None, workers: int | None = None) -> Dispatch:
     """The executor and channel for a sweep.
 
@@ -340,10 +348,10 @@ def dispatch(executor: Any = None, workers: int | None = None) -> Dispatch:
             f"the Dask cluster of {executor.scheduler.address} ({workers} workers)",
         )
     if isinstance(executor, concurrent.futures.ThreadPoolExecutor):
-        count = executor._max_workers
+        count = executor_workers(executor)
         return Dispatch(executor, ThreadChannel(), count, f"{count} threads")
     if isinstance(executor, concurrent.futures.Executor):
-        count = int(getattr(executor, "_max_workers", 0) or 0)
+        count = executor_workers(executor)
         return Dispatch(executor, LocalChannel(), count, type(executor).__name__)
     gpus = gpu_ids()
     count = workers or default_workers(gpus)

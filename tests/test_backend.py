@@ -23,11 +23,15 @@ from nbmnist import backend
 from nbmnist.backend import (
     BackendError,
     Device,
+    choice,
     choose_steps_per_execution,
     configured_backend,
     precision_policy,
     use_backend,
 )
+from nbmnist.backend import jax as backend_jax
+from nbmnist.backend import tensorflow as backend_tensorflow
+from nbmnist.backend.common import PrivateName
 from nbmnist.declaration import parse_declaration
 from tests.conftest import REPO, TINY_MLP
 
@@ -83,8 +87,8 @@ def test_an_uninstalled_default_falls_back_to_an_installed_backend(
     """Colab's TPU runtime has no TensorFlow: Keras' default must not stop nbmnist there."""
     monkeypatch.setenv("KERAS_HOME", str(tmp_path))
     monkeypatch.delenv("KERAS_BACKEND", raising=False)
-    monkeypatch.setattr(backend, "installed", lambda name: name == "jax")
-    assert backend._choose_backend() == "jax"
+    monkeypatch.setattr(choice, "installed", lambda name: name == "jax")
+    assert choice.choose_backend() == "jax"
     assert "'tensorflow' (Keras' default) is not installed; training on 'jax'" in (
         capsys.readouterr().out
     )
@@ -121,9 +125,9 @@ def test_a_backend_that_cannot_train_is_one_line_naming_the_extra(
         monkeypatch.delenv("KERAS_BACKEND", raising=False)
     else:
         monkeypatch.setenv("KERAS_BACKEND", variable)
-    monkeypatch.setattr(backend, "installed", lambda name: name in installed)
+    monkeypatch.setattr(choice, "installed", lambda name: name in installed)
     with pytest.raises(BackendError) as raised:
-        backend._choose_backend()
+        choice.choose_backend()
     assert message in str(raised.value)
     assert raised.value._render_traceback_() == [f"BackendError: {raised.value}"]
 
@@ -168,7 +172,7 @@ def test_a_notebook_chooses_jax_before_the_first_cell_and_tensorflow_never_loads
         import nbmnist
         again = nbmnist.load_runs()[0]
         assert again.model.count_params() == run.num_params
-        from nbmnist.backend import jax_cache_dir
+        from nbmnist.backend.jax import jax_cache_dir
         print("backend", run.execution["backend"], run.environment["backend"])
         print("grouping", run.execution["grouping"], run.execution["data_on_device"])
         print("tensorflow loaded", "tensorflow" in sys.modules)
@@ -190,10 +194,10 @@ def test_a_notebook_chooses_jax_before_the_first_cell_and_tensorflow_never_loads
 
 
 def test_xla_flags_add_ours_and_keep_the_users() -> None:
-    assert backend.xla_flags("") == "--xla_gpu_enable_triton_gemm=false"
+    assert backend_jax.xla_flags("") == "--xla_gpu_enable_triton_gemm=false"
     mine = "--xla_gpu_enable_triton_gemm=true --xla_gpu_autotune_level=2"
-    assert backend.xla_flags(mine) == mine
-    assert backend.xla_flags("xla_gpu_enable_triton_gemm") == "xla_gpu_enable_triton_gemm"
+    assert backend_jax.xla_flags(mine) == mine
+    assert backend_jax.xla_flags("xla_gpu_enable_triton_gemm") == "xla_gpu_enable_triton_gemm"
 
 
 def test_a_model_saved_under_one_backend_reloads_under_the_other(tmp_path: Path) -> None:
@@ -423,7 +427,7 @@ def test_weights_are_keras_draws_initialized_one_program_per_layer() -> None:
         first.compile(optimizer="adam", loss="categorical_crossentropy")
         backend.build_training_state(first, np.zeros((1, 784)), np.eye(10)[:1])
         optimizer = list(compiled[len(again) :])
-        with mock.patch.dict(backend.JAX_INITIALIZER_OPTIONS, clear=True):  # as on a GPU
+        with mock.patch.dict(backend_jax.JAX_INITIALIZER_OPTIONS, clear=True):  # as on a GPU
             build("43 relu glorot_normal", 8)
     if this_backend() == "jax":
         # the two kernels, a program each; biases and batch normalization's four vectors are
@@ -559,7 +563,8 @@ def test_keras_imported_before_nbmnist_still_gets_the_compilation_cache(tmp_path
         """
         import os
         import keras, jax
-        from nbmnist.backend import import_keras, jax_cache_dir
+        from nbmnist.backend import import_keras
+        from nbmnist.backend.jax import jax_cache_dir
         import_keras()
         print("cache", jax.config.jax_compilation_cache_dir == str(jax_cache_dir()))
         print("flags", os.environ["XLA_FLAGS"])
@@ -577,7 +582,7 @@ def test_retracing_warnings_are_dropped_and_other_warnings_kept() -> None:
 
     def passes(message: str) -> bool:
         record = logging.LogRecord("tensorflow", logging.WARNING, __file__, 1, message, (), None)
-        return backend.RetracingFilter().filter(record)
+        return backend_tensorflow.RetracingFilter().filter(record)
 
     assert not passes("5 out of the last 5 calls to <function f> triggered tf.function retracing.")
     assert passes("Gradients do not exist for variables ['dense/kernel'] when minimizing the loss.")
@@ -585,4 +590,100 @@ def test_retracing_warnings_are_dropped_and_other_warnings_kept() -> None:
         import tensorflow as tf
 
         backend.import_keras()
-        assert any(isinstance(f, backend.RetracingFilter) for f in tf.get_logger().filters)
+        assert any(
+            isinstance(f, backend_tensorflow.RetracingFilter) for f in tf.get_logger().filters
+        )
+
+
+def _private_names() -> list[PrivateName]:
+    """Every name from Keras' internals some backend's module declares, once."""
+    found: dict[str, PrivateName] = {}
+    for name in backend.BACKENDS:
+        for private in backend.module(name).PRIVATE_NAMES:
+            found.setdefault(private.name, private)
+    return list(found.values())
+
+
+@pytest.mark.parametrize("private", _private_names(), ids=lambda private: private.name)
+def test_a_run_trains_where_keras_lacks_a_private_name(
+    private: PrivateName, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where a Keras release moves a name nbmnist takes from its internals, the run trains
+    the public way, reloads, and records the fallback (only where this backend uses it)."""
+    import nbmnist
+    from nbmnist.backend import common
+    from nbmnist.display.console import ConsoleDisplay
+
+    used = private in backend.current().PRIVATE_NAMES
+    assert private.exists() or not used, "this Keras lacks it already: the fallback runs"
+    lookup = PrivateName._lookup
+    monkeypatch.setattr(
+        PrivateName,
+        "_lookup",
+        lambda self: common._MISSING if self == private else lookup(self),
+    )
+    quiet = ConsoleDisplay(open(os.devnull, "w"))  # noqa: SIM115
+    run = nbmnist.train(TINY_MLP, display=quiet, epochs=1, seed=3)
+    assert run.status == "completed" and run.test_accuracy is not None
+    recorded = [line for line in run.execution["fallbacks"] if line.startswith(private.name)]
+    assert len(recorded) == used, run.execution["fallbacks"]
+    run._model = None  # reload from the file, through the fallback too
+    assert run.model.count_params() == run.num_params
+
+
+def test_keras_internals_are_reached_only_through_their_private_names() -> None:
+    """No ``keras.src`` import and no attribute of a declared private name outside the
+    ``PrivateName`` that declares it (so the fallback test above covers every use)."""
+    import ast
+
+    attributes = {private.attribute.split(".")[-1] for private in _private_names()}
+    uses = []
+    for path in (REPO / "nbmnist").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            module = ""
+            if isinstance(node, ast.ImportFrom):
+                module = node.module or ""
+            elif isinstance(node, ast.Import):
+                module = " ".join(alias.name for alias in node.names)
+            if "keras.src" in module:
+                uses.append(f"{path.name}:{node.lineno} imports {module}")
+            if isinstance(node, ast.Attribute) and node.attr in attributes:
+                uses.append(f"{path.name}:{node.lineno} .{node.attr}")
+    assert uses == []
+
+
+def test_every_backend_module_offers_the_interface() -> None:
+    """A backend is one module: each offers every function of ``BackendModule`` with the
+    protocol's parameters, its ``NAME`` and its ``PRIVATE_NAMES``, and importing it imports
+    no framework."""
+    import inspect
+
+    from nbmnist.backend.interface import BackendModule
+
+    wanted = {
+        name: inspect.signature(member)
+        for name, member in vars(BackendModule).items()
+        if inspect.isfunction(member) and not name.startswith("_")
+    }
+    assert {"grouping", "to_device", "load_model", "compile_ahead"} <= set(wanted)
+    for name in backend.BACKENDS:
+        served = backend.module(name)
+        assert name == served.NAME
+        assert all(isinstance(p, PrivateName) for p in served.PRIVATE_NAMES)
+        for function, signature in wanted.items():
+            offered = inspect.signature(getattr(served, function))
+            expected = [p for p in signature.parameters if p != "self"]
+            names = list(offered.parameters)
+            if any(p.kind is p.VAR_KEYWORD for p in offered.parameters.values()):
+                expected = expected[: len(names) - 1]  # keywords taken as **sizes
+                names = names[:-1]
+            assert names == expected, (name, function)
+    assert callable(backend.device)  # the function, not the submodule of that name
+    imported = run_python(
+        """
+        import sys
+        import nbmnist.backend.jax, nbmnist.backend.tensorflow, nbmnist.backend.torch
+        print(sorted({"jax", "tensorflow", "torch", "keras"} & set(sys.modules)))
+        """
+    )
+    assert imported.stdout.strip() == "[]", imported.stderr[-2000:]
