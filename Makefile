@@ -28,17 +28,15 @@ BACKEND_TESTS := tests/test_backend.py tests/test_training.py tests/test_kernel.
 	tests/test_sweep.py tests/test_display.py tests/test_callbacks.py tests/test_notebook.py \
 	-m "not same_on_every_backend" \
 	-k "not first_cells_imports and (not test_notebook or 03_fashion_mnist_regularization)"
-# XLA on a CPU spends most of a test's training compiling; LLVM's -O0 halves that (a lesson 01
-# cell in fast mode: 11.3 s, 5.2 s at -O0) for epochs that tests on a few thousand images
-# barely feel (on full MNIST they run 3-4x slower). The product keeps XLA's defaults.
+# XLA on a CPU spends most of a test's training compiling, which LLVM's -O0 cuts for epochs
+# that tests on a few thousand images barely feel; the product keeps XLA's defaults.
 JAX_TEST_FLAGS := XLA_FLAGS=--xla_backend_optimization_level=0
 COLAB_TESTS := tests/test_display.py tests/test_magics.py tests/test_sweep.py tests/test_packaging.py
 # pytest-xdist: 3 processes on 2 cores (tests wait on kernels, subprocesses and sockets about
 # half the time); tests that share a costly fixture stay in one process, the longest groups
 # first (tests/conftest.py; xdist would otherwise reorder groups by their number of tests).
-# The JAX and Colab passes wait less (fewer kernels) and run in 2 processes: the JAX pass
-# 163-170 s against 178-193 s in 3, the Colab pass 25 s against 31 s (each measured twice).
-# PARALLEL= PARALLEL_SHORT= runs them in one process.
+# The JAX and Colab passes wait less (fewer kernels): 2 processes are faster for them
+# (docs/performance.md). PARALLEL= PARALLEL_SHORT= runs them in one process.
 PARALLEL ?= -n 3 --dist loadgroup --no-loadscope-reorder
 PARALLEL_SHORT ?= -n 2 --dist loadgroup --no-loadscope-reorder
 # Debian's Chromium for the JupyterLab end-to-end test (Playwright's own download is not used)
@@ -47,13 +45,10 @@ SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: venv demo test test-tensorflow test-jax test-colab test-backends test-colab-runtime test-browser lint bench bench-gpu fuzz clean
 
-# venv --upgrade-deps: the current pip, not the one Python bundles (3.11.7's pip 23.2 took
-# 106-117 s to resolve and install these extras, 61 s of it resolving; pip 26.3 51 s, the same
-# versions). The environment is byte-compiled once, here: without it every test process and
-# kernel compiled TensorFlow's modules on its first import, at once, and make test took
-# longer. pip compiles one file after another (~75 s); compileall -j 0 on every core does the
-# same in ~45 s on 2 cores. A file that does not compile is left to the interpreter, as pip
-# leaves it.
+# venv --upgrade-deps: the current pip resolves these extras far faster than the one Python
+# bundles. The environment is byte-compiled once, here, on every core (compileall -j 0):
+# otherwise every test process and kernel compiles TensorFlow's modules on its first import,
+# at once. A file that does not compile is left to the interpreter, as pip leaves it.
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv --upgrade-deps $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-compile \
@@ -84,13 +79,12 @@ $(COLAB)/.installed: Makefile $(STAMP)
 	touch $@
 
 # the three passes, one after the other (the TensorFlow pass keeps both cores busy: side by
-# side with the other passes, or with lint, it took longer: measured)
+# side with the other passes, or with lint, the whole takes longer)
 test: lint $(CHROMIUM) $(COLAB)/.installed
 	$(MAKE) --no-print-directory test-tensorflow test-jax test-colab
 
 # pytest caches each test module's rewritten assertions as bytecode in tests/__pycache__;
-# with PYTHONDONTWRITEBYTECODE set (as it is on the machine this was measured on) each of the 9
-# worker processes of the three passes rewrote all of them (a collection: 20 s; 15 s cached)
+# with PYTHONDONTWRITEBYTECODE set (some machines set it) every worker process rewrites them all
 test-tensorflow test-jax test-colab test-backends test-colab-runtime: export PYTHONDONTWRITEBYTECODE =
 
 test-tensorflow: $(STAMP)

@@ -20,34 +20,13 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+from nbmnist.errors import NotebookStopped
+
 #: What stops a headless run: Ctrl-C in the terminal, and SIGTERM (``timeout``, a grader's or
 #: a batch system's time limit).
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 #: Seconds the kernel has to end its cell after the interrupt before it is shut down.
 STOP_GRACE_S = 15.0
-
-
-class NotebookStopped(Exception):
-    """A headless execution was stopped by a signal (Ctrl-C, SIGTERM).
-
-    The cell that was running was interrupted as a notebook's stop button does (a training
-    run keeps its completed epochs, recorded as ``interrupted``) and no later cell ran; the
-    executed part, its HTML and its runs' JSON are written as after a finished execution.
-
-    Attributes:
-        signum: the signal (``signal.SIGINT`` or ``signal.SIGTERM``).
-        cell: 0-based index of the cell that was running in the notebook, or None (the kernel
-            was starting).
-        source: that cell's first line.
-    """
-
-    def __init__(self, signum: int, cell: int | None, source: str) -> None:
-        self.signum, self.cell, self.source = signum, cell, source
-        name = signal.Signals(signum).name
-        if cell is None:
-            super().__init__(f"stopped by {name} while the kernel started; no cell ran")
-        else:
-            super().__init__(f"stopped by {name} in cell {cell + 1} ({source}); no later cell ran")
 
 
 def kernel_manager(asynchronous: bool = False) -> Any:

@@ -10,6 +10,7 @@ their full traceback.
 from __future__ import annotations
 
 import difflib
+import signal
 from collections.abc import Iterable
 from typing import Any
 
@@ -69,6 +70,39 @@ class OptionError(NbmnistError, ValueError):
 
 class ParameterError(NbmnistError, ValueError):
     """A notebook parameter (``python -m nbmnist run -p NAME VALUE``) cannot be set."""
+
+
+class RunStoreError(NbmnistError):
+    """A run store or a record in it cannot be read or written."""
+
+
+class GradingError(AssertionError):
+    """A student's run does not meet a check; the message says what to change.
+
+    An ``AssertionError``, so a grader (nbgrader, otter, pytest) marks the test failed."""
+
+
+class NotebookStopped(Exception):
+    """A headless execution was stopped by a signal (Ctrl-C, SIGTERM).
+
+    The cell that was running was interrupted as a notebook's stop button does (a training
+    run keeps its completed epochs, recorded as ``interrupted``) and no later cell ran; the
+    executed part, its HTML and its runs' JSON are written as after a finished execution.
+
+    Attributes:
+        signum: the signal (``signal.SIGINT`` or ``signal.SIGTERM``).
+        cell: 0-based index of the cell that was running in the notebook, or None (the kernel
+            was starting).
+        source: that cell's first line.
+    """
+
+    def __init__(self, signum: int, cell: int | None, source: str) -> None:
+        self.signum, self.cell, self.source = signum, cell, source
+        name = signal.Signals(signum).name
+        if cell is None:
+            super().__init__(f"stopped by {name} while the kernel started; no cell ran")
+        else:
+            super().__init__(f"stopped by {name} in cell {cell + 1} ({source}); no later cell ran")
 
 
 class BackendError(NbmnistError):

@@ -23,12 +23,8 @@ from typing import Any
 
 from nbmnist.declaration import Declaration, Kind, parse_declaration
 from nbmnist.declaration.spec import ActivationSpec, LayerSpec
-from nbmnist.errors import NbmnistError
+from nbmnist.errors import GradingError, NbmnistError
 from nbmnist.runs import Run
-
-
-class GradingError(AssertionError):
-    """A student's run does not meet a check; the message says what to change."""
 
 
 def _layers(declaration: Declaration) -> list[LayerSpec]:

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 
 #: Metrics that are better when higher; everything else (losses) is better when lower.
 HIGHER_IS_BETTER = ("accuracy",)
+#: What the ``val_`` curves are called, by what validates (the ``validation`` option).
+VALIDATION_LABELS = {"split": "validation", "test": "validation (test set)"}
 
 
 @dataclass

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 import numpy as np
 
-from nbmnist.display.curves import VALIDATION_LABELS
+from nbmnist.metric_log import VALIDATION_LABELS
 from nbmnist.runs import Run
 
 if TYPE_CHECKING:
@@ -138,8 +138,8 @@ def violin_points(values: np.ndarray, limit: int = VIOLIN_POINTS) -> np.ndarray:
     steps of 1/(limit - 1), smallest and largest included): the quartile lines and the
     extremes are the whole tensor's to 1/(limit - 1) in rank, and the density is estimated
     from those points (seaborn's Scott bandwidth on fewer points: a little smoother). seaborn
-    makes a labelled row of every point it is given: the violins of lesson 01's three MLPs
-    (1.2 million weights) took 7.7 s, 1.1 s this way, PNG included (bench/violins.py)."""
+    makes a labelled row of every point it is given, so a million weights would take seconds
+    to draw (``bench/violins.py``, docs/performance.md)."""
     if values.size <= limit:
         return values
     ranks = np.linspace(0, values.size - 1, limit).round().astype(np.int64)
@@ -447,8 +447,8 @@ def plot_feature_maps(run: Run, image: Any) -> Figure:
         ValueError: no model or no convolution layer; OptionError: not one 28x28 image.
     """
     from nbmnist.backend import import_keras
+    from nbmnist.data import as_model_input
     from nbmnist.errors import OptionError
-    from nbmnist.predictions import as_model_input
 
     keras = import_keras()
     convs = _conv_layers(run)

@@ -16,8 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from nbmnist.data import DATASETS, Dataset, load_dataset
-from nbmnist.declaration.spec import batch_shape
+from nbmnist.data import DATASETS, Dataset, as_model_input, load_dataset
 from nbmnist.errors import OptionError, did_you_mean
 from nbmnist.runs import Run
 from nbmnist.tables import data_label
@@ -36,41 +35,6 @@ def _model(run: Run) -> Any:
     if model is None:
         raise OptionError(f"run {run.name!r} has no saved model to predict with")
     return model
-
-
-def as_model_input(images: Any, kind: str) -> np.ndarray:
-    """``images`` as the model's input: float32 in [0, 1], shape ``(N, 784)`` for ``mlp``,
-    ``(N, 28, 28, 1)`` for ``cnn``.
-
-    Args:
-        images: one image or many: uint8 (0-255) or float (0-1), shaped ``(28, 28)``,
-            ``(784,)``, ``(N, 28, 28)``, ``(N, 784)`` or ``(N, 28, 28, 1)``.
-
-    Raises:
-        OptionError: another shape, another dtype, or floats outside [0, 1].
-    """
-    array = np.asarray(images)
-    if array.dtype == np.uint8:
-        pixels = array.astype(np.float32) / np.float32(255)
-    elif np.issubdtype(array.dtype, np.floating) or np.issubdtype(array.dtype, np.integer):
-        pixels = array.astype(np.float32)
-        if pixels.size and (np.nanmin(pixels) < 0 or np.nanmax(pixels) > 1):
-            raise OptionError(
-                f"pixel values must be uint8 (0-255) or floats in [0, 1], as in training; got "
-                f"{array.dtype} from {np.nanmin(pixels):g} to {np.nanmax(pixels):g} "
-                "(divide by 255 first)"
-            )
-    else:
-        raise OptionError(f"images must be numbers (uint8 or float), got dtype {array.dtype}")
-    shape = pixels.shape
-    if shape in ((28, 28), (784,), (28, 28, 1)):
-        pixels = pixels[np.newaxis]
-    elif not (len(shape) >= 2 and shape[1:] in ((28, 28), (784,), (28, 28, 1))):
-        raise OptionError(
-            f"images must be 28x28 (or 784 values), one or many: shapes (28, 28), (784,), "
-            f"(N, 28, 28), (N, 784) or (N, 28, 28, 1); got {shape}"
-        )
-    return pixels.reshape(batch_shape(kind))
 
 
 def predict(run: Run, images: Any) -> np.ndarray:

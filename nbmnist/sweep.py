@@ -45,7 +45,7 @@ from nbmnist.workers import (
 
 SEARCHES = ("grid", "random")
 #: Where a sweep's points train when no executor is given: ``"processes"`` (a local pool).
-#: ``"kernel"`` trains them one after another in the notebook's kernel, as before workers.
+#: ``"kernel"`` trains them one after another in the notebook's kernel.
 IN_KERNEL = "kernel"
 #: Seconds between redraws of the live table (a point's epochs may come faster).
 REDRAW_S = 0.5
@@ -369,7 +369,7 @@ def _base_name(
             try:
                 stored = store.load(run_name)
             except RunStoreError:
-                continue  # unreadable: trained again under this name, as before
+                continue  # unreadable: trained again under this name
             stored_identity = stored.identity or _identity_of(stored)
             for change in identity_changes(stored_identity, identities[_key(point)]):
                 if change not in changed:

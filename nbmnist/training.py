@@ -53,8 +53,8 @@ from nbmnist.runs import (
 #: evaluation step serves them all; evaluation results do not depend on it.
 EVALUATION_BATCH_SIZE = 1000
 #: The share of training time that saving the model after epochs may take (see
-#: ``StoreWriter``): seed 000's MLP saves in ~0.04 s, so on 2 CPU cores (1-2 s epochs) after
-#: every epoch, on a GPU (0.15 s epochs) after every few.
+#: ``StoreWriter``): on a CPU, where epochs are long next to a save, after every epoch; on a
+#: GPU after every few.
 MODEL_SAVE_SHARE = 0.1
 
 
@@ -441,8 +441,8 @@ def final_scores(
 ) -> tuple[float, float]:
     """(test loss, test accuracy in [0, 1]) of a model that completed its epochs: the last
     epoch's ``val_loss`` and ``val_accuracy`` when it validated on the test set (the same
-    weights, images and batch size: evaluating again only repeated that pass, 0.4 s of a
-    lesson 02 CNN's 7 s in fast mode), else ``evaluate``."""
+    weights, images and batch size: evaluating again would only repeat that pass), else
+    ``evaluate``."""
     if validation == "test" and history.get("val_loss") and history.get("val_accuracy"):
         return history["val_loss"][-1], history["val_accuracy"][-1]
     return evaluate(model, data)

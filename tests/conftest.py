@@ -173,7 +173,7 @@ def run_generated_code(
     return calls
 
 
-def make_run(name: str, accuracy: float, **extra: object) -> Any:
+def make_run(name: str, accuracy: float | None, **extra: object) -> Any:
     """A completed run record (no model), for tables and plots; ``extra`` overrides fields."""
     from nbmnist.runs import Run
 

@@ -11,6 +11,7 @@ from nbmnist.display import TrainingInfo, curves, notebook
 from nbmnist.display.notebook import LiveDashboard
 from nbmnist.metric_log import MetricLog
 from nbmnist.runs import Run
+from tests.conftest import make_run
 
 INFO = TrainingInfo(
     name="demo",
@@ -50,20 +51,17 @@ def epoch(log: MetricLog, loss: float, accuracy: float) -> None:
     )
 
 
-def make_run(log: MetricLog, status: str = "completed") -> Run:
-    return Run(
-        name="demo",
-        kind="mlp",
-        declaration="dense 10",
-        options={},
+def finished(log: MetricLog, status: str = "completed") -> Run:
+    """The run the dashboard is told has ended: ``log``'s epochs, scored if completed."""
+    scored = status == "completed"
+    return make_run(
+        "demo",
+        0.9 if scored else None,
+        test_loss=0.3 if scored else None,
         history=log.history,
-        test_loss=0.3 if status == "completed" else None,
-        test_accuracy=0.9 if status == "completed" else None,
-        num_params=1234,
-        wall_time_s=1.5,
-        data_source=INFO.data_source,
-        status=status,  # type: ignore[arg-type]
         epoch_seconds=log.epoch_seconds,
+        status=status,
+        data_source=INFO.data_source,
     )
 
 
@@ -88,7 +86,7 @@ def test_dashboard_updates_in_place(
         images.append(dashboard.image.value)
     assert len(set(images)) == 3 and all(img[:4] == b"\x89PNG" for img in images)
     assert "val_accuracy 0.8500" in dashboard.metrics.value
-    dashboard.run_finished(make_run(log))
+    dashboard.run_finished(finished(log))
     # the final state is also emitted once as a static PNG, with a text line
     assert len(shown) == 2 and shown[1].format == "png"
     assert dashboard.progress.bar_style == "success"
@@ -135,7 +133,7 @@ def test_interrupted_run_is_drawn_and_labelled(
     shown: list[Any], capsys: pytest.CaptureFixture[str]
 ) -> None:
     dashboard, log = shown_epochs((1.0, 0.5), (0.9, 0.6))  # the second likely throttled
-    dashboard.run_finished(make_run(log, "interrupted"))
+    dashboard.run_finished(finished(log, "interrupted"))
     assert dashboard._drawn_epochs == 2
     assert dashboard.progress.bar_style == "warning"
     assert "interrupted at epoch 3; 2 epochs kept" in capsys.readouterr().out
@@ -175,7 +173,7 @@ def test_batch_progress_is_polled_and_the_poller_stops(shown: list[Any]) -> None
     dashboard.poll_batches()
     assert (dashboard.batch.value, dashboard.batch.max) == (120, 469)
     assert dashboard.batch_label.value == "120/469"
-    dashboard.run_finished(make_run(MetricLog(), "interrupted"))
+    dashboard.run_finished(finished(MetricLog(), "interrupted"))
     assert dashboard._poller is None  # joined
     assert "interrupted at epoch 1" in dashboard.status.value
 
@@ -206,7 +204,6 @@ def test_compare_redraws_the_chosen_runs_and_metric() -> None:
     import ipywidgets
 
     from nbmnist.display.compare import compare
-    from tests.conftest import make_run
 
     a = make_run(
         "a", 0.97, history={"loss": [0.5, 0.3], "accuracy": [0.8, 0.9], "val_accuracy": [0.7, 0.85]}
@@ -269,7 +266,7 @@ def test_a_run_with_a_caveat_says_so_in_its_line_and_figure(
         "batch norm unsettled (4 of 299 updates): its moving averages ... understate the "
         "model; train on the full data or for more epochs"
     )
-    dashboard.run_finished(replace(make_run(log), caveats=[caveat]))
+    dashboard.run_finished(replace(finished(log), caveats=[caveat]))
     out = capsys.readouterr().out
     assert "demo: test_loss 0.3000 · test_accuracy 0.9000" in out and f"CAVEAT: {caveat}" in out
     title = dashboard._plot.figure._suptitle.get_text()  # type: ignore[union-attr]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -102,22 +103,41 @@ def test_interrupt_keeps_completed_epochs_and_the_next_cell_runs(kernel: tuple[A
     assert status == "ok" and "after: test_loss" in out
 
 
-def test_interrupt_during_the_first_cells_imports_leaves_a_working_kernel() -> None:
+#: Kernel code that creates the file ``mark`` when ``import keras`` starts.
+MARK_KERAS_IMPORT = """
+import importlib.abc, pathlib, sys
+class Mark(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name == "keras":
+            pathlib.Path({mark!r}).touch()
+        return None
+sys.meta_path.insert(0, Mark())
+"""
+
+
+def test_interrupt_during_the_first_cells_imports_leaves_a_working_kernel(
+    tmp_path: Path,
+) -> None:
     """Ctrl-C while the first training cell of a fresh kernel imports Keras and its backend
     (breaking that import broke the kernel): the cell stops with KeyboardInterrupt once the
     import is done, and the next training cell works."""
+    mark = tmp_path / "keras-importing"
     manager = kernel_manager()
     manager.start_kernel(env={**os.environ, "NBMNIST_DOWNLOAD": "0"})
     client = manager.client()
     client.start_channels()
     try:
         client.wait_for_ready(timeout=60)
-        assert run(client, "%load_ext nbmnist\nimport sys")[0] == "ok"
+        assert (
+            run(client, "%load_ext nbmnist\n" + MARK_KERAS_IMPORT.format(mark=str(mark)))[0] == "ok"
+        )
         reply_id = client.execute("%%mlp first --epochs 1 --no-live\ndense 8")
-        time.sleep(0.5)  # inside `import keras` and its backend (2-5 s here)
+        deadline = time.monotonic() + 60
+        while not mark.exists() and time.monotonic() < deadline:  # Keras is being imported
+            time.sleep(0.01)
         manager.interrupt_kernel()
         reply = reply_to(client, reply_id)
-        assert reply["content"]["ename"] == "KeyboardInterrupt"
+        assert reply["content"]["ename"] == "KeyboardInterrupt", reply["content"]
         printed = ""
         while True:
             message = client.get_iopub_msg(timeout=120)

@@ -125,8 +125,8 @@ def test_the_colab_install_cell_installs_nothing_colab_has() -> None:
 
 
 def _module_imports() -> dict[str, set[str]]:
-    """nbmnist module -> the nbmnist modules it imports when it is imported (module-level
-    imports, outside ``if TYPE_CHECKING``)."""
+    """nbmnist module -> the nbmnist modules it imports, at its top or inside a function
+    (imports under ``if TYPE_CHECKING`` are for the type checker only)."""
     import ast
 
     modules = {}
@@ -135,13 +135,18 @@ def _module_imports() -> dict[str, set[str]]:
         modules[name] = path
     graph: dict[str, set[str]] = {name: set() for name in modules}
     for name, path in modules.items():
-        for node in ast.parse(path.read_text()).body:
-            if not isinstance(node, ast.ImportFrom) or not (node.module or "").startswith(
-                "nbmnist"
-            ):
+        nodes = list(ast.parse(path.read_text()).body)
+        while nodes:
+            node = nodes.pop()
+            if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+                nodes.extend(node.orelse)
                 continue
-            targets = {node.module, *(f"{node.module}.{alias.name}" for alias in node.names)}
-            graph[name] |= targets & set(modules)
+            nodes.extend(ast.iter_child_nodes(node))
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("nbmnist"):
+                targets = {node.module, *(f"{node.module}.{alias.name}" for alias in node.names)}
+                graph[name] |= targets & set(modules)
+            elif isinstance(node, ast.Import):
+                graph[name] |= {alias.name for alias in node.names} & set(modules)
     return graph
 
 
@@ -158,6 +163,20 @@ def test_the_package_has_no_import_circle() -> None:
 
     circles = [name for name in graph if reaches(name, name, set())]
     assert circles == []
+
+
+def test_no_module_imports_a_package_above_it() -> None:
+    """A module never imports the package it is in (or ``nbmnist`` itself, the user's API):
+    the package's ``__init__`` gathers from its modules, never the other way round."""
+    graph = _module_imports()
+    assert "nbmnist.backend" in graph["nbmnist.training"] | graph["nbmnist.model"]
+    upward = [
+        f"{name} -> {target}"
+        for name, targets in graph.items()
+        for target in targets
+        if name.startswith(target + ".")
+    ]
+    assert upward == []
 
 
 def test_dask_is_imported_only_for_a_dask_executor() -> None:

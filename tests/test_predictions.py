@@ -9,8 +9,9 @@ import pytest
 
 import nbmnist
 from nbmnist import OptionError, load_dataset, train
+from nbmnist.data import as_model_input
 from nbmnist.display.console import ConsoleDisplay
-from nbmnist.predictions import as_model_input, scored_predictions
+from nbmnist.predictions import scored_predictions
 from tests.conftest import TINY_CNN, TINY_MLP
 
 _TRAINED: dict[str, nbmnist.Run] = {}

@@ -498,12 +498,12 @@ def test_violins_of_a_reloaded_run_are_its_kernels(tmp_path: Path) -> None:
 
 CLAIMER = textwrap.dedent(
     """
-    import sys, time
+    import sys
     from nbmnist.runs import RunStore
-    store, start = sys.argv[1], float(sys.argv[2])
-    while time.time() < start:  # all eight claim at the same moment
-        pass
-    print(RunStore(store).claim("same"))
+    store = RunStore(sys.argv[1])
+    print("ready", flush=True)
+    sys.stdin.readline()  # all eight claim once all have started
+    print(store.claim("same"))
     """
 )
 
@@ -544,16 +544,22 @@ def test_folders_are_shell_safe_and_runs_keep_readable_names(tmp_path: Path) -> 
 
 def test_eight_processes_claiming_one_name_at_once_get_eight_folders(tmp_path: Path) -> None:
     store = tmp_path / "store"
-    start = time.time() + 3.0  # after every child has started
     children = [
         subprocess.Popen(
-            [sys.executable, "-c", CLAIMER, str(store), str(start)],
+            [sys.executable, "-c", CLAIMER, str(store)],
+            stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
             env={**os.environ, "PYTHONPATH": str(REPO)},
         )
         for _ in range(8)
     ]
+    for child in children:  # every child has started ...
+        assert child.stdout is not None and child.stdout.readline() == "ready\n"
+    for child in children:  # ... before any is let go
+        assert child.stdin is not None
+        child.stdin.write("go\n")
+        child.stdin.flush()
     names = [child.communicate(timeout=60)[0].strip() for child in children]
     assert sorted(names) == sorted(["same", *(f"same_{n}" for n in range(2, 9))])
     assert sorted(path.name for path in store.iterdir()) == sorted(names)

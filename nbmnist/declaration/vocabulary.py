@@ -114,8 +114,8 @@ PADDINGS: tuple[str, ...] = ("valid", "same")
 #: Largest repeat count of a trailing ``xN``, so any input parses in bounded time and memory.
 MAX_REPEAT = 1000
 #: The most layers a model may have, refused while parsing (at the line that declares one
-#: too many): with TensorFlow 700 dense layers trained (slowly: 136 s for one batch), 1,000
-#: raised RecursionError after 5-45 s; parsing 10,000 lines took 200 ms.
+#: too many), well below the depth where Keras' recursive build raises RecursionError
+#: (docs/performance.md, "How deep can a declared model be?").
 MAX_LAYERS = 500
 #: Why, in the error a student sees.
 MAX_LAYERS_REASON = (

@@ -1,11 +1,12 @@
 """Loss and accuracy curves of one run, rendered to PNG cheaply enough to redraw every epoch.
 
-A full matplotlib draw of this figure and a PNG encode cost ~35-40 ms. Most of that is the
-static part (axes, ticks, labels, legend), which only changes when an axis limit does. So the
-limits are chosen to change rarely (x: the planned number of epochs; y: rounded up to a
-"nice" number with headroom), the static part is drawn once per limit change and kept as a
-pixel buffer, and each redraw restores that buffer, draws only the line artists onto it
-(blitting) and encodes the result with a fast PNG setting.
+A full matplotlib draw of this figure and a PNG encode is costly next to a small model's
+epoch (``bench/redraw.py``, docs/performance.md). Most of that is the static part (axes,
+ticks, labels, legend), which only changes when an axis limit does. So the limits are chosen
+to change rarely (x: the planned number of epochs; y: rounded up to a "nice" number with
+headroom), the static part is drawn once per limit change and kept as a pixel buffer, and
+each redraw restores that buffer, draws only the line artists onto it (blitting) and encodes
+the result with a fast PNG setting.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import io
 import math
 from typing import Any
 
-from nbmnist.metric_log import MetricLog
+from nbmnist.metric_log import VALIDATION_LABELS, MetricLog
 
 PANELS = (("loss", "loss"), ("accuracy", "accuracy"))
 
@@ -26,10 +27,6 @@ def _nice_ceiling(value: float) -> float:
         if step * 10**exponent >= value:
             return step * 10**exponent
     return 10.0 ** (exponent + 1)  # pragma: no cover - the loop always returns
-
-
-#: The dashed curve's label, by what validates.
-VALIDATION_LABELS = {"split": "validation", "test": "validation (test set)"}
 
 
 class CurvePlot:
