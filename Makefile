@@ -13,7 +13,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
-STRICT := nbmnist/declaration nbmnist/errors.py nbmnist/metric_log.py nbmnist/runs.py \
+STRICT := nbmnist/declaration nbmnist/errors.py nbmnist/metric_log.py nbmnist/runs \
 	nbmnist/options.py nbmnist/plan.py
 # Colab's GPU runtime versions that differ from ours, laid over .venv with PYTHONPATH
 COLAB  := .venv-colab

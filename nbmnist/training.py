@@ -12,7 +12,6 @@ import os
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -38,24 +37,12 @@ from nbmnist.metric_log import MetricLog
 from nbmnist.model import as_declaration, build_model, non_trainable_params, summary_text
 from nbmnist.options import TrainingOptions, make_options, split_sizes
 from nbmnist.plan import TrainingPlan
-from nbmnist.runs import (
-    Run,
-    RunStore,
-    Status,
-    Writer,
-    now,
-    record,
-    session_names,
-)
+from nbmnist.runs import Run, RunStore, Status, StoreWriter, now, record, session_names
 
 #: Batch size of validation and test evaluation: it divides the test set (10,000), the
 #: default validation split (10,000 of 60,000) and the sample's (1,000), so one compiled
 #: evaluation step serves them all; evaluation results do not depend on it.
 EVALUATION_BATCH_SIZE = 1000
-#: The share of training time that saving the model after epochs may take (see
-#: ``StoreWriter``): on a CPU, where epochs are long next to a save, after every epoch; on a
-#: GPU after every few.
-MODEL_SAVE_SHARE = 0.1
 
 
 def physical_memory() -> int | None:
@@ -126,51 +113,6 @@ def prepare_arrays(
         cache["x_test"].reshape(shape),
         cache["y_test"],
     )
-
-
-class StoreWriter:
-    """Keeps a run's record on disk current: written when training starts and after every
-    epoch (atomically; see ``RunStore``), in the run's folder or in ``folder``, with this
-    process as its writer and a heartbeat, so a run whose process dies loads as ``killed``.
-
-    After an epoch the model is saved too (atomically), when saving costs at most
-    ``MODEL_SAVE_SHARE`` of the training time since the last save: a killed run keeps the
-    model of a recent epoch (``run.model_epoch``), every epoch's when epochs are long.
-    """
-
-    def __init__(
-        self, store: RunStore, run: Run, model: Any = None, folder: Path | None = None
-    ) -> None:
-        self.store, self.run, self.model, self.folder = store, run, model, folder
-        self.where = str(folder or store.folder(run.name))
-        self.saved_at = time.perf_counter()
-        self.save_seconds = 0.0
-
-    def write(self) -> None:
-        self.run.writer = Writer.record()
-        self.store.write(self.run, self.folder)
-
-    def run_started(self, info: TrainingInfo) -> None:
-        Writer.writing.add(self.where)
-        self.store.clean()  # what dead writers left behind
-        self.saved_at = time.perf_counter()
-        self.write()
-
-    def epoch_completed(self, log: MetricLog) -> None:
-        since = time.perf_counter() - self.saved_at
-        if self.model is not None and self.save_seconds <= MODEL_SAVE_SHARE * since:
-            began = time.perf_counter()
-            self.store.save_model(self.run, self.model, self.folder)
-            self.saved_at = time.perf_counter()
-            self.save_seconds = self.saved_at - began
-        self.write()  # run.history is log.history: the epoch is in it
-
-    def run_finished(self, run: Run) -> None:
-        self.write()
-        self.close()
-
-    def close(self) -> None:
-        Writer.writing.discard(self.where)
 
 
 def _run_name(name: str | None, kind: str, store: RunStore, overwrite: bool) -> str:

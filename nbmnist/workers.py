@@ -504,14 +504,10 @@ class Trainer:
 
     def take_folder(self, name: str) -> dict[str, bytes]:
         """The files of run ``name``'s folder (``run.json``, ``model.keras``), then delete it."""
-        from nbmnist.runs import folder_name
+        from nbmnist.runs import RunStore
 
-        folder = self.folder / folder_name(name)
-        files = {
-            path.name: path.read_bytes()
-            for path in (folder.iterdir() if folder.is_dir() else [])
-            if path.is_file() and path.name in ("run.json", "model.keras")
-        }
+        folder = RunStore(self.folder).folder(name)
+        files = RunStore.files(folder)
         shutil.rmtree(folder, ignore_errors=True)
         return files
 

@@ -267,7 +267,7 @@ def press_stop_after_epoch(monkeypatch: pytest.MonkeyPatch, epoch: int, point: i
     import os
     import signal
 
-    from nbmnist.training import StoreWriter
+    from nbmnist.runs import StoreWriter
 
     original = StoreWriter.epoch_completed
     started: list[str] = []

@@ -59,7 +59,7 @@ class TrainingInfo:
 class Listener(Protocol):
     """Told what happens to a run: it started (``TrainingInfo``), an epoch completed (the
     ``MetricLog`` so far), it finished (the recorded ``Run``, whatever its status). A
-    display is one; so is ``training.StoreWriter``."""
+    display is one; so is ``runs.StoreWriter``."""
 
     def run_started(self, info: TrainingInfo) -> None: ...
 
