@@ -18,7 +18,7 @@ import io
 import tempfile
 from typing import Any
 
-from nbmnist.sweep import sweep
+from nbmnist.sweeps import sweep
 
 CNNS = {
     # the benchmark's subject: a small CNN

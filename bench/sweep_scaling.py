@@ -35,7 +35,8 @@ from typing import Any
 
 from sweep_memory import rss_mb  # bench/ is on the path when this runs
 
-from nbmnist.sweep import Range, SweepTable, sweep
+from nbmnist.display.sweep_table import SweepTable
+from nbmnist.sweeps import Range, sweep
 
 CNN = "conv 16 3x3 relu | maxpool 2 | conv 32 3x3 relu | maxpool 2\nflatten\ndense 64 relu\ndropout {rate}"
 MLP = "dense {units} relu | dropout {rate}"

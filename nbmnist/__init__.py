@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     )
     from nbmnist.predictions import confusion_matrix, misclassified, per_class_accuracy, predict
     from nbmnist.recipes import recipe
-    from nbmnist.sweep import sweep
+    from nbmnist.sweeps import sweep
     from nbmnist.tables import summary_table
     from nbmnist.training import train
 
@@ -52,7 +52,7 @@ _LAZY = {
     "plot_weight_history": "nbmnist.plots",
     "plot_filters": "nbmnist.plots",
     "plot_feature_maps": "nbmnist.plots",
-    "sweep": "nbmnist.sweep",
+    "sweep": "nbmnist.sweeps",
     "recipe": "nbmnist.recipes",
     "summary_table": "nbmnist.tables",
     "predict": "nbmnist.predictions",

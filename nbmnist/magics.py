@@ -37,7 +37,7 @@ from nbmnist.runs import (
     load_runs,
     point_name,
 )
-from nbmnist.sweep import Range, parse_grid, points, sweep
+from nbmnist.sweeps import Range, parse_grid, points, sweep
 from nbmnist.tables import summary_table
 from nbmnist.training import train
 
@@ -130,15 +130,6 @@ def _check_expanded(
         )
 
 
-def _grid_of(line: str) -> dict[str, list[str] | Range] | None:
-    """The ``--grid`` specs of a magic line, read before its other flags (which may hold a
-    grid name's ``{name}``, not yet a value of their type)."""
-    specs = re.findall(r"--grid(?:=|\s+)(\S+)", line)
-    if re.search(r"--grid\s*$", line):
-        raise UsageError("--grid needs NAME=V1,V2,... e.g. --grid rate=0.0,0.1,0.2")
-    return parse_grid(specs) if specs else None
-
-
 def _first_values(grid: dict[str, list[str] | Range]) -> list[dict[str, str]]:
     """A point to check and show the code of: the grid's first, or a range's low end."""
     return [
@@ -149,15 +140,20 @@ def _first_values(grid: dict[str, list[str] | Range]) -> list[dict[str, str]]:
     ]
 
 
-def _put_values(line: str, point: dict[str, str], namespace: dict[str, Any]) -> str:
-    """The magic line with each ``{name}`` replaced by the point's value (grid names) or the
-    notebook's (others, as IPython would have)."""
+def _with_values(
+    flags: dict[str, Any], point: dict[str, str], namespace: dict[str, Any]
+) -> dict[str, Any]:
+    """The parsed flags with each ``{name}`` in their text replaced by the point's value
+    (grid names) or the notebook's (others, as IPython would have)."""
 
     def value(match: re.Match[str]) -> str:
         name = match[1]
         return point[name] if name in point else str(namespace.get(name, match[0]))
 
-    return re.sub(r"\{(\w+)\}", value, line)
+    return {
+        dest: re.sub(r"\{(\w+)\}", value, given) if isinstance(given, str) else given
+        for dest, given in flags.items()
+    }
 
 
 def _with_recipe(
@@ -264,18 +260,22 @@ class TrainingCell:
             OptionError: a bad recipe or grid.
         """
         line = without_comment(line)
-        grid = _grid_of(line)
+        args = _parse_flags(magic, line)  # once: values as text, {name} placeholders kept
+        grid = parse_grid(args.grid) if args.grid else None
         line_names = frozenset(_placeholders(line)) & set(grid or {})
         _check_expanded(kind, line, namespace, allowed=line_names)
         first = next(iter(_first_values(grid or {})), {}) if line_names else {}
-        args = _parse_flags(magic, _put_values(line, first, namespace) if first else line)
+        flags = vars(args)
+        try:
+            options = TrainingOptions.from_flags(_with_values(flags, first, namespace))
+        except OptionError as err:
+            raise UsageError(str(err)) from None
         if args.name is not None:
             try:
                 check_run_name(args.name, variable=True)
             except RunStoreError as err:
                 raise UsageError(str(err)) from err
             _check_not_shadowing(args.name, namespace)
-        options = TrainingOptions.from_flags(vars(args))
         if args.recipe:
             body, options = _with_recipe(kind, args.recipe, body, options)
         options["live"] = config.live and options.get("live", True)
@@ -302,8 +302,7 @@ class TrainingCell:
         if line_names:
 
             def point_options(point: dict[str, str]) -> dict[str, Any]:
-                flags = vars(_parse_flags(magic, _put_values(line, point, namespace)))
-                return TrainingOptions.from_flags(flags)
+                return TrainingOptions.from_flags(_with_values(flags, point, namespace))
 
         return cls(
             kind,

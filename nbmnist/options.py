@@ -282,14 +282,29 @@ class TrainingOptions:
     @classmethod
     def from_flags(cls, flags: Mapping[str, Any]) -> dict[str, Any]:
         """Keyword options from a magic's parsed flags (``argparse`` names): the flags
-        given, converted (``--no-live`` is ``live=False``, ``--jit-compile on`` is
-        ``jit_compile=True``); other entries (the run name, ``--grid``...) are left out."""
+        given, converted (the magic line is parsed once with its values as text, ``{name}``
+        placeholders included, so ``--epochs 3`` is converted here; ``--no-live`` is
+        ``live=False``, ``--jit-compile on`` is ``jit_compile=True``); other entries (the run
+        name, ``--grid``...) are left out.
+
+        Raises:
+            OptionError: a value that is not of its flag's type (``--epochs abc``).
+        """
         options: dict[str, Any] = {}
         for option in dataclasses.fields(cls):
             flag = option.metadata.get("flag")
             value = flags.get(flag_dest(option.name))
             if flag is None or value is None or value is False:
                 continue  # not given: the default, or what a recipe or %config sets
+            convert = flag.get("type")
+            if convert is not None and isinstance(value, str):
+                try:
+                    value = convert(value)
+                except ValueError:
+                    name = "--" + flag_dest(option.name).replace("_", "-")
+                    raise OptionError(
+                        f"argument {name}: invalid {convert.__name__} value: {value!r}"
+                    ) from None
             if "choices" in flag:
                 value = value == flag["choices"][0]
             options[option.name] = not value if option.name == "live" else value
@@ -313,7 +328,9 @@ def flags() -> list[tuple[str, dict[str, Any]]]:
         text = option.metadata["help"].replace("%", "%%")  # argparse formats help with %
         if "action" not in flag:
             text += f" (default: {option.metadata['default']})".replace("%", "%%")
-        found.append((name, {**flag, "help": text}))
+        # argparse keeps the value as text ({name} placeholders too): from_flags converts it
+        keywords = {key: value for key, value in flag.items() if key != "type"}
+        found.append((name, {**keywords, "help": text}))
     return found
 
 

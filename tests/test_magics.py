@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from typing import Any
 
 import pytest
 from IPython.core.error import UsageError
@@ -333,3 +334,26 @@ def test_a_placeholder_cell_binds_its_name_so_its_tests_say_why(shell: Shell) ->
     assert shell.ns["relu_3h"].status == "completed"  # filled in: the name is the run
     shell.run_expecting_error("%%mlp relu_3h --epochs 1\n# YOUR CODE HERE")
     assert shell.ns["relu_3h"].status == "completed"  # kept
+
+
+def test_the_magic_line_is_parsed_once_for_every_point(
+    shell: Shell, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """argparse reads the line once; a point's ``{lr}`` is put into the parsed text."""
+    from nbmnist import magics
+
+    lines: list[str] = []
+    real = magics.parse_argstring
+
+    def counted(magic: Any, line: str) -> Any:
+        lines.append(line)
+        return real(magic, line)
+
+    monkeypatch.setattr(magics, "parse_argstring", counted)
+    shell.run(
+        "%%mlp net --grid lr=0.01,0.001 --learning-rate {lr} --epochs 1 --train-size 300 "
+        "--executor kernel --no-live\ndense 8"
+    )
+    assert len(lines) == 1 and "{lr}" in lines[0]
+    rates = sorted(run.options["learning_rate"] for run in shell.ns["net"])
+    assert rates == [0.001, 0.01]

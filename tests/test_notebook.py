@@ -302,7 +302,7 @@ def test_a_signal_during_a_worker_sweep_leaves_no_process(tmp_path: Path) -> Non
             stores = [
                 Path(p.environ()["NBMNIST_RUNS"])
                 for p in seen
-                if "nbmnist.workers" in " ".join(p.cmdline())
+                if "nbmnist.sweeps.trainer" in " ".join(p.cmdline())
             ]
             return len(stores) == 2 and all(
                 any(

@@ -126,7 +126,8 @@ def test_the_colab_install_cell_installs_nothing_colab_has() -> None:
 
 def _module_imports() -> dict[str, set[str]]:
     """nbmnist module -> the nbmnist modules it imports, at its top or inside a function
-    (imports under ``if TYPE_CHECKING`` are for the type checker only)."""
+    (imports under ``if TYPE_CHECKING`` are for the type checker only), with the packages
+    whose ``__init__`` that runs (``nbmnist`` itself, imported first by everything, aside)."""
     import ast
 
     modules = {}
@@ -142,11 +143,19 @@ def _module_imports() -> dict[str, set[str]]:
                 nodes.extend(node.orelse)
                 continue
             nodes.extend(ast.iter_child_nodes(node))
+            targets: set[str] = set()
             if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("nbmnist"):
                 targets = {node.module, *(f"{node.module}.{alias.name}" for alias in node.names)}
-                graph[name] |= targets & set(modules)
             elif isinstance(node, ast.Import):
-                graph[name] |= {alias.name for alias in node.names} & set(modules)
+                targets = {alias.name for alias in node.names}
+            for target in targets & set(modules):
+                graph[name].add(target)
+                # importing a.b.c runs a.b's __init__ first, unless this module is inside a.b
+                parts = target.split(".")
+                for depth in range(2, len(parts)):
+                    package = ".".join(parts[:depth])
+                    if name != package and not name.startswith(package + "."):
+                        graph[name].add(package)
     return graph
 
 
@@ -185,11 +194,30 @@ def test_dask_is_imported_only_for_a_dask_executor() -> None:
     import sys
 
     code = (
-        "import sys, nbmnist, nbmnist.magics, nbmnist.sweep, nbmnist.workers, nbmnist.grading\n"
-        "from nbmnist.workers import dispatch\n"
+        "import sys, nbmnist, nbmnist.magics, nbmnist.sweeps, nbmnist.grading\n"
+        "from nbmnist.sweeps.dispatch import dispatch\n"
         "dispatch(None, 1).close()\n"
         "assert 'distributed' not in sys.modules and 'dask' not in sys.modules, 'dask loaded'\n"
         "assert 'keras' not in sys.modules, 'keras loaded'\n"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+
+
+def test_every_function_nbmnist_exports_stays_a_function_once_all_modules_load() -> None:
+    """A submodule of the same name would replace a lazily exported function on ``nbmnist``
+    once imported (``nbmnist.sweep`` did, after ``%load_ext``)."""
+    import importlib
+    import pkgutil
+
+    import nbmnist
+
+    for module in pkgutil.walk_packages(nbmnist.__path__, "nbmnist."):
+        if module.name != "nbmnist.__main__":
+            importlib.import_module(module.name)
+    lazy = [
+        name for name in nbmnist.__all__ if name[0].islower() and name != "load_ipython_extension"
+    ]
+    assert "sweep" in lazy
+    modules = [name for name in lazy if not callable(getattr(nbmnist, name))]
+    assert modules == []

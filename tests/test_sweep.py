@@ -9,7 +9,7 @@ from IPython.core.error import UsageError
 
 import nbmnist
 from nbmnist.runs import point_name
-from nbmnist.sweep import Range, best_run, parse_grid, points, sample
+from nbmnist.sweeps import Range, best_run, parse_grid, points, sample
 from tests.conftest import Shell
 
 SMALL_CNN = "conv 4 3x3 relu\nmaxpool 2\nflatten\ndense 16 relu\ndropout {rate}"

@@ -16,9 +16,12 @@ from typing import Any
 import pytest
 
 import nbmnist
+from nbmnist.display.sweep_table import SweepTable
 from nbmnist.runs import RunStore
-from nbmnist.sweep import SweepTable, sweep
-from nbmnist.workers import LocalChannel, ThreadChannel, _outcome, default_workers, gpu_ids
+from nbmnist.sweeps import sweep
+from nbmnist.sweeps.dispatch import LocalChannel, ThreadChannel, default_workers, gpu_ids
+from nbmnist.sweeps.events import EpochEnded, Failed, Finished, Started, SweepEvent
+from nbmnist.sweeps.trainer import _outcome
 from tests.conftest import Shell, make_run
 
 # one pytest-xdist worker runs this module: its tests share one Dask cluster
@@ -40,16 +43,16 @@ def dask_cluster() -> Iterator[Any]:
         yield cluster
 
 
-def _on_event(monkeypatch: pytest.MonkeyPatch, act: Any) -> list[tuple[str, dict[str, Any]]]:
+def _on_event(monkeypatch: pytest.MonkeyPatch, act: Any) -> list[tuple[str, SweepEvent]]:
     """Call ``act(name, event, pids)`` on each progress event the kernel draws."""
-    seen: list[tuple[str, dict[str, Any]]] = []
+    seen: list[tuple[str, SweepEvent]] = []
     pids: dict[str, int] = {}
     original = SweepTable.event
 
-    def event(self: SweepTable, name: str, value: dict[str, Any]) -> None:
+    def event(self: SweepTable, name: str, value: SweepEvent) -> None:
         seen.append((name, value))
-        if value.get("event") == "started":
-            pids[name] = value["pid"]
+        if isinstance(value, Started):
+            pids[name] = value.pid
         original(self, name, value)
         act(name, value, pids)
 
@@ -108,9 +111,10 @@ def test_a_killed_trainer_fails_its_point_and_the_sweep_goes_on(
 ) -> None:
     killed: list[str] = []
 
-    def kill(name: str, event: dict[str, Any], pids: dict[str, int]) -> None:
+    def kill(name: str, event: SweepEvent, pids: dict[str, int]) -> None:
         # at epoch 3's event the records of epochs 1 and 2 are on disk
-        if name == "k[rate=0.2]" and event.get("epoch") == 3 and not killed:
+        at_third = isinstance(event, EpochEnded) and event.epoch == 3
+        if name == "k[rate=0.2]" and at_third and not killed:
             os.kill(pids[name], signal.SIGKILL)
             killed.append(name)
 
@@ -142,8 +146,8 @@ def test_a_killed_trainer_fails_its_point_and_the_sweep_goes_on(
 def test_ctrl_c_cancels_queued_points_and_stops_running_ones_after_an_epoch(
     engine: str, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    def interrupt(name: str, event: dict[str, Any], pids: dict[str, int]) -> None:
-        if event.get("event") == "epoch" and event["epoch"] == 1:
+    def interrupt(name: str, event: SweepEvent, pids: dict[str, int]) -> None:
+        if isinstance(event, EpochEnded) and event.epoch == 1:
             raise KeyboardInterrupt  # where Ctrl-C lands: the kernel drawing progress
 
     _on_event(monkeypatch, interrupt)
@@ -180,20 +184,20 @@ def test_ctrl_c_cancels_queued_points_and_stops_running_ones_after_an_epoch(
 def test_outcomes_of_a_trainer(tmp_path: Path) -> None:
     errors = tmp_path / "stderr"
     errors.write_text("Traceback...\nMemoryError: out of memory\n")
-    assert _outcome(-9, {"event": "epoch"}, errors, False) == (
+    assert _outcome(-9, EpochEnded(1, {}), errors, False) == (
         "failed",
         "its process was killed by SIGKILL (out of memory, or killed by hand)",
     )
-    assert _outcome(1, {}, errors, False) == (
+    assert _outcome(1, None, errors, False) == (
         "failed",
         "its process exited with status 1: MemoryError: out of memory",
     )
-    assert _outcome(0, {"event": "finished", "status": "diverged"}, errors, False)[0] == "diverged"
-    assert _outcome(1, {"event": "error", "message": "DataError: x"}, errors, False) == (
+    assert _outcome(0, Finished("diverged"), errors, False)[0] == "diverged"
+    assert _outcome(1, Failed("DataError: x"), errors, False) == (
         "failed",
         "DataError: x",
     )
-    assert _outcome(-2, {}, errors, True)[0] == "cancelled"
+    assert _outcome(-2, None, errors, True)[0] == "cancelled"
 
 
 def test_gpus_are_found_without_a_framework_and_handed_out_one_each(
@@ -229,8 +233,8 @@ def test_a_local_channel_reaches_across_processes_through_its_manager() -> None:
     channel = LocalChannel()
     try:
         remote = pickle.loads(pickle.dumps(channel))  # as a ProcessPoolExecutor sends it
-        remote.put("p[a=1]", {"event": "epoch", "epoch": 1})
-        assert channel.events() == [("p[a=1]", {"event": "epoch", "epoch": 1})]
+        remote.put("p[a=1]", EpochEnded(1, {"loss": 0.5}))
+        assert channel.events() == [("p[a=1]", EpochEnded(1, {"loss": 0.5}))]
         assert channel.events() == [] and not remote.stop_requested()
         channel.stop()
         assert remote.stop_requested() and remote.stop_requested(0.1)
@@ -243,8 +247,6 @@ def test_the_live_table_shows_each_state_and_the_last_finished_curves(
 ) -> None:
     import IPython.display
 
-    import nbmnist.display
-
     shown: list[Any] = []
 
     class Handle:
@@ -255,11 +257,10 @@ def test_the_live_table_shows_each_state_and_the_last_finished_curves(
         shown.append(obj)
         return Handle()
 
-    monkeypatch.setattr(nbmnist.display, "in_notebook", lambda: True)
     monkeypatch.setattr(IPython.display, "display", display)
-    table = SweepTable("d", ["d[r=1]", "d[r=2]", "d[r=3]"], "2 local processes")
-    table.event("d[r=1]", {"event": "started", "epochs": 4, "pid": 1})
-    table.event("d[r=1]", {"event": "epoch", "epoch": 2, "metrics": {"val_accuracy": 0.5}})
+    table = SweepTable("d", ["d[r=1]", "d[r=2]", "d[r=3]"], "2 local processes", live=True)
+    table.event("d[r=1]", Started(epochs=4, pid=1))
+    table.event("d[r=1]", EpochEnded(epoch=2, metrics={"val_accuracy": 0.5}))
     history = {"loss": [0.9, 0.5], "accuracy": [0.7, 0.8], "val_loss": [0.8, 0.6]}
     history["val_accuracy"] = [0.75, 0.82]
     run = make_run("d[r=2]", 0.9, history=history, epoch_seconds=[1.0, 1.0])
@@ -273,3 +274,21 @@ def test_the_live_table_shows_each_state_and_the_last_finished_curves(
     assert len(images) == 1 and images[0].data[:4] == b"\x89PNG"  # the last finished one
     html = [obj for obj in shown if type(obj).__name__ == "HTML"]
     assert html and "epoch 2 of 4" in html[-1].data and "failed" in html[-1].data
+
+
+def test_sweep_events_round_trip_and_refuse_what_is_not_one() -> None:
+    """One typed event protocol: what a trainer writes is what the table reads, through a
+    JSON line and through Dask's msgpack-able form alike."""
+    from nbmnist.sweeps import events
+
+    sent = [
+        events.Started(epochs=3, pid=42),
+        events.EpochEnded(epoch=1, metrics={"loss": 0.5, "val_accuracy": 0.9}),
+        events.Finished(status="completed"),
+        events.Failed(message="DataError: x"),
+    ]
+    assert [events.from_line(events.to_line(event)) for event in sent] == sent
+    assert [events.from_json(json.loads(json.dumps(events.to_json(e)))) for e in sent] == sent
+    for bad in ('{"event": "exploded"}', '{"event": "epoch", "epoch": 1}', "[1, 2]", "nope"):
+        with pytest.raises(ValueError):
+            events.from_line(bad)

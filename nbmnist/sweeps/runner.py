@@ -7,9 +7,10 @@ it actually used, so a label can never disagree with the code (seed 003 labelled
 0.1 … 0.7 while training 0.01 … 0.07). ``--search random --trials N`` samples N points from
 the grid or from ranges (``lr=1e-4..1e-2:log``).
 
-The points train outside the notebook's kernel, on an executor (``nbmnist.workers``): local
-trainer processes by default, or a Dask cluster. The kernel plans, dispatches, collects the
-runs into its store and draws the table.
+The points train outside the notebook's kernel, on an executor (``nbmnist.sweeps.dispatch``):
+local trainer processes (``nbmnist.sweeps.trainer``) by default, or a Dask cluster. The kernel
+plans, dispatches, collects the runs into its store and draws the table
+(``nbmnist.display.sweep_table``).
 """
 
 from __future__ import annotations
@@ -18,21 +19,20 @@ import concurrent.futures
 import dataclasses
 import itertools
 import math
-import random
-import time
-from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 from nbmnist.data import sample_expected
 from nbmnist.declaration import Kind
-from nbmnist.display.text import caveat_summary, sample_note
+from nbmnist.display import in_notebook
+from nbmnist.display.sweep_table import SweepTable
+from nbmnist.display.text import sample_note
 from nbmnist.errors import DeclarationError, OptionError, TrainingInterrupted
 from nbmnist.model import as_declaration
 from nbmnist.options import fast_points, make_options
 from nbmnist.plan import TrainingPlan, identity_changes
 from nbmnist.runs import Run, RunStore, RunStoreError, point_name, record
-from nbmnist.workers import (
+from nbmnist.sweeps.dispatch import (
     DaskChannel,
     Dispatch,
     PointResult,
@@ -40,141 +40,13 @@ from nbmnist.workers import (
     check_executor,
     dispatch,
     forwarded_env,
-    run_point,
 )
+from nbmnist.sweeps.grid import SEARCHES, Grid, points, sample
+from nbmnist.sweeps.trainer import run_point
 
-SEARCHES = ("grid", "random")
 #: Where a sweep's points train when no executor is given: ``"processes"`` (a local pool).
 #: ``"kernel"`` trains them one after another in the notebook's kernel.
 IN_KERNEL = "kernel"
-#: Seconds between redraws of the live table (a point's epochs may come faster).
-REDRAW_S = 0.5
-
-
-@dataclass(frozen=True)
-class Range:
-    """A range to sample a grid name from with ``--search random``: ``lr=1e-4..1e-2:log``.
-
-    Attributes:
-        low, high: the bounds (``low < high``); both written as integers (``16..256``) give
-            integers.
-        log: sample uniformly in log space (``:log``; both bounds > 0).
-        integer: the bounds were integers, so are the values.
-    """
-
-    low: float
-    high: float
-    log: bool = False
-    integer: bool = False
-
-    @classmethod
-    def parse(cls, name: str, text: str) -> Range:
-        """``"1e-4..1e-2:log"`` -> ``Range(1e-4, 1e-2, log=True)``.
-
-        Raises:
-            OptionError: not ``LOW..HIGH`` or ``LOW..HIGH:log`` with numbers, low >= high,
-                or a log range that is not above 0.
-        """
-        bounds, _, scale = text.partition(":")
-        low_text, _, high_text = bounds.partition("..")
-        example = f"write {name}=LOW..HIGH or {name}=LOW..HIGH:log, e.g. lr=1e-4..1e-2:log"
-        if scale not in ("", "log"):
-            raise OptionError(f"--grid {name}={text}: unknown scale {scale!r}; {example}")
-        try:
-            low, high = float(low_text), float(high_text)
-        except ValueError:
-            raise OptionError(f"--grid {name}={text}: not a range of numbers; {example}") from None
-        if not low < high or (scale == "log" and low <= 0):
-            need = "0 < LOW < HIGH" if scale == "log" else "LOW < HIGH"
-            raise OptionError(f"--grid {name}={text}: a range needs {need}")
-        integer = all(part.strip().lstrip("-").isdigit() for part in (low_text, high_text))
-        return cls(low, high, scale == "log", integer)
-
-    def draw(self, rng: random.Random) -> str:
-        """One value, as text: integers as such, other numbers to 3 significant digits (the
-        value the point trains with is the one in its name)."""
-        if self.log:
-            value = math.exp(rng.uniform(math.log(self.low), math.log(self.high)))
-        else:
-            value = rng.uniform(self.low, self.high)
-        return str(round(value)) if self.integer else f"{value:.3g}"
-
-    def __str__(self) -> str:
-        return f"{self.low:g}..{self.high:g}" + (":log" if self.log else "")
-
-
-Grid = Mapping[str, "list[str] | Range"]
-
-
-def parse_grid(specs: list[str]) -> dict[str, list[str] | Range]:
-    """``["rate=0.0,0.1", "lr=1e-4..1e-2:log"]`` -> ``{"rate": ["0.0", "0.1"], "lr": Range}``.
-
-    Raises:
-        OptionError: a spec is not ``NAME=V1,V2,...`` (or ``NAME=LOW..HIGH[:log]``) with a
-            Python name and no empty value, or a name is given twice.
-    """
-    grid: dict[str, list[str] | Range] = {}
-    for spec in specs:
-        name, eq, values = spec.partition("=")
-        name = name.strip()
-        if not eq or not name.isidentifier():
-            raise OptionError(f"--grid {spec!r}: write NAME=V1,V2,... e.g. rate=0.0,0.1,0.2")
-        if name in grid:
-            raise OptionError(f"--grid names {name!r} twice; give all its values at once")
-        if ".." in values:
-            grid[name] = Range.parse(name, values.strip())
-            continue
-        items = [value.strip() for value in values.split(",")]
-        if not items or any(not item for item in items):
-            raise OptionError(f"--grid {spec!r}: a value is empty; write rate=0.0,0.1,0.2")
-        grid[name] = items
-    if not grid:
-        raise OptionError("--grid needs at least one NAME=V1,V2,...")
-    return grid
-
-
-def points(grid: Grid) -> list[dict[str, str]]:
-    """Every combination of the grid's values (the product), in order.
-
-    Raises:
-        OptionError: a name is a ``Range`` (a range is sampled, ``sample``).
-    """
-    for name, values in grid.items():
-        if isinstance(values, Range):
-            raise OptionError(
-                f"--grid {name}={values} is a range: sample it with --search random "
-                f"--trials N, or list the values ({name}=V1,V2,...)"
-            )
-    names = list(grid)
-    lists = [values for values in grid.values() if not isinstance(values, Range)]
-    return [dict(zip(names, values, strict=True)) for values in itertools.product(*lists)]
-
-
-def sample(grid: Grid, trials: int, seed: int = 0) -> list[dict[str, str]]:
-    """``trials`` distinct points drawn at random, seeded: from the grid's product when every
-    name lists its values (all of it when it has no more than ``trials`` points), else each
-    name drawn on its own (a list uniformly, a ``Range`` as it says).
-
-    Raises:
-        OptionError: ``trials`` below 1.
-    """
-    if trials < 1:
-        raise OptionError(f"--trials must be 1 or more, got {trials}")
-    rng = random.Random(seed)
-    if not any(isinstance(values, Range) for values in grid.values()):
-        product = points(grid)
-        return product if trials >= len(product) else rng.sample(product, trials)
-    drawn: list[dict[str, str]] = []
-    for _ in range(trials * 100):  # a narrow integer range may hold fewer distinct points
-        point = {
-            name: values.draw(rng) if isinstance(values, Range) else rng.choice(values)
-            for name, values in grid.items()
-        }
-        if point not in drawn:
-            drawn.append(point)
-            if len(drawn) == trials:
-                break
-    return drawn
 
 
 def best_run(runs: list[Run]) -> Run | None:
@@ -182,127 +54,6 @@ def best_run(runs: list[Run]) -> Run | None:
     scored = [(run.best_epoch("val_accuracy"), run) for run in runs]
     valid = [(best[1], run) for best, run in scored if best is not None and math.isfinite(best[1])]
     return max(valid, key=lambda pair: pair[0])[1] if valid else None
-
-
-class SweepTable:
-    """The live table of a sweep: one row per point and its state (queued, epoch k of n,
-    completed, failed: reason...), redrawn in place in a notebook; in a terminal one line per
-    point that ends. Under it, in a notebook, the curves of the point that finished last.
-    """
-
-    COLUMNS = ("point", "state", "val accuracy", "test accuracy")
-
-    def __init__(self, name: str, names: Sequence[str], where: str) -> None:
-        from nbmnist.display import in_notebook
-
-        self.name, self.where = name, where
-        self.states = dict.fromkeys(names, "queued")
-        self.epochs: dict[str, int] = {}
-        self.val_accuracy: dict[str, float] = {}
-        self.test_accuracy: dict[str, float] = {}
-        self.live = in_notebook()
-        self._handle: Any = None
-        self._curves: Any = None
-        self._drawn = 0.0
-
-    def finished(self) -> int:
-        return sum(
-            state != "queued" and not state.startswith("epoch") for state in self.states.values()
-        )
-
-    def event(self, name: str, event: dict[str, Any]) -> None:
-        """A point's trainer reported ``event`` (``nbmnist.workers``)."""
-        kind = event.get("event")
-        if kind == "started":
-            self.epochs[name] = int(event["epochs"])
-            self.states[name] = f"epoch 0 of {self.epochs[name]}"
-        elif kind == "epoch":
-            self.states[name] = f"epoch {event['epoch']} of {self.epochs.get(name, '?')}"
-            if "val_accuracy" in event.get("metrics", {}):
-                self.val_accuracy[name] = float(event["metrics"]["val_accuracy"])
-        self.draw()
-
-    def kept(self, name: str, run: Run) -> None:
-        """A point completed by an earlier run of the cell (resumed, not trained again)."""
-        self.states[name] = "completed before"
-        self._note_scores(name, run)
-
-    def _note_scores(self, name: str, run: Run) -> None:
-        best = run.best_epoch("val_accuracy")
-        if best is not None:
-            self.val_accuracy[name] = best[1]
-        if run.test_accuracy is not None:
-            self.test_accuracy[name] = run.test_accuracy
-
-    def point_done(self, name: str, state: str, run: Run | None, reason: str = "") -> None:
-        """A point ended: ``state`` with its ``run`` as stored (None: nothing stored)."""
-        self.states[name] = f"{state}: {reason}" if reason else state
-        if run is not None:
-            self._note_scores(name, run)
-        if not self.live:
-            scores = self._scores(name)
-            print(f"{name}: {self.states[name]}" + (f" · {scores}" if scores else ""))
-        self.draw(force=True)
-        if self.live and run is not None and run.epochs:
-            self._draw_curves(run)
-
-    def _scores(self, name: str) -> str:
-        parts = []
-        if name in self.val_accuracy:
-            parts.append(f"best val_accuracy {self.val_accuracy[name]:.4f}")
-        if name in self.test_accuracy:
-            parts.append(f"test_accuracy {self.test_accuracy[name]:.4f}")
-        return " · ".join(parts)
-
-    def table(self) -> Any:
-        from prettytable import PrettyTable
-
-        table = PrettyTable(list(self.COLUMNS))
-        for name, state in self.states.items():
-            val, test = self.val_accuracy.get(name), self.test_accuracy.get(name)
-            table.add_row(
-                [
-                    name,
-                    state,
-                    "" if val is None else f"{val:.4f}",
-                    "" if test is None else f"{test:.4f}",
-                ]
-            )
-        table.align = "l"
-        table.title = (
-            f"{self.name}: {self.finished()} of {len(self.states)} points done · {self.where}"
-        )
-        return table
-
-    def draw(self, force: bool = False) -> None:
-        """Redraw the table in place (notebooks only; at most every ``REDRAW_S``)."""
-        if not self.live or (not force and time.monotonic() - self._drawn < REDRAW_S):
-            return
-        from IPython.display import HTML, display
-
-        html = HTML(self.table().get_html_string())
-        if self._handle is None:
-            self._handle = display(html, display_id=True)
-        else:
-            self._handle.update(html)
-        self._drawn = time.monotonic()
-
-    def _draw_curves(self, run: Run) -> None:
-        """The dashboard's curves (``CurvePlot``) of ``run``, as a static PNG in place."""
-        from IPython.display import Image, display
-
-        from nbmnist.display.curves import CurvePlot
-        from nbmnist.metric_log import MetricLog
-
-        validation = str(run.options.get("validation", "split"))
-        plot = CurvePlot(f"last finished: {run.name}", max(run.epochs, 1), validation=validation)
-        plot.note([caveat_summary(caveat) for caveat in run.caveats])
-        plot.update(MetricLog(run.history, run.epoch_seconds))
-        image = Image(plot.to_png())
-        if self._curves is None:
-            self._curves = display(image, display_id=True)
-        else:
-            self._curves.update(image)
 
 
 def _check_points(
@@ -414,7 +165,7 @@ def sweep(
 
     Every point's declaration and options are checked before the first model trains. Each
     point trains in a trainer process, outside this one, on ``executor``
-    (``nbmnist.workers``); its run record and model come back to this process and are
+    (``nbmnist.sweeps.dispatch``); its run record and model come back to this process and are
     written to the run store. A live table shows
     each point's state; at the end the best run on validation accuracy (never on test) is
     reported.
@@ -600,7 +351,7 @@ def _on_executor(
         return
     where: Dispatch = dispatch(executor, workers)
     env = forwarded_env(local=not isinstance(where.channel, DaskChannel))
-    table = SweepTable(name, names, where.where)
+    table = SweepTable(name, names, where.where, live=in_notebook())
     for run_name, previous in kept.items():
         table.kept(run_name, previous)
     print(f"{name}: {len(todo)} of {len(names)} points to train on {where.where}")

@@ -1,10 +1,10 @@
 """Where a sweep's points train: in trainer processes, outside the kernel, on any executor.
 
-A sweep hands each point to a ``concurrent.futures.Executor`` as one call of ``run_point``:
-the default local pool (threads of the kernel, each driving one trainer process), a
-``distributed.Client``'s executor (a Dask cluster), or any other. ``run_point`` hands the
-point to a trainer process (``Trainer``, ``python -m nbmnist.workers``: one per executor
-thread, reused for a few points) and watches it, so that
+A sweep hands each point to a ``concurrent.futures.Executor`` as one call of
+``nbmnist.sweeps.trainer.run_point``: the default local pool (threads of the kernel, each
+driving one trainer process), a ``distributed.Client``'s executor (a Dask cluster), or any
+other. ``run_point`` hands the point to a trainer process (``nbmnist.sweeps.trainer``: one per
+executor thread, reused for a few points) and watches it, so that
 
 - the process that trains holds the points' memory (Keras, traced graphs) and gives all of it
   back when it is replaced: the notebook's kernel only plans, dispatches, collects and draws;
@@ -13,10 +13,10 @@ thread, reused for a few points) and watches it, so that
 - the run record and saved model come back as bytes (``PointResult.files``), so a worker
   needs no access to the notebook's disk; the kernel writes them to its store.
 
-Progress (started, each epoch, finished) and the request to stop (Ctrl-C in the notebook)
-travel through a ``Channel``: a queue and an event in the kernel for the default pool, a
-``multiprocessing`` manager's for another executor on this machine, Dask's ``Queue`` and
-``Event`` (through the scheduler) on a cluster.
+Progress (``nbmnist.sweeps.events``: started, each epoch, finished) and the request to stop
+(Ctrl-C in the notebook) travel through a ``Channel``: a queue and an event in the kernel for
+the default pool, a ``multiprocessing`` manager's for another executor on this machine, Dask's
+``Queue`` and ``Event`` (through the scheduler) on a cluster.
 
 This module imports only the standard library at module level: an executor's worker that
 runs ``run_point`` never imports Keras; the trainer it starts does.
@@ -26,20 +26,16 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextlib
-import json
 import os
 import queue
-import shutil
-import signal
 import subprocess
-import sys
-import tempfile
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
+
+from nbmnist.sweeps.events import SweepEvent, from_json, to_json
 
 #: Environment a point's trainer takes from the notebook's kernel (where set there): the
 #: Keras backend, the data folder, fast mode, the Keras cache.
@@ -59,6 +55,20 @@ STOP_POLL_S = 0.2
 STDERR_LINES = 20
 
 PointState = Literal["completed", "interrupted", "diverged", "failed", "cancelled"]
+
+
+#: The trainer processes this process started (``nbmnist.sweeps.trainer.Trainer``), each
+#: with a ``close()``: closed at the end of a sweep on the default local pool.
+LOCAL_TRAINERS: set[Any] = set()
+LOCAL_TRAINERS_LOCK = threading.Lock()
+
+
+def close_trainers() -> None:
+    """Let every trainer this process started exit (at the end of a sweep on a local pool)."""
+    with LOCAL_TRAINERS_LOCK:
+        trainers = list(LOCAL_TRAINERS)
+    for trainer in trainers:
+        trainer.close()
 
 
 @dataclass(frozen=True)
@@ -115,10 +125,10 @@ class Channel:
     in the kernel. Subclasses give the transport.
     """
 
-    def put(self, name: str, event: dict[str, Any]) -> None:
+    def put(self, name: str, event: SweepEvent) -> None:
         raise NotImplementedError
 
-    def events(self) -> list[tuple[str, dict[str, Any]]]:
+    def events(self) -> list[tuple[str, SweepEvent]]:
         """The events received since the last call, oldest first (never blocks)."""
         raise NotImplementedError
 
@@ -146,17 +156,17 @@ class ThreadChannel(Channel):
     one point at a time."""
 
     def __init__(self, gpus: list[str] | None = None) -> None:
-        self._queue: queue.SimpleQueue[tuple[str, dict[str, Any]]] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[tuple[str, SweepEvent]] = queue.SimpleQueue()
         self._stop = threading.Event()
         self._gpus: queue.SimpleQueue[str] | None = queue.SimpleQueue() if gpus else None
         for gpu in gpus or []:
             assert self._gpus is not None
             self._gpus.put(gpu)
 
-    def put(self, name: str, event: dict[str, Any]) -> None:
+    def put(self, name: str, event: SweepEvent) -> None:
         self._queue.put((name, event))
 
-    def events(self) -> list[tuple[str, dict[str, Any]]]:
+    def events(self) -> list[tuple[str, SweepEvent]]:
         found = []
         with contextlib.suppress(queue.Empty):
             while True:
@@ -227,15 +237,15 @@ class DaskChannel(Channel):
             self._opened[kind] = make(name=f"{self._name}-{kind}", client=client)
         return self._opened[kind]
 
-    def put(self, name: str, event: dict[str, Any]) -> None:
-        self._open("queue").put([name, event])
+    def put(self, name: str, event: SweepEvent) -> None:
+        self._open("queue").put([name, to_json(event)])  # Dask's queue takes msgpack-able data
 
-    def events(self) -> list[tuple[str, dict[str, Any]]]:
+    def events(self) -> list[tuple[str, SweepEvent]]:
         waiting = self._open("queue").qsize()
         if not waiting:
             return []
         items = self._open("queue").get(batch=waiting)
-        return [(str(name), dict(event)) for name, event in items]
+        return [(str(name), from_json(event)) for name, event in items]
 
     def stop(self) -> None:
         self._open("event").set()
@@ -411,270 +421,8 @@ def forwarded_env(local: bool) -> dict[str, str]:
     is imported from (``PYTHONPATH``), so a source checkout trains the same code."""
     env = {name: os.environ[name] for name in FORWARDED_ENV if os.environ.get(name)}
     if local:
-        package_root = str(Path(__file__).resolve().parent.parent)
+        package_root = str(Path(__file__).resolve().parents[2])
         env["PYTHONPATH"] = os.pathsep.join(
             [package_root, *filter(None, [os.environ.get("PYTHONPATH")])]
         )
     return env
-
-
-class Trainer:
-    """A Python process that trains points one at a time (``python -m nbmnist.workers``):
-    each point is one JSON line on its stdin; its events are JSON lines on its stdout; its run
-    store is a temporary folder of its own. It runs in a session of its own, so Ctrl-C in the
-    notebook reaches it only through ``channel.stop`` (as SIGINT: it then stops after its
-    current group of batches and records the run as ``interrupted``).
-
-    A trainer serves up to ``TRAINER_POINTS`` points of one executor thread (Keras and the
-    framework are imported once, not per point) and is then replaced, so what a framework
-    keeps after each model (``bench/sweep_memory.py``) stays bounded; it exits by itself when
-    idle ``TRAINER_IDLE_S``, or when its stdin closes.
-    """
-
-    def __init__(self, env: dict[str, str], gpu: str | None) -> None:
-        self.key = json.dumps(sorted(env.items()))
-        self.gpu = gpu
-        self.points = 0
-        self.stopped = False  # asked to stop mid-point: not reused
-        self.folder = Path(tempfile.mkdtemp(prefix="nbmnist-trainer-"))
-        environ = {**os.environ, **GPU_MEMORY_ENV, **env, "NBMNIST_RUNS": str(self.folder)}
-        if gpu is not None:
-            environ["CUDA_VISIBLE_DEVICES"] = gpu
-        self.errors = self.folder / "stderr.txt"
-        with open(self.errors, "wb") as stderr:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "nbmnist.workers"],
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=stderr,
-                env=environ,
-                start_new_session=True,
-                text=True,
-            )
-        self.lines: queue.SimpleQueue[str | None] = queue.SimpleQueue()
-        threading.Thread(target=self._read, daemon=True).start()
-        with _TRAINERS_LOCK:
-            _TRAINERS.add(self)
-
-    def _read(self) -> None:
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            self.lines.put(line)
-        self.lines.put(None)
-
-    def usable(self, env: dict[str, str]) -> bool:
-        return (
-            not self.stopped
-            and self.process.poll() is None
-            and self.key == json.dumps(sorted(env.items()))
-            and self.points < TRAINER_POINTS
-        )
-
-    def train(self, task: PointTask, channel: Channel) -> dict[str, Any]:
-        """Send ``task``, forward its events until it ends (or the trainer dies), SIGINT the
-        trainer once if the kernel asks to stop. Returns the last event.
-
-        The channel is used from this thread only (Dask's ``Event`` and ``Queue`` work in a
-        task's own thread); a helper thread only reads the trainer's lines.
-        """
-        assert self.process.stdin is not None
-        self.points += 1
-        self.process.stdin.write(json.dumps(task.__dict__) + "\n")
-        self.process.stdin.flush()
-        last: dict[str, Any] = {}
-        stopping = False
-        while last.get("event") not in ("finished", "error"):
-            try:
-                line = self.lines.get(timeout=STOP_POLL_S)
-            except queue.Empty:
-                line = ""
-            if line is None:  # the trainer died
-                self.process.wait()
-                break
-            if line:
-                with contextlib.suppress(ValueError):
-                    last = json.loads(line)
-                    channel.put(task.name, last)
-            if not stopping and channel.stop_requested():
-                stopping = True
-                with contextlib.suppress(ProcessLookupError):
-                    self.process.send_signal(signal.SIGINT)
-        self.stopped = stopping
-        return last
-
-    def take_folder(self, name: str) -> dict[str, bytes]:
-        """The files of run ``name``'s folder (``run.json``, ``model.keras``), then delete it."""
-        from nbmnist.runs import RunStore
-
-        folder = RunStore(self.folder).folder(name)
-        files = RunStore.files(folder)
-        shutil.rmtree(folder, ignore_errors=True)
-        return files
-
-    def close(self) -> None:
-        """Let the trainer exit (stdin closed), killing it if it does not within 10 s."""
-        with contextlib.suppress(OSError, ValueError):
-            assert self.process.stdin is not None
-            self.process.stdin.close()
-        try:
-            self.process.wait(10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        shutil.rmtree(self.folder, ignore_errors=True)
-        with _TRAINERS_LOCK:
-            _TRAINERS.discard(self)
-
-
-#: Points one trainer process trains before it is replaced.
-TRAINER_POINTS = 8
-#: Seconds a trainer waits for its next point before it exits.
-TRAINER_IDLE_S = 60.0
-_TRAINERS: set[Trainer] = set()
-_TRAINERS_LOCK = threading.Lock()
-_THREAD = threading.local()  # this executor thread's trainer
-
-
-def close_trainers() -> None:
-    """Let every trainer this process started exit (at the end of a sweep on a local pool)."""
-    with _TRAINERS_LOCK:
-        trainers = list(_TRAINERS)
-    for trainer in trainers:
-        trainer.close()
-
-
-def run_point(task: PointTask, channel: Channel) -> PointResult:
-    """Train one point in a trainer process (``Trainer``) and bring back its run folder.
-
-    Called by the executor's worker (a pool thread, a Dask worker, a process): each of its
-    threads keeps one trainer for the points it runs, with one GPU where ``channel`` hands
-    them out.
-
-    Returns:
-        A ``PointResult``; a trainer that raised or was killed gives ``state="failed"`` with
-        the reason, and whatever record it had written.
-    """
-    began = time.perf_counter()
-    host = os.uname().nodename
-    if channel.stop_requested():
-        return PointResult(task.name, "cancelled", "stopped before it started", host=host)
-    trainer: Trainer | None = getattr(_THREAD, "trainer", None)
-    if trainer is None or not trainer.usable(task.env):
-        if trainer is not None:
-            trainer.close()
-            channel.give_gpu(trainer.gpu)
-        trainer = _THREAD.trainer = Trainer(task.env, channel.take_gpu())
-    last = trainer.train(task, channel)
-    files = trainer.take_folder(task.name)
-    code = trainer.process.returncode
-    state, reason = _outcome(code, last, trainer.errors, channel.stop_requested())
-    if code is not None or trainer.stopped:  # the next point starts another
-        trainer.close()
-        channel.give_gpu(trainer.gpu)
-        _THREAD.trainer = None
-    return PointResult(task.name, state, reason, files, host, time.perf_counter() - began)
-
-
-def _outcome(
-    code: int | None, last: dict[str, Any], errors: Path, stopped: bool
-) -> tuple[PointState, str]:
-    """The point's state and reason from the trainer's exit status and last event."""
-    if last.get("event") == "finished":
-        return last["status"], ""
-    if last.get("event") == "error":
-        return "failed", str(last["message"])
-    if stopped:
-        return ("interrupted" if last else "cancelled"), "stopped by Ctrl-C"
-    if code is not None and code < 0:
-        name = signal.Signals(-code).name
-        hint = " (out of memory, or killed by hand)" if name == "SIGKILL" else ""
-        return "failed", f"its process was killed by {name}{hint}"
-    tail = errors.read_text(errors="replace").strip().splitlines()[-STDERR_LINES:]
-    return "failed", f"its process exited with status {code}: " + (
-        tail[-1] if tail else "no message"
-    )
-
-
-class _Events:
-    """The trainer's listener: each event as one JSON line on the events stream."""
-
-    def __init__(self, stream: Any) -> None:
-        self.stream = stream
-
-    def emit(self, event: str, **values: Any) -> None:
-        self.stream.write(json.dumps({"event": event, **values}) + "\n")
-        self.stream.flush()
-
-    def run_started(self, info: Any) -> None:
-        self.emit("started", epochs=info.epochs, pid=os.getpid())
-
-    def epoch_completed(self, log: Any) -> None:
-        last = {key: value for key, value in log.last().items() if value == value}  # no NaN
-        self.emit("epoch", epoch=log.epochs, metrics=last)
-
-    def run_finished(self, run: Any) -> None:
-        pass  # the final event follows train(): its status is the run's final one
-
-
-def main() -> None:
-    """The trainer (``python -m nbmnist.workers``): read ``PointTask`` s as JSON lines on stdin
-    and train each into ``$NBMNIST_RUNS``, writing events as JSON lines on stdout; exit when
-    stdin closes or after ``TRAINER_IDLE_S`` without a point. Anything else printed goes to
-    stderr."""
-    import select
-
-    events = _Events(os.fdopen(os.dup(1), "w"))
-    os.dup2(2, 1)  # prints, Keras' and the frameworks' included, go to stderr
-    from nbmnist.backend import release_memory
-    from nbmnist.errors import NbmnistError
-    from nbmnist.training import train
-
-    while select.select([sys.stdin], [], [], TRAINER_IDLE_S)[0]:
-        line = sys.stdin.readline()
-        if not line:
-            return
-        task = PointTask(**json.loads(line))
-        try:
-            run = train(
-                task.text,
-                task.kind,  # type: ignore[arg-type]
-                task.name,
-                variables=task.variables,
-                display=events,
-                show_summary=False,
-                models_in_cell=task.models_in_cell,
-                **{**task.options, "live": False, "overwrite": True, "runs_dir": None},
-            )
-            events.emit("finished", status=run.status)
-        except KeyboardInterrupt:
-            events.emit("finished", status="interrupted")
-        except NbmnistError as err:
-            events.emit("error", message=f"{type(err).__name__}: {err}")
-        except Exception as err:
-            message = str(err).strip().splitlines()[0] if str(err).strip() else ""
-            events.emit("error", message=f"{type(err).__name__}: {message[:300]}")
-            raise  # its state is unknown: exit, the next point starts another trainer
-        finally:
-            from nbmnist.runs import clear
-
-            clear()  # the session's runs: this process keeps none
-            release_memory()
-
-
-if __name__ == "__main__":
-    main()
-
-
-__all__ = [
-    "Channel",
-    "DaskChannel",
-    "Dispatch",
-    "LocalChannel",
-    "PointResult",
-    "PointTask",
-    "ThreadChannel",
-    "default_workers",
-    "dispatch",
-    "gpu_ids",
-    "run_point",
-]
