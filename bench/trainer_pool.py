@@ -1,5 +1,6 @@
 """Trainer processes for sweep points: nbmnist's own (``nbmnist.sweeps.trainer``) against the
-standard library's ``ProcessPoolExecutor(max_tasks_per_child=...)``, side by side.
+standard library's ``ProcessPoolExecutor(max_tasks_per_child=...)`` and loky's reusable
+executor (joblib's), side by side.
 
 Both train the same 6 points (a tiny MLP, 3 epochs on the bundled sample) on 2 processes,
 each process reused for up to 8 points, twice: undisturbed, and with the process training
@@ -46,19 +47,29 @@ def train_point(rate: str, store: str, marks: str) -> str:
 
 
 def with_process_pool(kill: bool) -> tuple[float, dict[str, str]]:
+    pool = concurrent.futures.ProcessPoolExecutor(
+        2, mp_context=multiprocessing.get_context("spawn"), max_tasks_per_child=8
+    )
+    return with_pool(pool, kill)
+
+
+def with_loky(kill: bool) -> tuple[float, dict[str, str]]:
+    import loky
+
+    return with_pool(loky.get_reusable_executor(max_workers=2, reuse=False), kill)
+
+
+def with_pool(pool: Any, kill: bool) -> tuple[float, dict[str, str]]:
     outcome: dict[str, str] = {}
     with tempfile.TemporaryDirectory() as store, tempfile.TemporaryDirectory() as marks:
         began = time.perf_counter()
-        pool = concurrent.futures.ProcessPoolExecutor(
-            2, mp_context=multiprocessing.get_context("spawn"), max_tasks_per_child=8
-        )
         futures = {pool.submit(train_point, rate, store, marks): rate for rate in POINTS}
         if kill:
             threading.Thread(target=_kill_when_marked, args=(Path(marks, VICTIM),)).start()
         for future, rate in futures.items():
             try:
                 outcome[rate] = future.result()
-            except Exception as err:  # BrokenProcessPool once a process died
+            except Exception as err:  # BrokenProcessPool, TerminatedWorkerError: one died
                 outcome[rate] = f"lost: {type(err).__name__}"
         pool.shutdown()
         return time.perf_counter() - began, outcome
@@ -103,6 +114,7 @@ def main() -> None:
 
     for name, way in (
         ("ProcessPoolExecutor", with_process_pool),
+        ("loky", with_loky),
         ("nbmnist", with_nbmnist_trainers),
     ):
         for kill in (False, True):
