@@ -4,6 +4,8 @@
 #               TensorFlow; training, magics, run store, sweeps, dashboard and lesson 03 again
 #               on JAX; the dashboard, magics and sweep tests again with Colab's ipywidgets
 #               7.7.1, IPython 7.34 and Keras 3.13
+#   make test-keras   the backend tests on TensorFlow and JAX with Colab's Keras 3.13 and the
+#               newest Keras on the package registry
 #   make test-colab-runtime   the backend tests in Colab's Python 3.13 with Colab's versions
 #   make test-backends   the backend-dependent tests on TensorFlow, JAX and PyTorch (installs
 #               torch: from the registry that is several GB of CUDA libraries)
@@ -43,7 +45,7 @@ PARALLEL_SHORT ?= -n 2 --dist loadgroup --no-loadscope-reorder
 CHROMIUM := /usr/bin/chromium
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: venv demo test test-tensorflow test-jax test-colab test-backends test-colab-runtime test-browser lint bench bench-gpu fuzz clean
+.PHONY: venv demo test test-tensorflow test-jax test-colab test-backends test-keras test-colab-runtime test-browser lint bench bench-gpu fuzz clean
 
 # venv --upgrade-deps: the current pip resolves these extras far faster than the one Python
 # bundles. The environment is byte-compiled once, here, on every core (compileall -j 0):
@@ -85,7 +87,7 @@ test: lint $(CHROMIUM) $(COLAB)/.installed
 
 # pytest caches each test module's rewritten assertions as bytecode in tests/__pycache__;
 # with PYTHONDONTWRITEBYTECODE set (some machines set it) every worker process rewrites them all
-test-tensorflow test-jax test-colab test-backends test-colab-runtime: export PYTHONDONTWRITEBYTECODE =
+test-tensorflow test-jax test-colab test-backends test-keras test-colab-runtime: export PYTHONDONTWRITEBYTECODE =
 
 test-tensorflow: $(STAMP)
 	$(BIN)/python -m pytest $(PARALLEL)
@@ -102,6 +104,21 @@ test-backends: $(STAMP)
 	for backend in tensorflow jax torch; do \
 		KERAS_BACKEND=$$backend $(BIN)/python -m pytest $(BACKEND_TESTS) || exit 1; \
 	done
+
+# the backend tests on TensorFlow and JAX against Colab's Keras (3.13) and against the newest
+# Keras on the package registry, each laid over .venv with PYTHONPATH: Colab moves Keras
+# forward under its users, and nbmnist's fences around Keras' internals must hold on both
+KERAS_VERSIONS := .venv-keras
+test-keras: $(STAMP)
+	rm -rf $(KERAS_VERSIONS)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps \
+		--target $(KERAS_VERSIONS)/colab keras==3.13.2
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --upgrade \
+		--target $(KERAS_VERSIONS)/newest keras
+	for keras in colab newest; do for backend in tensorflow jax; do \
+		PYTHONPATH=$(KERAS_VERSIONS)/$$keras KERAS_BACKEND=$$backend \
+			$(BIN)/python -m pytest $(PARALLEL_SHORT) $(BACKEND_TESTS) || exit 1; \
+	done; done
 
 # Colab's GPU runtime as a whole, in an environment of its own: its Python (3.13) and its
 # TensorFlow, Keras, JAX, IPython and ipywidgets, with the backend tests on TensorFlow and on
@@ -156,4 +173,4 @@ fuzz: $(STAMP)
 		--hypothesis-show-statistics
 
 clean:
-	rm -rf build .pytest_cache .mypy_cache .ruff_cache $(COLAB) $(COLAB_RUNTIME)
+	rm -rf build .pytest_cache .mypy_cache .ruff_cache $(COLAB) $(COLAB_RUNTIME) $(KERAS_VERSIONS)

@@ -22,6 +22,7 @@ from nbmnist.backend import (
     build_training_state,
     compile_ahead,
     environment,
+    free_memory,
     group_batches,
     plan_execution,
     seed_everything,
@@ -37,7 +38,16 @@ from nbmnist.metric_log import MetricLog
 from nbmnist.model import as_declaration, build_model, non_trainable_params, summary_text
 from nbmnist.options import TrainingOptions, make_options, split_sizes
 from nbmnist.plan import TrainingPlan
-from nbmnist.runs import Run, RunStore, Status, StoreWriter, now, record, session_names
+from nbmnist.runs import (
+    Run,
+    RunStore,
+    Status,
+    StoreWriter,
+    now,
+    record,
+    release_models,
+    session_names,
+)
 
 #: Batch size of validation and test evaluation: it divides the test set (10,000), the
 #: default validation split (10,000 of 60,000) and the sample's (1,000), so one compiled
@@ -481,6 +491,8 @@ def train(
         if staged is not None:
             store.settle(run_name, staged, run)
         record(run)
+        if release_models(keep=run):
+            free_memory()
         if status == "interrupted":
             raise TrainingInterrupted(run)
         return run

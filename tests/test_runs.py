@@ -616,3 +616,16 @@ def test_a_full_disk_stops_the_run_in_one_line_and_keeps_the_previous_record(
     kept = RunStore(store).load("full")
     assert kept.epochs == 1 and kept.status == "killed"  # its writer stopped writing it
     assert not [p for p in (store / "full").iterdir() if p.name.startswith(".")]  # no temps
+
+
+def test_only_the_newest_run_keeps_its_model_in_memory(tmp_path: Path) -> None:
+    """A kernel holds the newest model, as plain Keras cells hold their last ``model``; an
+    earlier run's comes back from its store on first use (bench/kernel_memory.py)."""
+    store = str(tmp_path / "store")
+    first = train(TINY_MLP, "mlp", "first", epochs=1, runs_dir=store, display=quiet())
+    assert first._model is not None
+    second = train(TINY_MLP, "mlp", "second", epochs=1, runs_dir=store, display=quiet())
+    assert first._model is None and second._model is not None
+    assert first.model.count_params() == first.num_params  # loaded again, on first use
+    weights = [np.asarray(w) for w in first.model.get_weights()]
+    assert all(np.isfinite(w).all() for w in weights)

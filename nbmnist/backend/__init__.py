@@ -77,6 +77,7 @@ __all__ = [
     "device",
     "device_name",
     "environment",
+    "free_memory",
     "group_batches",
     "import_keras",
     "installed",
@@ -186,9 +187,22 @@ def seed_everything(seed: int) -> None:
 
 
 def release_memory() -> None:
-    """Free what finished models hold (between the points of a sweep)."""
-    import gc
-
+    """Free what finished models hold (between the points of a sweep): Keras' session, then
+    ``free_memory``."""
     keras = import_keras()
     keras.backend.clear_session()
+    free_memory()
+
+
+def free_memory() -> None:
+    """Collect unreachable objects (a Keras model is a web of references) and give the memory
+    the C allocator keeps after freeing back to the system (glibc's ``malloc_trim``; elsewhere
+    the collection only)."""
+    import ctypes
+    import ctypes.util
+    import gc
+
     gc.collect()
+    library = ctypes.util.find_library("c")
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(library).malloc_trim(0)  # glibc only: AttributeError elsewhere

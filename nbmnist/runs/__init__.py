@@ -26,7 +26,7 @@ from nbmnist.runs.run_record import (
     Status,
     check_record,
 )
-from nbmnist.runs.session import Runs, clear, record, runs, session_names
+from nbmnist.runs.session import Runs, clear, record, release_models, runs, session_names
 from nbmnist.runs.store import (
     DEFAULT_STORE,
     MODEL_SAVE_SHARE,
@@ -67,6 +67,7 @@ __all__ = [
     "now",
     "point_name",
     "record",
+    "release_models",
     "runs",
     "session_names",
 ]

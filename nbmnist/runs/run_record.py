@@ -239,6 +239,14 @@ class Run:
     def model(self, value: Any) -> None:
         self._model = value
 
+    def release_model(self) -> bool:
+        """Forget the trained model held in memory where it can be loaded again from
+        ``model_path`` (on the next use of ``model``). Returns True if one was released."""
+        if self._model is None or not self.model_path or not Path(self.model_path).is_file():
+            return False
+        self._model = None
+        return True
+
     @property
     def epochs(self) -> int:
         """Number of completed epochs."""

@@ -57,3 +57,11 @@ def session_names() -> set[str]:
 def clear() -> None:
     """Forget the session's runs (the models stay wherever else they are referenced)."""
     _RUNS.clear()
+
+
+def release_models(keep: Run) -> int:
+    """Let every run of the session but ``keep`` forget its in-memory model where it is saved
+    in a store (``Run.release_model``: loaded again on first use), so that a kernel holds the
+    newest model, as a notebook of plain Keras cells holds its last ``model``. Returns how
+    many were released."""
+    return sum(run.release_model() for run in _RUNS.values() if run is not keep)
