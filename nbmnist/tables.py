@@ -73,12 +73,9 @@ def _fixed(digits: int) -> Callable[[Any], str]:
 
 
 def _backend(run: Run) -> str:
-    """``jax, GPU``: the Keras backend and the kind of device (records from before backends
-    were recorded trained on TensorFlow)."""
+    """``jax, GPU``: the Keras backend and the kind of device."""
     environment = run.environment
     backend = run.execution.get("backend") or environment.get("backend")
-    if not backend and "tensorflow" in environment:
-        backend = "tensorflow"
     device = environment.get("device", "").split(" (")[0]
     return ", ".join(part for part in (backend, device) if part)
 

@@ -41,19 +41,19 @@ TINY_MLP = "dense 32 relu"
 TINY_CNN = "conv 8 3x3 relu\nmaxpool 2\nflatten"
 
 
-# the longest groups of tests (seconds on 2 cores, alone), started first so that none is left
-# running alone at the end of a parallel run
+# the longest groups of tests, longest first (their durations: docs/performance.md), started
+# first so that none is left running alone at the end of a parallel run
 LONGEST_FIRST = (
-    "lesson-02_cnn_mnist",  # ~180 s
-    "nbconvert-02_cnn_mnist",  # tests/test_runners.py (durations: docs/performance.md)
-    "lesson-01_mlp_mnist",  # ~90 s
+    "lesson-02_cnn_mnist",
+    "nbconvert-02_cnn_mnist",  # tests/test_runners.py
+    "lesson-01_mlp_mnist",
     "papermill-02_cnn_mnist",
     "nbconvert-01_mlp_mnist",
     "papermill-01_mlp_mnist",
-    "test_workers",  # ~90 s
-    "test_assignment",  # ~90 s
-    "test_jupyterlab",  # ~45 s
-    "lesson-03_fashion_mnist_regularization",  # ~30 s
+    "test_workers",
+    "test_assignment",
+    "test_jupyterlab",
+    "lesson-03_fashion_mnist_regularization",
 )
 
 

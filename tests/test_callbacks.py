@@ -38,8 +38,8 @@ def test_importing_the_module_imports_no_keras() -> None:
         env={**os.environ, "PYTHONPATH": str(REPO)},
     ).stdout
     assert out.split() == ["False"]
-    # the callback classes come with their first use (here, where Keras is loaded anyway;
-    # in the subprocess that was a Keras import, ~10 s of this test)
+    # the callback classes come with their first use (here, where Keras is loaded anyway,
+    # not in the subprocess, where it would be a Keras import)
     import keras
 
     import nbmnist.callbacks

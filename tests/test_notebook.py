@@ -184,7 +184,7 @@ def test_cli_keeps_the_previous_run_store(tmp_path: Path, monkeypatch: pytest.Mo
     monkeypatch.delenv("NBMNIST_RUNS")  # conftest's; the CLI's own <notebook>-runs is tested
     source = tiny_notebook(tmp_path, "%%mlp tiny --epochs 1 --train-size 200\ndense 8")
     out = tmp_path / "out"
-    # the store a first execution leaves, made here (a kernel's start is ~10 s of this test)
+    # the store a first execution leaves, made here rather than by starting another kernel
     train("dense 8", "mlp", "tiny", epochs=1, fast=True, runs_dir=out / "tiny-runs")
     for keep in (False, True):
         execute_notebook(source, out, fast=True, keep_runs=keep)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from nbmnist import summary_table
-from nbmnist.runs import record
+from nbmnist.runs import Run, record
 from tests.conftest import make_run
 
 
@@ -29,15 +31,20 @@ def test_summary_table_cells_come_from_the_runs() -> None:
     assert "<table>" in table._repr_html_()
 
 
-def test_backend_column_names_the_backend_and_the_device_kind() -> None:
+def test_backend_column_names_the_backend_and_the_device_kind(tmp_path: Path) -> None:
     jax_gpu = make_run(
         "a",
         0.99,
         environment={"backend": "jax", "jax": "0.7.2", "device": "GPU (NVIDIA H100 80GB HBM3)"},
         execution={"backend": "jax"},
     )
-    # a record written before backends were recorded: TensorFlow's version, a device
-    old = make_run("b", 0.98, environment={"tensorflow": "2.21.0", "device": "CPU (2 cores)"})
+    # a record written before backends were recorded: TensorFlow's version, a device; read as
+    # a TensorFlow run
+    record = make_run(
+        "b", 0.98, environment={"tensorflow": "2.21.0", "device": "CPU (2 cores)"}
+    ).to_record()
+    old = Run.from_record(record, tmp_path)
+    assert old.environment["backend"] == "tensorflow"
     table = summary_table([jax_gpu, old], columns=["name", "backend"])
     assert [row[1] for row in table.rows] == ["jax, GPU", "tensorflow, CPU"]
 

@@ -28,8 +28,8 @@ from tests.conftest import Shell, make_run
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("test_workers")]
 
 BODY = "dense 16 relu | dropout {rate}"
-#: enough epochs (each ~0.15 s on 500 images) that a point is still training when the
-#: kernel reacts to an early epoch (within ~0.5 s)
+#: enough epochs (each short, on 500 images) that a point is still training when the kernel
+#: reacts to an early one
 EPOCHS = 15
 LONG = {"epochs": EPOCHS, "train_size": 500, "live": False}
 

@@ -295,6 +295,10 @@ class Run:
         values["model_path"] = str(model) if model.is_file() else None
         if values["model_path"] is None:
             values["model_epoch"] = None
+        environment = values.get("environment", {})
+        if "backend" not in environment and "tensorflow" in environment:
+            # recorded before the backend was: such runs trained on TensorFlow
+            values["environment"] = {**environment, "backend": "tensorflow"}
         run = cls(**values)
         if run.status == "running" and run.writer and not Writer.alive(run.writer, folder):
             run.status = "killed"  # in memory only: reading never rewrites the store
