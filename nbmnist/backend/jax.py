@@ -82,18 +82,7 @@ GET_JAX_STATE = PrivateName(
     "the last training call and evaluation compiled beside the first training step",
     "Keras compiles each program when it first calls it",
 )
-#: Names from Keras' internals this module uses (``nbmnist.backend.common.PrivateName``).
-PRIVATE_NAMES: tuple[PrivateName, ...] = (
-    GET_GLOBAL,
-    SET_GLOBAL,
-    IN_STATELESS_SCOPE,
-    RANDOM_INITIALIZER,
-    DRAW_SEED,
-    INITIALIZE,
-    DEFERRED_INITIALIZE,
-    GET_JAX_STATE,
-    TENSORFLOW_PROBE,
-)
+#: The names per-layer initialization takes (``weights_initialized_per_layer``).
 _INITIALIZATION = (
     GET_GLOBAL,
     SET_GLOBAL,
@@ -103,6 +92,8 @@ _INITIALIZATION = (
     INITIALIZE,
     DEFERRED_INITIALIZE,
 )
+#: Names from Keras' internals this module uses (``nbmnist.backend.common.PrivateName``).
+PRIVATE_NAMES: tuple[PrivateName, ...] = (*_INITIALIZATION, GET_JAX_STATE, TENSORFLOW_PROBE)
 
 keras_calls = tensorflow_kept_out
 
