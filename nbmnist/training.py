@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -123,6 +123,26 @@ def prepare_arrays(
         cache["x_test"].reshape(shape),
         cache["y_test"],
     )
+
+
+def check_callbacks(callbacks: Sequence[Any]) -> None:
+    """Raise ``OptionError`` unless each of ``callbacks`` is a ``keras.callbacks.Callback``
+    (Keras is imported only when there are some)."""
+    if isinstance(callbacks, (str, bytes)) or not isinstance(callbacks, Sequence):
+        raise OptionError(
+            f"callbacks must be a list of keras.callbacks.Callback, got {type(callbacks).__name__}"
+        )
+    if not callbacks:
+        return
+    from nbmnist.backend import import_keras
+
+    keras = import_keras()
+    for callback in callbacks:
+        if not isinstance(callback, keras.callbacks.Callback):
+            raise OptionError(
+                f"callbacks: {callback!r} is not a keras.callbacks.Callback; pass instances, "
+                "e.g. callbacks=[keras.callbacks.EarlyStopping(patience=2)]"
+            )
 
 
 def _run_name(name: str | None, kind: str, store: RunStore, overwrite: bool) -> str:
@@ -303,8 +323,10 @@ def fit(
     execution: Execution,
     display: Listeners,
     summary: str = "",
+    extra_callbacks: Sequence[Any] = (),
 ) -> Status:
-    """Train ``model`` for the run's epochs, telling ``display`` after each one.
+    """Train ``model`` for the run's epochs, telling ``display`` after each one; the user's
+    ``extra_callbacks`` run after nbmnist's.
 
     ``run.history`` and ``run.epoch_seconds`` fill in as epochs complete. Ctrl-C stops after
     the current group of batches; the run then keeps its completed epochs.
@@ -363,6 +385,7 @@ def fit(
     )
     if ahead is not None:
         callbacks.append(ahead)
+    callbacks.extend(extra_callbacks)
     status: Status = "completed"
     try:
         with interrupt.watch(model):
@@ -417,6 +440,7 @@ def train(
     display: Display | None = None,
     show_summary: bool = True,
     models_in_cell: int = 1,
+    callbacks: Sequence[Any] = (),
     **options: Any,
 ) -> Run:
     """Build, train and evaluate the model a declaration describes; record and return the run.
@@ -437,6 +461,9 @@ def train(
         show_summary: print the layer-by-layer model summary first (a sweep prints it once).
         models_in_cell: how many models the cell trains (a sweep's points): in fast mode
             they share its budget (``options.fast_limits``).
+        callbacks: more Keras callbacks (``keras.callbacks.Callback`` instances) for
+            ``fit``, after nbmnist's own (a ``keras.callbacks.EarlyStopping`` ends the run
+            early: it is then recorded with the epochs it trained).
         **options: ``TrainingOptions`` fields: ``data``, ``epochs``, ``batch_size``,
             ``optimizer``, ``learning_rate``, ``loss``, ``validation``, ``validation_split``,
             ``train_size``, ``seed``, ``live``, ``fast``, ``runs_dir``, ``overwrite``,
@@ -447,7 +474,8 @@ def train(
         The recorded ``Run`` (also in ``nbmnist.runs()``).
 
     Raises:
-        OptionError: an option is unknown or out of range (before anything is built).
+        OptionError: an option is unknown or out of range, or a callback is not a Keras
+            callback (before anything is built).
         DeclarationError: the declaration is invalid (before anything is built).
         DataError: the data files are corrupt.
         BackendError: the Keras backend is unknown or not installed.
@@ -455,6 +483,7 @@ def train(
             ``interrupted`` (its ``result``: the run, with its completed epochs).
     """
     opts = make_options(**options)
+    check_callbacks(callbacks)
     plan = TrainingPlan.of(as_declaration(text, kind, variables), opts, models_in_cell)
     check_size(plan.declaration, opts)
     store = RunStore.default(opts.runs_dir)
@@ -477,7 +506,7 @@ def train(
         )
         summary = summary_text(declaration, model) if show_summary else ""
         started = time.perf_counter()
-        status = fit(model, run, data, plan, execution, display, summary)
+        status = fit(model, run, data, plan, execution, display, summary, callbacks)
         run.caveats = plan.caveats(run.epochs * data.steps_per_epoch(plan.batch_size))
         if status == "completed":
             run.test_loss, run.test_accuracy = final_scores(

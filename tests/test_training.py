@@ -373,3 +373,30 @@ def test_fewer_steps_than_layers_with_weights_is_a_caveat() -> None:
         "too few steps (2 for 3 layers with weights): the scores say little about this "
         "model; train on more images or for more epochs"
     ]
+
+
+def test_train_takes_more_keras_callbacks_after_its_own() -> None:
+    """``callbacks=[...]`` reach ``fit``: each epoch's logs, and an ``EarlyStopping`` that ends
+    the run early; anything else is refused before training."""
+    import keras
+
+    quiet = ConsoleDisplay(open(os.devnull, "w"))  # noqa: SIM115
+
+    class Seen(keras.callbacks.Callback):
+        def __init__(self) -> None:
+            super().__init__()
+            self.epochs: list[int] = []
+
+        def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
+            self.epochs.append(epoch)
+
+    seen = Seen()
+    run = train(TINY_MLP, epochs=2, callbacks=[seen], display=quiet)
+    assert seen.epochs == [0, 1] and run.epochs == 2
+    stop = keras.callbacks.EarlyStopping(monitor="loss", min_delta=10.0, patience=0)
+    stopped = train(TINY_MLP, epochs=5, callbacks=[stop], display=quiet)
+    assert stopped.status == "completed" and stopped.epochs == 2  # the 2nd did not improve by 10
+    before = len(nbmnist.runs())
+    with pytest.raises(OptionError, match=r"is not a keras\.callbacks\.Callback"):
+        train(TINY_MLP, epochs=1, callbacks=[print], display=quiet)
+    assert len(nbmnist.runs()) == before
