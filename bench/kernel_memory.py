@@ -109,7 +109,11 @@ def main() -> None:
             return
         print(json.dumps(run_nbmnist()))
         return
-    backends = sys.argv[1:] or ["tensorflow", "jax"]
+    import argparse
+
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument("backends", nargs="*", help="default: tensorflow jax")
+    backends = parser.parse_args().backends or ["tensorflow", "jax"]
     print("| backend | nbmnist (MB) | plain Keras (MB) | difference (MB) |")
     print("| --- | --- | --- | --- |")
     for backend in backends:

@@ -109,8 +109,11 @@ def with_nbmnist_trainers(kill: bool) -> tuple[float, dict[str, str]]:
 
 
 def main() -> None:
+    import argparse
     import io
     from contextlib import redirect_stdout
+
+    argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0]).parse_args()
 
     for name, way in (
         ("ProcessPoolExecutor", with_process_pool),

@@ -45,9 +45,8 @@ TINY_CNN = "conv 8 3x3 relu\nmaxpool 2\nflatten"
 # first so that none is left running alone at the end of a parallel run
 LONGEST_FIRST = (
     "lesson-02_cnn_mnist",
-    "nbconvert-02_cnn_mnist",  # tests/test_runners.py
+    "papermill-02_cnn_mnist",  # tests/test_runners.py
     "lesson-01_mlp_mnist",
-    "papermill-02_cnn_mnist",
     "nbconvert-01_mlp_mnist",
     "papermill-01_mlp_mnist",
     "test_workers",

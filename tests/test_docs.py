@@ -17,7 +17,7 @@ from pathlib import Path
 from tests.conftest import REPO, make_run
 from tests.test_assignment import shell_blocks
 
-PAGES = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
+PAGES = [REPO / "README.md", REPO / "CONTRIBUTING.md", *sorted((REPO / "docs").glob("*.md"))]
 #: A shell command (after any VAR=value prefixes); other lines of a language-less block are
 #: notebook cells, printed errors or output.
 COMMAND = re.compile(r"(?:[A-Z_]+=\S*\s+)*(make|python|\.venv/bin/python|otter|cp|mkdir|pip)\s")

@@ -23,9 +23,9 @@ from nbmnist.options import (
 from tests.conftest import REPO
 
 
-def _readme_flags() -> dict[str, str]:
-    """The README's magic-line table: flag -> its default column (backticks removed)."""
-    text = (REPO / "README.md").read_text()
+def _guide_flags() -> dict[str, str]:
+    """The user guide's magic-line table: flag -> its default column (backticks removed)."""
+    text = (REPO / "docs" / "guide.md").read_text()
     table = text[text.index("| flag | default | meaning |") :].split("\n\n")[0]
     rows = [
         [cell.strip() for cell in line.strip("|").split("|")] for line in table.splitlines()[2:]
@@ -33,8 +33,8 @@ def _readme_flags() -> dict[str, str]:
     return {row[0].strip("`").split()[0]: row[1].strip("`") for row in rows}
 
 
-def test_the_readme_table_lists_every_flag_with_the_code_default() -> None:
-    readme = _readme_flags()
+def test_the_guide_table_lists_every_flag_with_the_code_default() -> None:
+    readme = _guide_flags()
     parser = NbmnistMagics.mlp.parser  # built by magic_arguments from the generated flags
     magic_flags = {a.option_strings[0] for a in parser._actions if a.option_strings} - {"-h"}
     assert set(readme) == magic_flags

@@ -64,7 +64,10 @@ class CurvePlot:
                 (metric, "-", "C0", "train"),
                 ("val_" + metric, "--", "C1", VALIDATION_LABELS.get(validation, "validation")),
             ):
-                (line,) = ax.plot([], [], style, color=colour, label=text, animated=True)
+                # a marker on each epoch: after the first, a curve is a single point
+                (line,) = ax.plot(
+                    [], [], style, color=colour, label=text, animated=True, marker="o", markersize=3
+                )
                 self._lines[name] = line
             marker = ax.axvline(0, color="C2", linestyle=":", label="best val epoch")
             marker.set_animated(True)
