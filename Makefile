@@ -1,5 +1,6 @@
 # nbmnist: two commands on a fresh machine.
 #   make demo   create .venv, install nbmnist, execute notebooks/01_mlp_mnist.ipynb -> build/
+#   make docs   the documentation site in site/ (MkDocs), the lessons executed in fast mode
 #   make test   create .venv, install with test extras, run ruff, mypy and pytest: everything on
 #               TensorFlow; training, magics, run store, sweeps, dashboard and lesson 03 again
 #               on JAX; the dashboard, magics and sweep tests again with Colab's ipywidgets
@@ -45,7 +46,7 @@ PARALLEL_SHORT ?= -n 2 --dist loadgroup --no-loadscope-reorder
 CHROMIUM := /usr/bin/chromium
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: venv demo test test-tensorflow test-jax test-colab test-backends test-keras test-colab-runtime test-browser lint bench bench-gpu fuzz clean
+.PHONY: venv demo docs test test-tensorflow test-jax test-colab test-backends test-keras test-colab-runtime test-browser lint bench bench-gpu fuzz clean
 
 # venv --upgrade-deps: the current pip resolves these extras far faster than the one Python
 # bundles. The environment is byte-compiled once, here, on every core (compileall -j 0):
@@ -63,6 +64,15 @@ venv: $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/python -m nbmnist run notebooks/01_mlp_mnist.ipynb --output-dir build
+
+# the documentation site in site/, offline: the lessons executed in fast mode into build/docs
+# (on the bundled sample where the full data is absent, as they say), then MkDocs (mkdocs.yml;
+# the generated pages: tools/docs_pages.py)
+docs: $(STAMP)
+	for lesson in notebooks/*.ipynb; do \
+		$(BIN)/python -m nbmnist run $$lesson --fast --output-dir build/docs || exit 1; \
+	done
+	DISABLE_MKDOCS_2_WARNING=true NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
 
 lint: $(STAMP)
 	$(BIN)/ruff check nbmnist tests tools bench
@@ -173,4 +183,4 @@ fuzz: $(STAMP)
 		--hypothesis-show-statistics
 
 clean:
-	rm -rf build .pytest_cache .mypy_cache .ruff_cache $(COLAB) $(COLAB_RUNTIME) $(KERAS_VERSIONS)
+	rm -rf build site .pytest_cache .mypy_cache .ruff_cache $(COLAB) $(COLAB_RUNTIME) $(KERAS_VERSIONS)

@@ -247,9 +247,9 @@ def misclassified(
     Args:
         run: a recorded run with a saved model.
         n: how many (at most; fewer when fewer are wrong).
-        true, predicted: only mistakes of this true class and/or this predicted class, by
-            index or name (``true=3, predicted=5``: the 3s taken for 5s;
-            ``true="Shirt"`` on Fashion-MNIST).
+        true: only mistakes of this true class, by index or name (``true="Shirt"`` on
+            Fashion-MNIST; ``true=3, predicted=5``: the 3s taken for 5s).
+        predicted: only mistakes taken for this class, by index or name.
 
     Raises:
         OptionError: ``n`` or a class out of range, or the run has no model.

@@ -147,3 +147,29 @@ def test_the_class_view_and_results_table_commands_run_as_written(tmp_path: Path
             cwd=tmp_path,
         )
         assert done.returncode == 0 and "relu_2h" in done.stdout, (command, done.stderr)
+
+
+def test_the_site_builds_strictly(tmp_path: Path) -> None:
+    """``make docs``' MkDocs build in strict mode: a broken link, a page missing from the
+    navigation or a docstring mkdocstrings cannot read fails it. The lessons are the executed
+    ones of ``make docs`` where present, else the notebooks as written."""
+    import os
+
+    site = tmp_path / "site"
+    env = {**os.environ, "DISABLE_MKDOCS_2_WARNING": "true", "NO_MKDOCS_2_WARNING": "1"}
+    built = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(site)],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert built.returncode == 0, built.stderr[-3000:]
+    home = (site / "index.html").read_text()
+    assert 'src="images/dashboard.png"' in home and (site / "images" / "dashboard.png").is_file()
+    options = (site / "reference" / "options" / "index.html").read_text()
+    assert "--batch-size" in options and "validation_split" in options  # from options.py
+    assert "GlobalAveragePooling2D" in (site / "reference" / "layers" / "index.html").read_text()
+    assert "nbmnist.train" in (site / "reference" / "api" / "index.html").read_text()
+    for lesson in sorted((REPO / "notebooks").glob("*.ipynb")):
+        assert (site / "lessons" / lesson.stem / "index.html").is_file()
