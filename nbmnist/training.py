@@ -508,7 +508,9 @@ def train(
         started = time.perf_counter()
         status = fit(model, run, data, plan, execution, display, summary, callbacks)
         run.caveats = plan.caveats(run.epochs * data.steps_per_epoch(plan.batch_size))
-        if status == "completed":
+        if status == "completed" and callbacks:  # they may have changed the weights after
+            run.test_loss, run.test_accuracy = evaluate(model, data)  # the last epoch's pass
+        elif status == "completed":
             run.test_loss, run.test_accuracy = final_scores(
                 model, data, run.history, opts.validation
             )

@@ -8,11 +8,13 @@ import signal
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 import nbmnist
 from nbmnist import OptionError, train, training
 from nbmnist.display.console import ConsoleDisplay
+from nbmnist.training import prepare_arrays
 from tests.conftest import TINY_CNN, TINY_MLP
 
 
@@ -396,6 +398,19 @@ def test_train_takes_more_keras_callbacks_after_its_own() -> None:
     stop = keras.callbacks.EarlyStopping(monitor="loss", min_delta=10.0, patience=0)
     stopped = train(TINY_MLP, epochs=5, callbacks=[stop], display=quiet)
     assert stopped.status == "completed" and stopped.epochs == 2  # the 2nd did not improve by 10
+    # a callback that changes the weights after the last epoch (as restore_best_weights
+    # does): the model is scored as it is, not by the last epoch's pass over the test set
+
+    class Forget(keras.callbacks.Callback):
+        def on_train_end(self, logs: Any = None) -> None:
+            kernel = self.model.layers[0].kernel
+            kernel.assign(np.zeros(kernel.shape, dtype="float32"))
+
+    forgot = train(TINY_MLP, epochs=2, validation="test", callbacks=[Forget()], display=quiet)
+    x, y = prepare_arrays(nbmnist.load_dataset("mnist"), "mlp")[2:]
+    scores = forgot.model.evaluate(x, y, batch_size=1000, verbose=0, return_dict=True)
+    assert forgot.test_accuracy == pytest.approx(scores["accuracy"], abs=1e-6)
+    assert forgot.test_accuracy < 0.5 < forgot.history["val_accuracy"][-1]
     before = len(nbmnist.runs())
     with pytest.raises(OptionError, match=r"is not a keras\.callbacks\.Callback"):
         train(TINY_MLP, epochs=1, callbacks=[print], display=quiet)
