@@ -25,6 +25,7 @@ are recorded with the run (``run.json``: ``environment`` and ``execution``).
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -198,11 +199,21 @@ def free_memory() -> None:
     """Collect unreachable objects (a Keras model is a web of references) and give the memory
     the C allocator keeps after freeing back to the system (glibc's ``malloc_trim``; elsewhere
     the collection only)."""
-    import ctypes
-    import ctypes.util
     import gc
 
     gc.collect()
-    library = ctypes.util.find_library("c")
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL(library).malloc_trim(0)  # glibc only: AttributeError elsewhere
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
+
+
+@functools.cache
+def _malloc_trim() -> Any:
+    """glibc's ``malloc_trim``, looked up once (None where the C library has none)."""
+    import ctypes
+    import ctypes.util
+
+    try:
+        return ctypes.CDLL(ctypes.util.find_library("c")).malloc_trim
+    except (OSError, AttributeError):  # no C library found, or not glibc
+        return None

@@ -431,17 +431,24 @@ def _initialize(keras: Any, variables: list[Any], scope: Any) -> None:
 
     random_initializer, draw_seed = RANDOM_INITIALIZER.find(), DRAW_SEED.find()
     deferred_initialize = DEFERRED_INITIALIZE.find()
+    initialize = INITIALIZE.find()
+
+    def set_first_value(variable: Any, value: Any) -> None:
+        # as Keras' _deferred_initialize would with its initializer's draw
+        initialize(variable, value)
+        variable._initializer = None
+
     layers: dict[str, list[tuple[Any, Any]]] = {}  # layer path: [(variable, seed)]
     for variable in variables:
         assigned = scope.get_current_value(variable)
         if assigned is not None:
-            _set_first_value(variable, assigned)
+            set_first_value(variable, assigned)
             continue
         initializer = _initializer_of(variable)
         constant = _constant(keras, initializer)
         if constant is not None:  # zeros, ones: copied from NumPy, nothing compiled
             value = np.full(variable.shape, constant, dtype=jax.numpy.dtype(variable.dtype))
-            _set_first_value(variable, jax.device_put(value))  # (jnp.asarray compiles)
+            set_first_value(variable, jax.device_put(value))  # (jnp.asarray compiles)
             continue
         random = isinstance(initializer, random_initializer)
         if not isinstance(initializer, keras.initializers.Initializer) or (
@@ -455,14 +462,7 @@ def _initialize(keras: Any, variables: list[Any], scope: Any) -> None:
         program = _initializer_program([variable for variable, _ in weights])
         values = program([seed for _, seed in weights])
         for (variable, _), value in zip(weights, values, strict=True):
-            _set_first_value(variable, value)
-
-
-def _set_first_value(variable: Any, value: Any) -> None:
-    """Initialize a deferred Keras variable with ``value`` (a JAX array of its shape and
-    dtype), as Keras' ``_deferred_initialize`` would with its initializer's draw."""
-    INITIALIZE.find()(variable, value)
-    variable._initializer = None
+            set_first_value(variable, value)
 
 
 def _initializer_of(variable: Any) -> Any:
