@@ -46,7 +46,7 @@ PARALLEL_SHORT ?= -n 2 --dist loadgroup --no-loadscope-reorder
 CHROMIUM := /usr/bin/chromium
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: venv demo docs test test-tensorflow test-jax test-colab test-backends test-keras test-colab-runtime test-browser lint bench bench-gpu fuzz clean
+.PHONY: venv demo docs test test-tensorflow test-jax test-colab test-backends test-keras test-colab-runtime test-browser lint bench bench-gpu stress fuzz clean
 
 # venv --upgrade-deps: the current pip resolves these extras far faster than the one Python
 # bundles. The environment is byte-compiled once, here, on every core (compileall -j 0):
@@ -152,30 +152,29 @@ test-colab-runtime:
 test-browser: $(STAMP) $(CHROMIUM)
 	$(BIN)/python -m pytest tests/test_jupyterlab.py -v
 
+# the benchmark suite (pytest-benchmark; bench/harness.py), a module at a time, each into its
+# results file bench/results/<module>.json, then the performance page's tables from all of
+# them (python -m bench.tables). BENCH=bench/display/test_redraw.py measures some again.
+BENCH ?= $(sort $(wildcard bench/*/test_*.py))
 bench: $(STAMP)
-	$(BIN)/python bench/parse_declarations.py
-	$(BIN)/python bench/redraw.py
-	$(BIN)/python bench/sweep_memory.py
-	$(BIN)/python bench/sweep_scaling.py
-	$(BIN)/python bench/class_view.py
-	$(BIN)/python bench/violins.py
-	$(BIN)/python bench/initializers.py
-	NBMNIST_DATA=$${NBMNIST_DATA:-../shared/data} $(BIN)/python bench/grouping.py
-	$(BIN)/python bench/grading.py
-	NBMNIST_DATA=$${NBMNIST_DATA:-../shared/data} $(BIN)/python bench/dashboard_overhead.py
-	NBMNIST_DATA=$${NBMNIST_DATA:-../shared/data} $(BIN)/python bench/full_mnist_mlp.py
-	$(BIN)/python bench/notebook_cells.py
-	NBMNIST_DATA=$${NBMNIST_DATA:-../shared/data} $(BIN)/python bench/time_to_99.py
-	NBMNIST_DATA=$${NBMNIST_DATA:-../shared/data} $(BIN)/python bench/startup_and_throughput.py
-	NBMNIST_DATA=$${NBMNIST_DATA:-../shared/data} $(BIN)/python bench/input_pipelines.py mlp
-	NBMNIST_DATA=$${NBMNIST_DATA:-../shared/data} $(BIN)/python bench/input_pipelines.py cnn 10000
+	failed=; for module in $(BENCH); do \
+		name=$$(basename $$module .py); \
+		$(BIN)/python -m pytest $$module -p no:cacheprovider \
+			--benchmark-json bench/results/$${name#test_}.json || failed="$$failed $$module"; \
+	done; test -z "$$failed" || { echo "failed:$$failed" >&2; exit 1; }
+	$(BIN)/python -m bench.tables
 
 # on a CUDA machine (with a CUDA build of JAX, and torch, in the environment): each backend
 # against plain Keras on it, and lesson 01 on full data (docs/performance.md); on a lent GPU
 # machine without a package registry, bench/gpu_session.sh prepares and runs it in one command
 bench-gpu:
-	NBMNIST_DATA=$${NBMNIST_DATA:-../shared/data} $${PYTHON_GPU:-python3} bench/gpu.py \
+	NBMNIST_DATA=$${NBMNIST_DATA:-../shared/data} $${PYTHON_GPU:-python3} -m bench.gpu \
 		--backends jax torch --lesson
+
+# the run store and the kernel under stress: kills, races, Ctrl-C, hostile cells
+# (docs/reliability.md); STRESS="--parts sigkill --kills 60" picks parts (tools/stress.py --help)
+stress: $(STAMP)
+	PYTHONPATH=. $(BIN)/python tools/stress.py $(STRESS)
 
 # 10,000 examples per property of the declaration fuzz test (the default run uses 300)
 fuzz: $(STAMP)

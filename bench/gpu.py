@@ -1,8 +1,11 @@
 """Training on an accelerator, per Keras backend, against plain Keras on the same backend.
 
 Usage (any machine; on a CUDA GPU for the issue 12 figures; full MNIST in NBMNIST_DATA):
-    NBMNIST_DATA=../shared/data python bench/gpu.py [--backends jax torch] [--lesson]
+    NBMNIST_DATA=../shared/data python -m bench.gpu [--backends jax torch] [--lesson]
     make bench-gpu
+
+A program rather than pytest benchmarks: each backend needs a process of its own, and a lent
+GPU machine has no registry to install pytest from (``bench/gpu_session.sh`` carries wheels).
 
 For each backend, in a fresh process of its own (a backend is fixed per process) with an
 empty JAX compilation cache, on the same device and data:
@@ -39,79 +42,20 @@ import time
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parent.parent
+from bench.harness import REPO, epoch_clock
+
 SEED_MLP = "430 322 relu he_normal bn dropout=0.5"
 
 
-def probe_callback(keras: Any, x_test: Any, y_test: Any, clock: dict[str, float]) -> Any:
-    """A Keras callback: epoch wall times and test accuracy after each epoch, the clock
-    paused while testing."""
-
-    class Probe(keras.callbacks.Callback):
-        def __init__(self) -> None:
-            super().__init__()
-            self.epochs: list[float] = []
-            self.tests: list[tuple[float, float, float]] = []  # (fit s, train() s, accuracy)
-            self.paused = 0.0
-
-        def on_train_begin(self, logs: Any = None) -> None:
-            clock["fit"] = time.perf_counter()
-
-        def on_epoch_begin(self, epoch: int, logs: Any = None) -> None:
-            self.began = time.perf_counter()
-
-        def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
-            now = time.perf_counter()
-            self.epochs.append(now - self.began)
-            if x_test is not None:
-                scores = self.model.evaluate(
-                    x_test, y_test, batch_size=1000, verbose=0, return_dict=True
-                )
-                self.tests.append(
-                    (
-                        now - clock["fit"] - self.paused,
-                        now - clock["call"] - self.paused,
-                        float(scores["accuracy"]),
-                    )
-                )
-            self.paused += time.perf_counter() - now
-
-    return Probe()
-
-
 def run_nbmnist(text: str, kind: str, options: dict[str, Any], probe: Any) -> Any:
-    """``nbmnist.train`` with ``probe`` added to the callbacks Keras is given."""
+    """``nbmnist.train`` with ``probe`` among its callbacks."""
     import nbmnist
-    import nbmnist.callbacks as callbacks
     from nbmnist.display.console import ConsoleDisplay
 
-    original = callbacks.TrainingCallback.set_model
-
-    def set_model(self: Any, model: Any) -> None:
-        original(self, model)
-        probe.set_model(model)
-
-    hooks = ("on_train_begin", "on_epoch_begin", "on_epoch_end")
-    saved = {name: getattr(callbacks.TrainingCallback, name) for name in hooks}
-
-    def chained(name: str) -> Any:
-        def hook(self: Any, *args: Any, **kwargs: Any) -> None:
-            getattr(probe, name)(*args, **kwargs)
-            saved[name](self, *args, **kwargs)
-
-        return hook
-
-    callbacks.TrainingCallback.set_model = set_model  # type: ignore[method-assign]
-    for name in hooks:
-        setattr(callbacks.TrainingCallback, name, chained(name))
-    try:
-        return nbmnist.train(
-            text, kind, display=ConsoleDisplay(io.StringIO()), live=False, overwrite=True, **options
-        )
-    finally:
-        callbacks.TrainingCallback.set_model = original  # type: ignore[method-assign]
-        for name in hooks:
-            setattr(callbacks.TrainingCallback, name, saved[name])
+    quiet = ConsoleDisplay(io.StringIO())
+    return nbmnist.train(
+        text, kind, display=quiet, live=False, overwrite=True, callbacks=[probe], **options
+    )
 
 
 def run_plain(text: str, kind: str, options: dict[str, Any], data: Any, probe: Any) -> None:
@@ -143,6 +87,11 @@ def first_99(tests: list[tuple[float, float, float]]) -> tuple[float, float] | N
     return next(((fit, call) for fit, call, accuracy in tests if accuracy >= 0.990), None)
 
 
+def tests_of(probe: Any) -> list[tuple[float, float, float]]:
+    """(seconds from fit, seconds from the train() call, test accuracy) after each epoch."""
+    return list(zip(probe.ends, probe.ends_from_call, probe.test_accuracy, strict=True))
+
+
 def worker(task: str, epochs: int, train_size: int | None = None) -> dict[str, Any]:
     """One measurement on this process's backend: ``nbmnist`` or ``plain`` time to 99%, or
     ``throughput``; returns it as a dict."""
@@ -151,7 +100,7 @@ def worker(task: str, epochs: int, train_size: int | None = None) -> dict[str, A
     from nbmnist.recipes import RECIPES
     from nbmnist.training import prepare_arrays
 
-    keras = import_keras()
+    import_keras()
     dataset = nbmnist.load_dataset("mnist")
     if dataset.is_sample:
         raise SystemExit("full MNIST not found: set NBMNIST_DATA")
@@ -160,14 +109,14 @@ def worker(task: str, epochs: int, train_size: int | None = None) -> dict[str, A
     sized = {} if train_size is None else {"train_size": train_size}
     if task in ("nbmnist", "plain"):
         x, y, x_test, y_test = prepare_arrays(dataset, "cnn", train_size)
-        clock = {"call": time.perf_counter()}
-        probe = probe_callback(keras, x_test, y_test, clock)
+        probe = epoch_clock((x_test, y_test), called_at=time.perf_counter())
         if task == "plain":
             run_plain(fast.declaration, "cnn", fast.options, (x, y), probe)
         else:
             options = {**fast.options, **sized, "name": "fast"}
             result["execution"] = run_nbmnist(fast.declaration, "cnn", options, probe).execution
-        result.update(tests=probe.tests, first_99=first_99(probe.tests), epochs=probe.epochs)
+        tests = tests_of(probe)
+        result.update(tests=tests, first_99=first_99(tests), epochs=probe.epochs)
         return result
     throughput = {}
     for label, text, kind in (
@@ -178,8 +127,7 @@ def worker(task: str, epochs: int, train_size: int | None = None) -> dict[str, A
         x, y, _, _ = prepare_arrays(dataset, kind, train_size)  # type: ignore[arg-type]
         rows = {}
         for name in ("plain", "nbmnist", "nbmnist, 1 batch per call"):
-            clock = {"call": time.perf_counter()}
-            probe = probe_callback(keras, None, None, clock)
+            probe = epoch_clock()
             if name == "plain":
                 run_plain(text, kind, options, (x, y), probe)
             else:
@@ -276,10 +224,11 @@ def main() -> None:
             for label, task in TASKS:
                 if label not in args.tasks:
                     continue
-                command = [sys.executable, __file__, "--worker", task, "--epochs", str(args.epochs)]
+                command = [sys.executable, "-m", "bench.gpu", "--worker", task]
+                command += ["--epochs", str(args.epochs)]
                 if args.train_size is not None:
                     command += ["--train-size", str(args.train_size)]
-                done = subprocess.run(command, env=env, capture_output=True, text=True)
+                done = subprocess.run(command, env=env, capture_output=True, text=True, cwd=REPO)
                 lines = [ln for ln in done.stdout.splitlines() if ln.startswith("RESULT ")]
                 if done.returncode or not lines:
                     print(

@@ -13,7 +13,7 @@
 #                 time to 99% from the start of fit (target: within 3 s)
 #   warm          the same once more with the cache filled, then plain Keras (one process each)
 #   lesson        lesson 01 on full data, from an empty cache then again (target: within 90 s)
-#   initializers  bench/initializers.py --repeat 1: building and loading the lessons' models,
+#   initializers  bench/choices/test_initializers.py --repeat 1: building and loading the lessons' models,
 #                 Keras' initializers against a program per layer (what nbmnist does on a CPU)
 #   lesson-per-layer  lesson 01 from an empty cache with the CPU's per-layer initialization
 #                 switched on for the GPU (an IPython startup file in the kernel): to decide
@@ -27,6 +27,12 @@ cd "$(dirname "$0")/.."
 
 if [ "${1:-}" = prepare ]; then
     ../shared/gpu/wheels.sh .gpu-wheels
+    # what nbmnist and its benchmarks need beyond those: pydantic (the run record), pytest and
+    # pytest-benchmark (bench/ modules import them)
+    pip download -q --disable-pip-version-check --only-binary=:all: --python-version 3.12 \
+        --platform manylinux2014_x86_64 --platform manylinux_2_17_x86_64 --platform any \
+        -d .gpu-wheels pydantic pytest pytest-benchmark 2>&1 | grep -v "is ignored" || true
+    ( cd .gpu-wheels && rm -f typing_extensions-* packaging-* pygments-* )
     mkdir -p .gpu-data .git/info
     cp -r ../shared/data/mnist .gpu-data/
     grep -qxF "/.gpu-data/" .git/info/exclude || echo "/.gpu-data/" >> .git/info/exclude
@@ -60,26 +66,26 @@ for name in "${steps[@]}"; do
     case $name in
     cold)
         for run in 1 2 3; do
-            step "cold-$run" 120 python3 bench/gpu.py --backends jax --tasks "nbmnist cold" \
+            step "cold-$run" 120 python3 -m bench.gpu --backends jax --tasks "nbmnist cold" \
                 --out "$out/cold-$run.json"
         done ;;
     warm)
-        step warm 150 python3 bench/gpu.py --backends jax \
+        step warm 150 python3 -m bench.gpu --backends jax \
             --tasks "nbmnist cold" "nbmnist warm" "plain keras" --out "$out/warm.json" ;;
     lesson)
-        step lesson 330 python3 bench/gpu.py --backends jax --tasks none --lesson \
+        step lesson 330 python3 -m bench.gpu --backends jax --tasks none --lesson \
             --out "$out/lesson.json" ;;
     initializers)
-        step initializers 200 python3 bench/initializers.py --repeat 1 ;;
+        step initializers 200 python3 -m bench.choices.test_initializers --repeat 1 ;;
     lesson-per-layer)
         ipython_dir=$(mktemp -d)
         mkdir -p "$ipython_dir/profile_default/startup"
         echo 'from nbmnist import backend; backend.JAX_INITIALIZER_OPTIONS["gpu"] = {}' \
             > "$ipython_dir/profile_default/startup/00-per-layer.py"
-        IPYTHONDIR=$ipython_dir step lesson-per-layer 200 python3 bench/gpu.py --backends jax \
+        IPYTHONDIR=$ipython_dir step lesson-per-layer 200 python3 -m bench.gpu --backends jax \
             --tasks none --lesson --lesson-runs 1 --out "$out/lesson-per-layer.json" ;;
     throughput)
-        step throughput 300 python3 bench/gpu.py --backends jax torch --tasks throughput \
+        step throughput 300 python3 -m bench.gpu --backends jax torch --tasks throughput \
             --out "$out/throughput.json" ;;
     *)
         echo "unknown step: $name" >&2 ;;

@@ -1,8 +1,7 @@
-"""Grading one submission of lesson 01 in fast mode, end to end (issue 17): seconds from the
-grader's command to its scores, as an instructor runs it.
+"""How long does grading one submission take? Lesson 01 in fast mode, end to end (issue 17):
+seconds from the grader's command to its scores, as an instructor runs it.
 
-Usage:
-    .venv/bin/python bench/grading.py [--repeats 2]
+    make bench BENCH=bench/grading/test_grading.py
 
 Measured, each as a fresh command (its own Python, kernel, TensorFlow import):
 - ``otter assign`` once, then ``otter run`` on the solved copy of
@@ -11,12 +10,11 @@ Measured, each as a fresh command (its own Python, kernel, TensorFlow import):
   autograde executes: the same cells and hidden tests);
 - ``python -m nbmnist run --fast`` on the whole lesson, ``notebooks/01_mlp_mnist.ipynb``
   (12 MLPs), for scale.
-Target: < 60 s per graded submission on 2 CPU cores. Prints Markdown table rows.
+Target: < 60 s per graded submission on 2 CPU cores.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import subprocess
@@ -24,8 +22,14 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
-REPO = Path(__file__).resolve().parent.parent
+import pytest
+
+from bench.harness import Result
+
+REPO = Path(__file__).resolve().parents[2]
+REPEATS = 2
 BIN = Path(sys.executable).parent
 ASSIGNMENT = REPO / "notebooks" / "assignment"
 
@@ -37,10 +41,7 @@ def timed(command: list[str | Path], cwd: Path) -> float:
     return time.perf_counter() - started
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--repeats", type=int, default=2)
-    args = parser.parse_args()
+def measure() -> Result:
     rows: dict[str, list[float]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
@@ -48,7 +49,7 @@ def main() -> None:
         assign_s = timed([BIN / "otter", "assign", master, work / "dist"], work)
         (zip_path,) = (work / "dist" / "autograder").glob("*.zip")
         solved = work / "dist" / "autograder" / master.name
-        for repeat in range(args.repeats):
+        for repeat in range(REPEATS):
             out = work / f"otter-{repeat}"
             out.mkdir()  # otter run writes results.json into an existing folder
             otter_s = timed([BIN / "otter", "run", "-a", zip_path, "-o", out, solved], work)
@@ -74,14 +75,20 @@ def main() -> None:
                     work / f"run-{repeat}",
                 ]
                 rows.setdefault(label, []).append(timed(command, work))
-    print(f"otter assign (once): {assign_s:.1f} s")
-    print("| grading, end to end | runs (s) | best (s) | target |")
-    print("| --- | --- | --- | --- |")
-    for label, seconds in rows.items():
-        runs = ", ".join(f"{s:.1f}" for s in seconds)
-        target = "< 60 s" if "3 MLPs" in label else "(for scale)"
-        print(f"| {label} | {runs} | {min(seconds):.1f} | {target} |")
+    return Result(
+        [
+            {
+                "grading, end to end": label,
+                "runs (s)": ", ".join(f"{s:.1f}" for s in seconds),
+                "best (s)": min(seconds),
+                "target": "< 60 s" if "3 MLPs" in label else "(for scale)",
+            }
+            for label, seconds in rows.items()
+        ],
+        [f"`otter assign`, once: {assign_s:.1f} s."],
+    )
 
 
-if __name__ == "__main__":
-    main()
+@pytest.mark.benchmark(group="grading")
+def test_grading_one_submission(measured: Any) -> None:
+    measured(measure)

@@ -7,7 +7,7 @@ each process reused for up to 8 points, twice: undisturbed, and with the process
 the second point killed (SIGKILL, as the out-of-memory killer does) as it starts. Reported:
 the wall time, the points that completed, and what happened to the others.
 
-    python bench/trainer_pool.py        (KERAS_BACKEND as configured; TensorFlow by default)
+    make bench BENCH=bench/choices/test_trainer_pool.py
 
 Results: docs/performance.md, "Why does nbmnist start its own trainer processes?".
 """
@@ -18,15 +18,15 @@ import concurrent.futures
 import multiprocessing
 import os
 import signal
-import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-os.environ.setdefault("NBMNIST_DOWNLOAD", "0")
+import pytest
+
+from bench.harness import Result
 
 POINTS = [f"{rate:.1f}" for rate in (0.0, 0.1, 0.2, 0.3, 0.4, 0.5)]
 VICTIM = "0.1"
@@ -108,28 +108,33 @@ def with_nbmnist_trainers(kill: bool) -> tuple[float, dict[str, str]]:
         SweepTable.event = original  # type: ignore[method-assign]
 
 
-def main() -> None:
-    import argparse
+def measure() -> Result:
     import io
     from contextlib import redirect_stdout
 
-    argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0]).parse_args()
-
+    rows = []
     for name, way in (
-        ("ProcessPoolExecutor", with_process_pool),
-        ("loky", with_loky),
-        ("nbmnist", with_nbmnist_trainers),
+        ("ProcessPoolExecutor(max_tasks_per_child=8)", with_process_pool),
+        ("loky's reusable executor", with_loky),
+        ("nbmnist's trainers", with_nbmnist_trainers),
     ):
         for kill in (False, True):
             with redirect_stdout(io.StringIO()):
                 seconds, outcome = way(kill)
             completed = sum(state == "completed" for state in outcome.values())
             others = sorted({state for state in outcome.values() if state != "completed"})
-            print(
-                f"{name:20s} {'one killed' if kill else 'undisturbed':12s} {seconds:6.1f} s  "
-                f"{completed}/{len(POINTS)} completed  {', '.join(others) or '-'}"
+            rows.append(
+                {
+                    "trainer processes": name,
+                    "run": "one killed" if kill else "undisturbed",
+                    "wall time (s)": seconds,
+                    "points completed": f"{completed} of {len(POINTS)}",
+                    "the others": ", ".join(others) or "-",
+                }
             )
+    return Result(rows, ["6 points of a tiny MLP, 3 epochs on the bundled sample, 2 processes."])
 
 
-if __name__ == "__main__":
-    main()
+@pytest.mark.benchmark(group="trainer-pool")
+def test_trainers_against_process_pools(measured: Any) -> None:
+    measured(measure)

@@ -1,8 +1,7 @@
 """What grouping batches (``steps_per_execution``) costs and saves on the active backend, and
 so how long a run must be before it pays (``nbmnist.backend.tensorflow.TENSORFLOW_GROUPING_MIN_STEPS``).
 
-Usage:
-    NBMNIST_DATA=../shared/data .venv/bin/python bench/grouping.py [--repeat 3]
+    make bench BENCH=bench/choices/test_grouping.py      (full MNIST)
 
 Part 1, for seed 000's first MLP (430-322, batch norm, dropout) and seed 003's Keras example
 CNN (``tests/seed_models.py``) at batch 128: one epoch of 8 and of 400 (MLP) or 120 (CNN)
@@ -15,32 +14,32 @@ Part 2, fast mode (``fast=True``: the bundled sample, 2 epochs): whole ``train``
 the automatic choice against the group the model would have had before short runs stopped
 being grouped, for lesson 02's largest CNN (``k3_7``, 2 batches an epoch) and seed 000's MLP.
 
-Medians over ``--repeat`` rounds after one warm-up round. Data: part 1 what ``train`` finds
+Medians over ``REPEAT`` rounds after one warm-up round. Data: part 1 what ``train`` finds
 (``$NBMNIST_DATA``, the Keras cache, else the bundled sample, which holds 42 batches; a step's
 time does not depend on which images), part 2 the bundled sample.
 """
 
 from __future__ import annotations
 
-import argparse
 import functools
 import os
 import statistics
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import nbformat
+import pytest
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
+from bench.harness import Result
+from nbmnist import load_dataset, parse_declaration, train
+from nbmnist.backend import auto_steps_per_execution, import_keras
+from nbmnist.display.console import ConsoleDisplay
+from tests.seed_models import SEED_MODELS
 
-from nbmnist import load_dataset, parse_declaration, train  # noqa: E402
-from nbmnist.backend import auto_steps_per_execution, import_keras  # noqa: E402
-from nbmnist.display.console import ConsoleDisplay  # noqa: E402
-from tests.seed_models import SEED_MODELS  # noqa: E402
+REPO = Path(__file__).resolve().parents[2]
+REPEAT = 3
 
 SEED_000 = next((m.kind, m.declaration) for m in SEED_MODELS if m.seed == "000")  # 430-322
 KERAS_EXAMPLE = next((m.kind, m.declaration) for m in SEED_MODELS if m.seed == "003")
@@ -111,20 +110,9 @@ def rounds(
     return times
 
 
-def table_header(*columns: str) -> None:
-    """Print a Markdown table's header row and rule."""
-    print("| " + " | ".join(columns) + " |")
-    print("|" + " --- |" * len(columns))
-
-
-def part_1(repeat: int) -> None:
+def part_1(repeat: int) -> Result:
     available = len(load_dataset("mnist", warn=False).y_train) * 9 // 10 // 128  # 10% validate
-    table_header(
-        f"{backend_name()}, batch 128",
-        "one per call: fixed s, ms/step",
-        "grouped (size): fixed s, ms/step",
-        "grouping pays from",
-    )
+    rows = []
     for label, model, most in (
         ("seed 000 MLP", SEED_000, 400),
         ("Keras example CNN", KERAS_EXAMPLE, 120),
@@ -143,21 +131,22 @@ def part_1(repeat: int) -> None:
             fit[spe] = (short - lengths[0] * per_step, per_step)
         (fixed_1, step_1), (fixed_g, step_g) = fit[1], fit[group]
         pays = (fixed_g - fixed_1) / (step_1 - step_g) if step_1 > step_g else float("inf")
-        print(
-            f"| {label} ({lengths[0]} and {lengths[1]} steps) | {fixed_1:.2f}, "
-            f"{step_1 * 1000:.1f} | ({group}) {fixed_g:.2f}, {step_g * 1000:.1f} | "
-            f"{pays:.0f} steps |"
+        rows.append(
+            {
+                f"{backend_name()}, batch 128": f"{label} ({lengths[0]} and {lengths[1]} steps)",
+                "one batch a call: fixed (s)": fixed_1,
+                "one batch a call: ms / step": step_1 * 1000,
+                "grouped: size": group,
+                "grouped: fixed (s)": fixed_g,
+                "grouped: ms / step": step_g * 1000,
+                "grouping pays from (steps)": pays if pays != float("inf") else "never",
+            }
         )
+    return Result(rows)
 
 
-def part_2(repeat: int) -> None:
-    print()
-    table_header(
-        f"{backend_name()}, fast mode, whole train()",
-        "grouped as before (size)",
-        "automatic (size)",
-        "saved",
-    )
+def part_2(repeat: int) -> Result:
+    rows = []
     for label, model, batch_size in (
         ("lesson 02 k3_7 CNN", K3_7, 120),
         ("seed 000 MLP", SEED_000, 128),
@@ -170,17 +159,23 @@ def part_2(repeat: int) -> None:
             functools.partial(whole_runs, model, options),
         )
         old, new = statistics.median(times[before]), statistics.median(times[None])
-        print(f"| {label} | {old:.2f} s ({before}) | {new:.2f} s | {old - new:.2f} s |")
+        rows.append(
+            {
+                f"{backend_name()}, fast mode, whole train()": label,
+                "grouped as before: size": before,
+                "grouped as before (s)": old,
+                "automatic (s)": new,
+                "saved (s)": old - new,
+            }
+        )
+    return Result(rows)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeat", type=int, default=3)
-    args = parser.parse_args()
-    os.environ.setdefault("NBMNIST_RUNS", "build/bench-runs")
-    part_1(args.repeat)
-    part_2(args.repeat)
+@pytest.mark.benchmark(group="grouping")
+def test_what_grouping_costs_and_saves(measured: Any, full_mnist: Any) -> None:
+    measured(lambda: part_1(REPEAT))
 
 
-if __name__ == "__main__":
-    main()
+@pytest.mark.benchmark(group="grouping-short-runs")
+def test_short_runs_are_not_grouped(measured: Any) -> None:
+    measured(lambda: part_2(REPEAT))

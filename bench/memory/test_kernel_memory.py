@@ -1,4 +1,4 @@
-"""Memory a kernel holds after lesson 01's model cells in fast mode: nbmnist's cells against
+"""How much memory does a kernel keep after a lesson? Lesson 01's model cells in fast mode: nbmnist's cells against
 the plain Keras code they mean (``--show-code``), each in a fresh process, per backend.
 
 Each ``%%mlp`` cell of notebooks/01_mlp_mnist.ipynb runs in an IPython shell with
@@ -7,7 +7,7 @@ each cell's printed Keras code, its ``load_data()`` given the same sample. Repor
 process's resident memory (RSS) at the end, and nbmnist's minus plain Keras'. Target (issue 32):
 within 100 MB on every backend.
 
-    python bench/kernel_memory.py [BACKEND ...]      (default: tensorflow jax)
+    make bench BENCH=bench/memory/test_kernel_memory.py
 
 Results: docs/performance.md, "How much memory does a kernel keep after a lesson?".
 """
@@ -21,10 +21,15 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import nbformat
+import pytest
 
-REPO = Path(__file__).resolve().parent.parent
+from bench.harness import Result, rss_mb
+
+REPO = Path(__file__).resolve().parents[2]
+MODULE = __spec__.name  # also when run with python -m, where __name__ is "__main__"
 LESSON = REPO / "notebooks" / "01_mlp_mnist.ipynb"
 
 
@@ -33,12 +38,6 @@ def cells() -> list[str]:
     return [
         c.source for c in notebook.cells if c.cell_type == "code" and c.source.startswith("%%mlp")
     ]
-
-
-def _rss_mb() -> float:
-    import psutil
-
-    return psutil.Process().memory_info().rss / 2**20
 
 
 def run_nbmnist() -> dict[str, float]:
@@ -51,7 +50,7 @@ def run_nbmnist() -> dict[str, float]:
             result = shell.run_cell(source)
         if not result.success:
             raise SystemExit(f"cell failed: {source.splitlines()[0]}: {result.error_in_exec}")
-    return {"rss_mb": _rss_mb()}
+    return {"rss_mb": rss_mb()}
 
 
 def codes() -> list[str]:
@@ -80,63 +79,56 @@ def run_plain(programs: list[str]) -> dict[str, float]:
     for program in programs:
         with contextlib.redirect_stdout(io.StringIO()):
             exec(compile(program, "<show-code>", "exec"), {})
-    return {"rss_mb": _rss_mb()}
+    return {"rss_mb": rss_mb()}
 
 
-def child(side: str) -> dict[str, float]:
-    env = {**os.environ, "NBMNIST_FAST": "1", "NBMNIST_DOWNLOAD": "0", "PYTHONPATH": str(REPO)}
+def child(side: str, env: dict[str, str]) -> str:
+    """The last line a fresh process prints for ``side``."""
     result = subprocess.run(
-        [sys.executable, __file__, "--child", side],
-        env=env,
+        [sys.executable, "-m", MODULE, "--child", side],
+        env={**env, "NBMNIST_FAST": "1", "NBMNIST_DOWNLOAD": "0"},
         capture_output=True,
         text=True,
+        cwd=REPO,
         check=False,
     )
     if result.returncode != 0:
-        raise SystemExit(result.stderr[-3000:])
-    return json.loads(result.stdout.strip().splitlines()[-1])
+        raise RuntimeError(result.stderr[-3000:])
+    return result.stdout.strip().splitlines()[-1]
 
 
-def main() -> None:
-    if sys.argv[1:2] == ["--child"]:
-        side = sys.argv[2]
-        if side == "codes":
-            print(json.dumps(codes()))
-            return
-        if side == "plain":
-            programs = json.loads(Path(os.environ["NBMNIST_BENCH_CODES"]).read_text())
-            print(json.dumps(run_plain(programs)))
-            return
-        print(json.dumps(run_nbmnist()))
-        return
-    import argparse
+def measure(backend: str, codes_file: Path) -> Result:
+    env = {**os.environ, "KERAS_BACKEND": backend}
+    codes_file.write_text(child("codes", env))
+    env["NBMNIST_BENCH_CODES"] = str(codes_file)
+    ours = json.loads(child("nbmnist", env))["rss_mb"]
+    plain = json.loads(child("plain", env))["rss_mb"]
+    return Result(
+        [
+            {
+                "backend": backend,
+                "nbmnist (MiB)": ours,
+                "plain Keras (MiB)": plain,
+                "difference (MiB)": f"{ours - plain:+,.0f}",
+            }
+        ],
+        ["Target: within 100 MB on every backend."] if backend == "jax" else [],
+    )
 
-    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
-    parser.add_argument("backends", nargs="*", help="default: tensorflow jax")
-    backends = parser.parse_args().backends or ["tensorflow", "jax"]
-    print("| backend | nbmnist (MB) | plain Keras (MB) | difference (MB) |")
-    print("| --- | --- | --- | --- |")
-    for backend in backends:
-        os.environ["KERAS_BACKEND"] = backend
-        env = {**os.environ, "NBMNIST_FAST": "1", "NBMNIST_DOWNLOAD": "0", "PYTHONPATH": str(REPO)}
-        programs = (
-            subprocess.run(
-                [sys.executable, __file__, "--child", "codes"],
-                env=env,
-                capture_output=True,
-                text=True,
-                check=True,
-            )
-            .stdout.strip()
-            .splitlines()[-1]
-        )
-        codes_file = REPO / "build" / f"kernel_memory_codes_{backend}.json"
-        codes_file.parent.mkdir(exist_ok=True)
-        codes_file.write_text(programs)
-        os.environ["NBMNIST_BENCH_CODES"] = str(codes_file)
-        ours, plain = child("nbmnist")["rss_mb"], child("plain")["rss_mb"]
-        print(f"| {backend} | {ours:,.0f} | {plain:,.0f} | {ours - plain:+,.0f} |")
+
+@pytest.mark.benchmark(group="kernel-memory")
+@pytest.mark.parametrize("backend", ["tensorflow", "jax"])
+def test_a_kernels_memory_after_lesson_01(measured: Any, backend: str, tmp_path: Path) -> None:
+    measured(lambda: measure(backend, tmp_path / "codes.json"))
 
 
 if __name__ == "__main__":
-    main()
+    side = sys.argv[2]
+    if side == "codes":
+        print(json.dumps(codes()))
+    elif side == "plain":
+        print(
+            json.dumps(run_plain(json.loads(Path(os.environ["NBMNIST_BENCH_CODES"]).read_text())))
+        )
+    else:
+        print(json.dumps(run_nbmnist()))

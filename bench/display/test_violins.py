@@ -1,32 +1,34 @@
-"""Weight violins of lesson 01's three MLPs: every weight given to seaborn (the baseline) vs
+"""How long do the weight violins take? Lesson 01's three MLPs: every weight given to seaborn (the baseline) vs
 each kernel over ``VIOLIN_POINTS`` weights drawn from that many of its quantiles (nbmnist).
 
-Usage:
-    .venv/bin/python bench/violins.py [--repeat 3]
+    make bench BENCH=bench/display/test_violins.py
 
 The models are lesson 01's ``relu_2h``, ``relu_3h`` and ``relu_5h`` (1.2 million weights in
 all), freshly initialised (the cost depends on the number of weights, not their values). Each
 repeat draws ``plot_weight_violins([...])`` both ways, alternating, in this one process, and
-the figure is rendered to PNG (as a notebook shows it). Prints a Markdown table of medians and
-the largest gap between a drawn quartile line and the full kernel's quartile.
+the figure is rendered to PNG (as a notebook shows it). Reported: medians and the largest
+gap between a drawn quartile line and the full kernel's quartile.
 """
 
 from __future__ import annotations
 
-import argparse
 import io
 import os
 import statistics
 import time
+from typing import Any
 from unittest import mock
 
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 import numpy as np
+import pytest
 
+from bench.harness import Result
 from nbmnist import build_model
 from nbmnist import plots as nbmnist_plots
 
+REPEAT = 3
 LESSON_01 = ("430 322 relu", "320 270 190 relu", "340 190 150 100 50 relu")
 
 
@@ -53,31 +55,34 @@ def quartile_gap(models: list[object], figure: object) -> float:
     return gap
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeat", type=int, default=3)
-    args = parser.parse_args()
+def measure() -> Result:
     models = [build_model(text) for text in LESSON_01]
     weights = sum(a.values.size for m in models for a in nbmnist_plots.weight_arrays(m))
     draw(models, every_weight=False)  # imports seaborn, warms matplotlib
     full, thinned, gap = [], [], 0.0
-    for _ in range(args.repeat):
+    for _ in range(REPEAT):
         seconds, _ = draw(models, every_weight=True)
         full.append(seconds)
         seconds, figure = draw(models, every_weight=False)
         thinned.append(seconds)
         gap = max(gap, quartile_gap(models, figure))
     full_s, thinned_s = statistics.median(full), statistics.median(thinned)
-    print(f"lesson 01's three MLPs, {weights:,} weights; median of {args.repeat}\n")
-    print("| violins drawn from | seconds | ratio |")
-    print("| --- | --- | --- |")
-    print(f"| every weight (baseline) | {full_s:.2f} | 1.0 |")
-    print(
-        f"| at most {nbmnist_plots.VIOLIN_POINTS:,} quantiles a kernel | {thinned_s:.2f} | "
-        f"{full_s / thinned_s:.1f}x |"
+    return Result(
+        [
+            {"violins drawn from": "every weight (baseline)", "seconds": full_s, "ratio": 1.0},
+            {
+                "violins drawn from": f"at most {nbmnist_plots.VIOLIN_POINTS:,} quantiles a kernel",
+                "seconds": thinned_s,
+                "ratio": full_s / thinned_s,
+            },
+        ],
+        [
+            f"Lesson 01's three MLPs, {weights:,} weights; median of {REPEAT}. Largest gap from "
+            f"a drawn quartile line to the full kernel's quartile: {gap:.2e}."
+        ],
     )
-    print(f"\nlargest gap, drawn quartile line to the full kernel's quartile: {gap:.2e}")
 
 
-if __name__ == "__main__":
-    main()
+@pytest.mark.benchmark(group="violins")
+def test_violins_from_quantiles_against_every_weight(measured: Any) -> None:
+    measured(measure)

@@ -1,8 +1,7 @@
-"""The class view on 300 generated submissions (issue 17): seconds to read them and write the
-report.
+"""How long does the class view take for a course? 300 generated submissions (issue 17):
+seconds to read them and write the report.
 
-Usage:
-    .venv/bin/python bench/class_view.py [--students 300]
+    make bench BENCH=bench/grading/test_class_view.py
 
 Each generated student folder holds a run store with the three models of lesson 01's
 assignment (records only, as a grader collects them), with varied scores and one in ten
@@ -11,16 +10,20 @@ flagged (a sample run claimed as full data); architectures are checked against a
 
 from __future__ import annotations
 
-import argparse
 import json
 import random
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
+import pytest
+
+from bench.harness import Result
 from nbmnist.classview import write_report
 from nbmnist.runs import Run
 
+STUDENTS = 300
 MODELS = {
     "relu_2h": "430 322 relu he_normal bn dropout=0.5",
     "sigmoid_2h": "430 322 sigmoid bn dropout=0.5",
@@ -46,14 +49,11 @@ def record(name: str, declaration: str, accuracy: float, sample_claimed: bool) -
     return run.to_record()
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--students", type=int, default=300)
-    args = parser.parse_args()
+def measure() -> Result:
     rng = random.Random(0)
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "submissions"
-        for student in range(args.students):
+        for student in range(STUDENTS):
             for name, declaration in MODELS.items():
                 folder = root / f"student_{student:03d}" / "nbmnist-runs" / name
                 folder.mkdir(parents=True)
@@ -70,11 +70,19 @@ def main() -> None:
         html, _ = write_report(root, Path(tmp) / "report", reference)
         seconds = time.perf_counter() - began
         flagged = html.read_text().split("Flagged (", 1)[1].split(")", 1)[0]
-    runs = args.students * len(MODELS)
-    print(
-        f"{args.students} submissions, {runs} runs: report and CSV in {seconds:.2f} s (target < 10 s); {flagged} flagged"
+    return Result(
+        [
+            {
+                "submissions": STUDENTS,
+                "runs": STUDENTS * len(MODELS),
+                "report and CSV (s)": seconds,
+                "flagged": int(flagged),
+                "target": "< 10 s",
+            }
+        ]
     )
 
 
-if __name__ == "__main__":
-    main()
+@pytest.mark.benchmark(group="class-view")
+def test_the_class_view_of_300_submissions(measured: Any) -> None:
+    measured(measure)

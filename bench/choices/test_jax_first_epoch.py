@@ -1,14 +1,14 @@
 """Where a model's first epoch goes on JAX: compilation per program and per thread.
 
-Usage (full MNIST in NBMNIST_DATA; on a CUDA GPU for the issue 12 figures):
-    NBMNIST_DATA=../shared/data python bench/first_epoch.py [VARIANT ...]
+    make bench BENCH=bench/choices/test_jax_first_epoch.py      (full MNIST)
+    python -m bench.choices.test_jax_first_epoch [VARIANT ...]   (on a CUDA GPU: issue 12)
 
 A VARIANT is ``label=XLA_FLAGS`` (``,`` between flags; ``label=`` for nbmnist's own flags).
 For each, in a fresh process with an empty JAX compilation cache: ``--recipe fast`` through
 ``nbmnist.train`` (the test set evaluated after each epoch, clock paused, as in
 ``bench/gpu.py``), then seed 000's MLP, the same MLP with another dropout rate, and lesson
-01's ``wide_2h``, 3 epochs each, validating on the test set. Prints per model the epoch
-seconds and the JAX compile events over 0.3 s (``jax.monitoring``: tracing, lowering,
+01's ``wide_2h``, 3 epochs each, validating on the test set. Reported per model: the epoch
+seconds; and the JAX compile events over 0.3 s (``jax.monitoring``: tracing, lowering,
 backend compile) with the thread that ran them (``nbmnist-compile-ahead`` or the main one).
 """
 
@@ -24,7 +24,9 @@ import threading
 import time
 from typing import Any
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import pytest
+
+from bench.harness import REPO, Result, full_data
 
 MLPS = (
     ("seed MLP", "430 322 relu he_normal bn dropout=0.5"),
@@ -34,9 +36,8 @@ MLPS = (
 
 
 def worker() -> dict[str, Any]:
-    import gpu  # bench/gpu.py
-
     import nbmnist
+    from bench import gpu
     from nbmnist.backend import import_keras
     from nbmnist.display.console import ConsoleDisplay
 
@@ -79,34 +80,63 @@ def worker() -> dict[str, Any]:
     return result
 
 
+def variant(text: str) -> Result:
+    """One variant, ``label=XLA_FLAGS``, in a fresh JAX process with empty caches."""
+    label, _, flags = text.partition("=")
+    with tempfile.TemporaryDirectory() as cache, tempfile.TemporaryDirectory() as home:
+        env = {**os.environ, "JAX_COMPILATION_CACHE_DIR": cache, "KERAS_HOME": home}
+        env.update(NBMNIST_RUNS=home, KERAS_BACKEND="jax")
+        if flags:
+            env["XLA_FLAGS"] = flags.replace(",", " ")
+        done = subprocess.run(
+            [sys.executable, "-m", MODULE, "--worker"],
+            env=env,
+            capture_output=True,
+            text=True,
+            cwd=REPO,
+        )
+    lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
+    if not lines:
+        raise RuntimeError(done.stdout[-2000:] + done.stderr[-3000:])
+    result = json.loads(lines[-1][len("RESULT ") :])
+    rows: list[dict[str, Any]] = [
+        {
+            "variant": f"{label} (XLA_FLAGS={flags!r})",
+            "model": model,
+            "epochs (s)": ", ".join(f"{s:.2f}" for s in result[model]["epochs"]),
+        }
+        for model in ("fast recipe", *(name for name, _ in MLPS))
+    ]
+    compiles = "; ".join(
+        f"{where}: {event} {seconds} s {name} ({thread})"
+        for where, event, seconds, name, thread in result["compiles"]
+    )
+    return Result(
+        rows,
+        [
+            f"Fast recipe, 99% reached (from fit, from train()): {result['fast recipe']['first_99']}.",
+            f"Compile events over 0.3 s: {compiles or 'none'}.",
+        ],
+    )
+
+
+MODULE = __spec__.name  # also when run with python -m, where __name__ is "__main__"
+
+
 def main() -> None:
     if sys.argv[1:] == ["--worker"]:
         print("RESULT " + json.dumps(worker()), flush=True)
         return
-    for variant in sys.argv[1:] or ["nbmnist="]:
-        label, _, flags = variant.partition("=")
-        with tempfile.TemporaryDirectory() as cache, tempfile.TemporaryDirectory() as home:
-            env = {**os.environ, "JAX_COMPILATION_CACHE_DIR": cache, "KERAS_HOME": home}
-            env["NBMNIST_RUNS"] = home
-            if flags:
-                env["XLA_FLAGS"] = flags.replace(",", " ")
-            done = subprocess.run(
-                [sys.executable, __file__, "--worker"], env=env, capture_output=True, text=True
-            )
-        lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
-        print(f"\n### {label} (XLA_FLAGS={flags!r})")
-        if not lines:
-            print(done.stdout[-2000:], done.stderr[-3000:])
-            continue
-        result = json.loads(lines[-1][len("RESULT ") :])
-        for model in ("fast recipe", *(name for name, _ in MLPS)):
-            epochs = ", ".join(f"{s:.2f}" for s in result[model]["epochs"])
-            print(f"{model}: epochs {epochs} s")
-        print(
-            f"fast recipe, 99% reached (from fit, from train()): {result['fast recipe']['first_99']}"
-        )
-        for compile_event in result["compiles"]:
-            print("  ", *compile_event)
+    for text in sys.argv[1:] or ["nbmnist="]:
+        result = variant(text)
+        print(result.markdown())
+        print(result.to_json())
+
+
+@pytest.mark.benchmark(group="jax-first-epoch")
+def test_where_the_first_epoch_goes_on_jax(measured: Any, full_mnist: Any) -> None:
+    full_data()
+    measured(lambda: variant("nbmnist="))
 
 
 if __name__ == "__main__":

@@ -2,8 +2,8 @@
 per initializer and weight shape) against nbmnist's (``backend.weights_initialized_per_layer``:
 one program per layer layout, compiled at -O0 on a CPU).
 
-Usage:
-    .venv/bin/python bench/initializers.py [--repeat 3] [--first-cells-only]
+    make bench BENCH=bench/choices/test_initializers.py
+    python -m bench.choices.test_initializers [--part builds|first-cells|loads] [--repeat 3]
 
 Builds, in notebook order, the models of lesson 01 (12 MLP cells) and lesson 02 (17 CNN
 cells), as ``nbmnist.build_model`` does for a training cell, three ways, alternating, in this
@@ -11,17 +11,16 @@ one process: Keras' own initialization; nbmnist's, a program per layer, at XLA's
 options; nbmnist's at ``JAX_INITIALIZER_OPTIONS["cpu"]`` (-O0). On a GPU or TPU, where nbmnist
 leaves initialization to Keras, the last two measure what it would take there. Before each
 way JAX's in-memory caches are cleared (``jax.clear_caches``) and its persistent cache is off,
-so each starts cold, as a new kernel on a new machine does. Prints a Markdown table of the
-median seconds per lesson (all its models) and the ratio to Keras' own. Then, each way in a
+so each starts cold, as a new kernel on a new machine does. Reported: the median seconds per
+lesson (all its models) and the ratio to Keras' own. Then, each way in a
 fresh process with an empty JAX cache (a new kernel), the first two training cells of a
 notebook, whole ``nbmnist.train`` calls in fast mode on the bundled sample: seed 000's first
 MLP and lesson 01's ``relu_3h``. Last, loading every model of each lesson saved (compiled,
 optimizer built), from cold caches in this process: ``keras.saving.load_model``, which runs
 every weight's initializer first, against ``backend.load_model`` (``Run.model``), which gives
 the weights their saved values directly. Runs on JAX whatever ``KERAS_BACKEND`` says (the
-other backends initialize and load as Keras does).
-
-    .venv/bin/python bench/initializers.py --loads-only   # the last table alone
+other backends initialize and load as Keras does): each part runs as a program, in a process
+of its own (the second program shown, which prints a table and the result's JSON).
 """
 
 from __future__ import annotations
@@ -38,14 +37,15 @@ from typing import Any
 from unittest import mock
 
 import nbformat
+import pytest
 
-os.environ["KERAS_BACKEND"] = "jax"
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
+from bench.harness import Result, child
+from nbmnist import backend, build_model, parse_declaration
+from nbmnist.backend import jax as backend_jax
+from nbmnist.declaration import Declaration
 
-from nbmnist import backend, build_model, parse_declaration  # noqa: E402
-from nbmnist.backend import jax as backend_jax  # noqa: E402
-from nbmnist.declaration import Declaration  # noqa: E402
+REPO = Path(__file__).resolve().parents[2]
+MODULE = __spec__.name  # also when run with python -m, where __name__ is "__main__"
 
 
 def lesson_models(notebook: str) -> list[Declaration]:
@@ -150,7 +150,7 @@ def first_cells(way: str) -> tuple[float, float]:
         return time.perf_counter() - started, building[0]
 
 
-def first_cells_table(repeat: int) -> None:
+def first_cells_table(repeat: int) -> Result:
     """A new kernel's first two training cells, each way in a fresh process, alternating."""
     import subprocess
 
@@ -159,34 +159,37 @@ def first_cells_table(repeat: int) -> None:
     for round_ in range(repeat):
         for way in ways if round_ % 2 == 0 else reversed(ways):
             out = subprocess.run(
-                [sys.executable, __file__, "--first-cells", way],
-                capture_output=True, text=True, check=True,
+                [sys.executable, "-m", MODULE, "--first-cells", way],
+                capture_output=True, text=True, check=True, cwd=REPO,
             ).stdout  # fmt: skip
             cells, building = out.split()[-2:]
             seconds[way].append((float(cells), float(building)))
-    print("\nA new kernel's first two cells (fast mode), a fresh process each, every round:")
-    print("| initialization | the two cells | building their models |")
-    print("| --- | --- | --- |")
-    for way in ways:
-        cells = " / ".join(f"{c:.1f}" for c, _ in seconds[way])
-        building = " / ".join(f"{b:.1f}" for _, b in seconds[way])
-        print(f"| {way} | {cells} s | {building} s |")
+    return Result(
+        [
+            {
+                "initialization": way,
+                "the two cells, each round (s)": " / ".join(f"{c:.1f}" for c, _ in seconds[way]),
+                "building their models (s)": " / ".join(f"{b:.1f}" for _, b in seconds[way]),
+            }
+            for way in ways
+        ],
+        ["A new kernel's first two cells (fast mode), a fresh process each, every round."],
+    )
 
 
-def print_medians(
-    seconds: dict[tuple[str, str], list[float]], lessons: list[str], ways: list[str]
-) -> None:
-    """A Markdown table of the median seconds per lesson and way, and the ratio to the first
-    way (Keras')."""
-    print("| lesson | " + " | ".join(ways) + " |")
-    print("| --- |" + " --- |" * len(ways))
+def medians(
+    seconds: dict[tuple[str, str], list[float]], lessons: list[str], ways: list[str], note: str
+) -> Result:
+    """The median seconds per lesson and way, and the ratio to the first way (Keras')."""
+    rows = []
     for lesson in lessons:
         base = statistics.median(seconds[(lesson, ways[0])])
-        cells = []
+        row: dict[str, Any] = {"lesson": lesson}
         for way in ways:
             median = statistics.median(seconds[(lesson, way)])
-            cells.append(f"{median:.2f} s ({base / median:.1f}x)")
-        print(f"| {lesson} | " + " | ".join(cells) + " |")
+            row[way] = f"{median:.2f} s ({base / median:.1f}x)"
+        rows.append(row)
+    return Result(rows, [note])
 
 
 def save_all(models: list[Declaration], folder: Path) -> list[Path]:
@@ -207,7 +210,7 @@ def load_all(paths: list[Path], loader: Callable[[Path], Any]) -> float:
     return cold_seconds(paths, loader)
 
 
-def loads_table(repeat: int) -> None:
+def loads_table(repeat: int) -> Result:
     """Each lesson's saved models loaded both ways, alternating, in this process."""
     import tempfile
 
@@ -229,42 +232,64 @@ def loads_table(repeat: int) -> None:
         for lesson, paths in saved.items():
             for way in order:
                 seconds.setdefault((lesson, way), []).append(load_all(paths, loaders[way]))
-    print(f"\nLoading the saved models, cold caches (JAX {jax.__version__}; median of {repeat}):")
-    print_medians(seconds, list(saved), list(loaders))
+    note = f"Loading the saved models, cold caches (JAX {jax.__version__}; median of {repeat})."
+    return medians(seconds, list(saved), list(loaders), note)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--first-cells-only", action="store_true", help="only the second table")
-    parser.add_argument("--loads-only", action="store_true", help="only the last table")
-    parser.add_argument("--first-cells", metavar="WAY", help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    if args.first_cells:
-        print(*first_cells(args.first_cells))
-        return
-    if args.first_cells_only:
-        first_cells_table(args.repeat)
-        return
-    backend.import_keras()  # first: nbmnist's XLA settings, read when JAX starts
+def builds_table(repeat: int) -> Result:
     import jax
 
-    jax.config.update("jax_enable_compilation_cache", False)
-    if args.loads_only:
-        loads_table(args.repeat)
-        return
     seconds: dict[tuple[str, str], list[float]] = {}
-    for round_ in range(args.repeat):
+    for round_ in range(repeat):
         order = list(WAYS) if round_ % 2 == 0 else list(reversed(WAYS))
         for lesson, models in LESSONS.items():
             for way in order:
                 with WAYS[way]():
                     seconds.setdefault((lesson, way), []).append(build_all(models))
-    print(f"JAX {jax.__version__} on {jax.devices()[0].device_kind}; median of {args.repeat}")
-    print_medians(seconds, list(LESSONS), list(WAYS))
-    first_cells_table(args.repeat)
-    loads_table(args.repeat)
+    note = f"JAX {jax.__version__} on {jax.devices()[0].device_kind}; median of {repeat}."
+    return medians(seconds, list(LESSONS), list(WAYS), note)
+
+
+PARTS = {"builds": builds_table, "first-cells": first_cells_table, "loads": loads_table}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument("--part", choices=list(PARTS), default="builds")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--first-cells", metavar="WAY", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.first_cells:
+        print(*first_cells(args.first_cells))
+        return
+    if args.part != "first-cells":
+        backend.import_keras()  # first: nbmnist's XLA settings, read when JAX starts
+        import jax
+
+        jax.config.update("jax_enable_compilation_cache", False)
+    result = PARTS[args.part](args.repeat)
+    print(result.markdown())
+    print(result.to_json())
+
+
+JAX = {"KERAS_BACKEND": "jax"}
+
+
+@pytest.mark.benchmark(group="jax-initializers")
+def test_building_the_lessons_models(measured: Any) -> None:
+    measured(lambda: child(MODULE, "--part", "builds", env=JAX))
+
+
+@pytest.mark.benchmark(group="jax-first-cells")
+def test_a_new_kernels_first_two_cells(measured: Any) -> None:
+    measured(lambda: child(MODULE, "--part", "first-cells", env=JAX))
+
+
+@pytest.mark.benchmark(group="jax-loads")
+def test_loading_the_lessons_saved_models(measured: Any) -> None:
+    measured(lambda: child(MODULE, "--part", "loads", env=JAX))
 
 
 if __name__ == "__main__":
+    os.environ["KERAS_BACKEND"] = "jax"
     main()

@@ -1,15 +1,14 @@
 """A model's first epoch on TensorFlow: plain ``model.fit`` against the same fit with the
 optimizer's and metrics' variables built first (``nbmnist.backend.build_training_state``).
 
-Usage (full MNIST in NBMNIST_DATA; the bundled sample otherwise):
-    NBMNIST_DATA=../shared/data .venv/bin/python bench/tf_first_epoch.py [--pairs 3]
+    make bench BENCH=bench/choices/test_tf_first_epoch.py      (full MNIST)
 
 Keras 3 on TensorFlow, without a distribution strategy, creates those variables while it
 traces the training step, and a ``tf.function`` that creates variables on its first call is
 traced again: the first epoch traces the step twice. For each model (seed 000's MLP, the
 fast recipe's CNN, two of lesson 02's CNNs), each side builds it with ``nbmnist.build_model``,
 compiles it as plain Keras (Adam, cross-entropy, accuracy, one batch per call) and fits one
-epoch of batch 128 on the first ``--train-size`` images, validating on 1,000 test images; the
+epoch of batch 128 on the first ``TRAIN_SIZE`` images, validating on 1,000 test images; the
 pairs alternate which side goes first, in one process. Prints, per model, the median first
 epoch of each side, their ratio (plain / built first: > 1 means faster) and how many times
 each traced ``train_step``.
@@ -17,19 +16,20 @@ each traced ``train_step``.
 
 from __future__ import annotations
 
-import argparse
-import os
 import statistics
 import time
 from typing import Any
 
-os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+import pytest
 
 import nbmnist
+from bench.harness import Result
 from nbmnist.backend import build_training_state, import_keras
 from nbmnist.declaration import parse_declaration
 from nbmnist.training import prepare_arrays
 
+PAIRS = 3
+TRAIN_SIZE = 6000
 MODELS = {
     "seed 000 MLP": ("430 322 relu he_normal bn dropout=0.5", "mlp"),
     "--recipe fast CNN": (
@@ -77,33 +77,39 @@ def first_epoch(text: str, kind: str, data: Any, built_first: bool) -> tuple[flo
     return seconds, len(traces)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--pairs", type=int, default=3)
-    parser.add_argument("--train-size", type=int, default=6000)
-    args = parser.parse_args()
-    keras = import_keras()
-    assert keras.backend.backend() == "tensorflow", "set KERAS_BACKEND=tensorflow"
-    dataset = nbmnist.load_dataset("mnist")
-    print(f"data: {dataset.source}; {args.train_size:,} training images, batch 128, 1 epoch")
-    for name, (text, kind) in MODELS.items():
-        x, y, x_test, y_test = prepare_arrays(dataset, kind, args.train_size)
-        data = (x, y, x_test[:1000], y_test[:1000])
-        first_epoch(text, kind, data, True)  # warm-up: TensorFlow's own first-use costs
-        seconds: dict[bool, list[float]] = {False: [], True: []}
-        traces: dict[bool, set[int]] = {False: set(), True: set()}
-        for pair in range(args.pairs):
-            for built in (pair % 2 == 0, pair % 2 == 1):
-                took, traced = first_epoch(text, kind, data, built)
-                seconds[built].append(took)
-                traces[built].add(traced)
-        plain, built = statistics.median(seconds[False]), statistics.median(seconds[True])
-        print(
-            f"{name}: plain fit {plain:.2f} s ({sorted(traces[False])} traces), "
-            f"built first {built:.2f} s ({sorted(traces[True])} traces), "
-            f"ratio {plain / built:.2f}"
-        )
+def measure(name: str, dataset: Any) -> Result:
+    text, kind = MODELS[name]
+    x, y, x_test, y_test = prepare_arrays(dataset, kind, TRAIN_SIZE)  # type: ignore[arg-type]
+    data = (x, y, x_test[:1000], y_test[:1000])
+    first_epoch(text, kind, data, True)  # warm-up: TensorFlow's own first-use costs
+    seconds: dict[bool, list[float]] = {False: [], True: []}
+    traces: dict[bool, set[int]] = {False: set(), True: set()}
+    for pair in range(PAIRS):
+        for built in (pair % 2 == 0, pair % 2 == 1):
+            took, traced = first_epoch(text, kind, data, built)
+            seconds[built].append(took)
+            traces[built].add(traced)
+    plain, built = statistics.median(seconds[False]), statistics.median(seconds[True])
+    return Result(
+        [
+            {
+                "model": name,
+                "plain fit: first epoch (s)": plain,
+                "plain fit: traces": ", ".join(map(str, sorted(traces[False]))),
+                "state built first: first epoch (s)": built,
+                "state built first: traces": ", ".join(map(str, sorted(traces[True]))),
+                "ratio": plain / built,
+            }
+        ],
+        [f"{TRAIN_SIZE:,} training images, batch 128, one epoch; medians of {PAIRS} pairs."]
+        if name == list(MODELS)[-1]
+        else [],
+    )
 
 
-if __name__ == "__main__":
-    main()
+@pytest.mark.benchmark(group="tf-first-epoch")
+@pytest.mark.parametrize("name", list(MODELS))
+def test_the_first_epoch_traces_once(measured: Any, full_mnist: Any, name: str) -> None:
+    if import_keras().backend.backend() != "tensorflow":
+        pytest.fail("this measures TensorFlow: run with KERAS_BACKEND=tensorflow")
+    measured(lambda: measure(name, full_mnist))

@@ -1,8 +1,9 @@
-"""Reliability figures for the run store and the magics (issue 13): kills, races, Ctrl-C,
-damaged input. Long; ``tests/`` holds the fast versions of each.
+"""A stress test of the run store and the magics (issue 13): kills, races, Ctrl-C, damaged
+input, each tried many times. Long; ``tests/`` holds the fast versions of each. Not a
+benchmark: it counts failures (there must be none), it does not measure speed.
 
 Usage (any machine; the bundled sample, nothing from ../shared):
-    python bench/reliability.py [--kills 50] [--kernel-tries 3] [--out docs/reliability.md]
+    make stress [STRESS="--kills 50 --kernel-tries 3 --parts sigkill"]
 
 What it does, each part reporting tries and failures:
 
@@ -47,7 +48,6 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
 SEED_MLP = "430 322 relu he_normal bn dropout=0.5"
 EPOCHS = 4
 
