@@ -139,7 +139,7 @@ def violin_points(values: np.ndarray, limit: int = VIOLIN_POINTS) -> np.ndarray:
     extremes are the whole tensor's to 1/(limit - 1) in rank, and the density is estimated
     from those points (seaborn's Scott bandwidth on fewer points: a little smoother). seaborn
     makes a labelled row of every point it is given, so a million weights would take seconds
-    to draw (``bench/violins.py``, docs/performance.md)."""
+    to draw (``bench/display/test_violins.py``, docs/performance.md)."""
     if values.size <= limit:
         return values
     ranks = np.linspace(0, values.size - 1, limit).round().astype(np.int64)

@@ -59,7 +59,7 @@ RECIPES: dict[str, Recipe] = {
             "cosine decay, batch 125 (55,000 "
             "training images in 440 full batches: one program to compile on a GPU, where a "
             "partial last batch is a second), 3 epochs; model, rate and epochs chosen on "
-            "validation accuracy (docs/performance.md, bench/time_to_99.py)."
+            "validation accuracy (docs/performance.md, bench/training/test_time_to_99.py)."
         ),
     ),
 }

@@ -41,7 +41,7 @@ TINY_MLP = "dense 32 relu"
 TINY_CNN = "conv 8 3x3 relu\nmaxpool 2\nflatten"
 
 
-# the longest groups of tests, longest first (their durations: docs/performance.md), started
+# the longest groups of tests, longest first (pytest's --durations in make test), started
 # first so that none is left running alone at the end of a parallel run
 LONGEST_FIRST = (
     "lesson-02_cnn_mnist",

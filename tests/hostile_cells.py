@@ -2,7 +2,7 @@
 
 Each must end in a one-line error before anything trains, evaluate nothing as Python and
 write nothing outside the run store. Used by ``tests/test_hostile_cells.py`` and
-``bench/reliability.py`` (which also times them).
+``tools/stress.py`` (which also times them).
 """
 
 from __future__ import annotations

@@ -69,8 +69,9 @@ def program_and_flags(command: str) -> tuple[list[str], list[str]]:
         targets = [word for word in words[1:] if not word.startswith("-")]
         return ["make", "-n", "-C", str(REPO), *targets[:1]], []
     python = [sys.executable] if words[0].endswith("python") else words[:1]
-    if words[1] == "-m":
-        return [*python, *words[1:4]], flags  # python -m nbmnist run|class
+    if words[1] == "-m":  # python -m nbmnist run|class, python -m bench.gpu
+        command = words[3:4] if len(words) > 3 and not words[3].startswith("-") else []
+        return [*python, *words[1:3], *command], flags
     return [*python, str(REPO / words[1])], flags
 
 

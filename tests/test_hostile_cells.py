@@ -1,5 +1,5 @@
 """Hostile cells (``tests/hostile_cells.py``): each a one-line error before anything trains,
-nothing run as Python, nothing written outside the run store. ``bench/reliability.py``
+nothing run as Python, nothing written outside the run store. ``tools/stress.py``
 times them."""
 
 from __future__ import annotations

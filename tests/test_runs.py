@@ -344,7 +344,7 @@ CHILD = textwrap.dedent(
 @pytest.mark.same_on_every_backend
 def test_sigkill_at_random_moments_never_leaves_a_torn_record(tmp_path: Path) -> None:
     """Kill a training process 8 times at random moments; every record stays readable and
-    holds whole epochs (bench/reliability.py kills 60 times)."""
+    holds whole epochs (tools/stress.py kills 60 times)."""
     script = tmp_path / "child.py"
     script.write_text(CHILD)
     store = tmp_path / "store"
@@ -620,7 +620,7 @@ def test_a_full_disk_stops_the_run_in_one_line_and_keeps_the_previous_record(
 
 def test_only_the_newest_run_keeps_its_model_in_memory(tmp_path: Path) -> None:
     """A kernel holds the newest model, as plain Keras cells hold their last ``model``; an
-    earlier run's comes back from its store on first use (bench/kernel_memory.py)."""
+    earlier run's comes back from its store on first use (bench/memory/test_kernel_memory.py)."""
     store = str(tmp_path / "store")
     first = train(TINY_MLP, "mlp", "first", epochs=1, runs_dir=store, display=quiet())
     assert first._model is not None

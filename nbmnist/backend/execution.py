@@ -137,8 +137,8 @@ def auto_steps_per_execution(
     weights): ``3 * declaration.multiply_adds() * batch_size`` multiply-adds, taking
     ``/ STEP_RATES[kind]`` seconds (on an accelerator at least ``ACCELERATOR_STEP_FLOOR_S``).
     Grouping steps up to ``EXECUTION_BUDGET_S`` saves Keras' per-batch Python overhead and
-    lets the backend keep the device busy across batches (docs/performance.md, "Does
-    grouping batches pay?") while a group stays short enough that Ctrl-C still stops at once.
+    lets the backend keep the device busy across batches (docs/performance.md, "How
+    many batches go into one call?") while a group stays short enough that Ctrl-C still stops at once.
     The largest seed CNNs get 1 on a CPU.
 
     Returns:

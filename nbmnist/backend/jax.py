@@ -45,7 +45,7 @@ NAME = "jax"
 
 #: XLA flags nbmnist adds for JAX, each unless ``XLA_FLAGS`` already sets it. Triton GEMM
 #: fusions off: on an H100 their autotuning took half of each model's first epoch, for later
-#: epochs no faster than cuBLAS' (docs/performance.md, "Why is JAX's first epoch slow on a
+#: epochs no faster than cuBLAS' (docs/performance.md, "Why does nbmnist set XLA flags on a
 #: GPU?"). GPU-only flag.
 JAX_XLA_FLAGS = {"xla_gpu_enable_triton_gemm": "false"}
 
@@ -349,8 +349,8 @@ def compile_ahead(
 #: Devices on which JAX initializes a model's weights one program per layer
 #: (``weights_initialized_per_layer``), with the XLA options each program is compiled with:
 #: LLVM at -O0 without its costly passes (the program runs once per layer; its compile is what
-#: costs: ``bench/initializers.py``, docs/performance.md). GPUs and TPUs initialize as Keras
-#: does.
+#: costs: ``bench/choices/test_initializers.py``, docs/performance.md). GPUs and TPUs
+#: initialize as Keras does.
 JAX_INITIALIZER_OPTIONS: dict[str, dict[str, Any]] = {
     "cpu": {"xla_backend_optimization_level": 0, "xla_llvm_disable_expensive_passes": True},
 }
@@ -365,8 +365,8 @@ def weights_initialized_per_layer() -> Iterator[None]:
 
     Keras runs each weight's initializer as soon as the variable exists, and JAX
     compiles a program per initializer and weight shape: building a small MLP on a CPU takes
-    seconds, nearly all of it compiling (``bench/initializers.py``, docs/performance.md).
-    Here the variables are created uninitialized
+    seconds, nearly all of it compiling (``bench/choices/test_initializers.py``,
+    docs/performance.md). Here the variables are created uninitialized
     (``keras.StatelessScope(initialize_variables=False)``), then each layer's are filled by one
     program, compiled for a quick compile (``JAX_INITIALIZER_OPTIONS``) and taking the
     initializers' seeds as arguments: a layer of the same weights in a later model reuses it,

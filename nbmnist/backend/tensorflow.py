@@ -27,7 +27,8 @@ PRIVATE_NAMES: tuple[PrivateName, ...] = ()
 
 #: A run of fewer steps than this, in all its epochs, trains one batch per call: grouping
 #: batches in a ``tf.while_loop`` costs tracing the loop beside the step on the run's first
-#: call, which a short run does not win back (``bench/grouping.py``, docs/performance.md).
+#: call, which a short run does not win back (``bench/choices/test_grouping.py``,
+#: docs/performance.md).
 TENSORFLOW_GROUPING_MIN_STEPS = 48
 
 keras_calls = unchanged
@@ -115,8 +116,8 @@ def build_training_state(model: Any, x: Any, y: Any) -> None:
     Keras 3, without a distribution strategy, creates them while it traces its training
     step, and a ``tf.function`` that creates variables on its first call is traced a second
     time without them: every model's first epoch traced its training step twice
-    (``bench/tf_first_epoch.py``, docs/performance.md). Built here, eagerly, the step is
-    traced once. The model is called on one example of ``x`` (``training=False``: no
+    (``bench/choices/test_tf_first_epoch.py``, docs/performance.md). Built here, eagerly,
+    the step is traced once. The model is called on one example of ``x`` (``training=False``: no
     dropout, no BatchNorm update) to build the metrics on ``y``'s first label; the metrics
     are then reset, so ``fit`` starts as it would have.
     """

@@ -1,9 +1,9 @@
 """Loss and accuracy curves of one run, rendered to PNG cheaply enough to redraw every epoch.
 
 A full matplotlib draw of this figure and a PNG encode is costly next to a small model's
-epoch (``bench/redraw.py``, docs/performance.md). Most of that is the static part (axes,
-ticks, labels, legend), which only changes when an axis limit does. So the limits are chosen
-to change rarely (x: the planned number of epochs; y: rounded up to a "nice" number with
+epoch (``bench/display/test_redraw.py``, docs/performance.md). Most of that is the static
+part (axes, ticks, labels, legend), which only changes when an axis limit does. So the limits
+are chosen to change rarely (x: the planned number of epochs; y: rounded up to a "nice" number with
 headroom), the static part is drawn once per limit change and kept as a pixel buffer, and
 each redraw restores that buffer, draws only the line artists onto it (blitting) and encodes
 the result with a fast PNG setting.

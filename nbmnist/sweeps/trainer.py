@@ -50,8 +50,8 @@ class Trainer:
 
     A trainer serves up to ``TRAINER_POINTS`` points of one executor thread (Keras and the
     framework are imported once, not per point) and is then replaced, so what a framework
-    keeps after each model (``bench/sweep_memory.py``) stays bounded; it exits by itself when
-    idle ``TRAINER_IDLE_S``, or when its stdin closes.
+    keeps after each model (``bench/sweeps/test_sweep_memory.py``) stays bounded; it exits by
+    itself when idle ``TRAINER_IDLE_S``, or when its stdin closes.
     """
 
     def __init__(self, env: dict[str, str], gpu: str | None) -> None:
