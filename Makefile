@@ -66,12 +66,15 @@ demo: $(STAMP)
 	$(BIN)/python -m nbmnist run notebooks/01_mlp_mnist.ipynb --output-dir build
 
 # the documentation site in site/, offline: the lessons executed in fast mode into build/docs
-# (on the bundled sample where the full data is absent, as they say), then MkDocs (mkdocs.yml;
-# the generated pages: tools/docs_pages.py)
-docs: $(STAMP)
+# (on the bundled sample, as they say), the README's pictures taken again from real runs (the
+# browser test's screenshot, lesson 01's violins: tools/readme_pictures.py), then MkDocs
+# (mkdocs.yml; the generated pages: tools/docs_pages.py)
+docs: $(STAMP) $(CHROMIUM)
 	for lesson in notebooks/*.ipynb; do \
 		$(BIN)/python -m nbmnist run $$lesson --fast --output-dir build/docs || exit 1; \
 	done
+	$(BIN)/python -m pytest -q -p no:cacheprovider tests/test_jupyterlab.py
+	$(BIN)/python tools/readme_pictures.py build/docs/01_mlp_mnist.ipynb
 	DISABLE_MKDOCS_2_WARNING=true NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
 
 lint: $(STAMP)
