@@ -87,6 +87,11 @@ def plan_code(plan: TrainingPlan, name: str | None = None) -> str:
         fit.append(f"validation_split={split}")
     elif opts.validation == "test":
         fit.append("validation_data=(x_test, y_test)")
+    stopping = plan.early_stopping_settings()
+    if stopping:
+        shown = {k: _text(v) if isinstance(v, str) else repr(v) for k, v in stopping.items()}
+        settings = ", ".join(f"{key}={value}" for key, value in shown.items())
+        fit.append(f"callbacks=[keras.callbacks.EarlyStopping({settings})]")
     lines = ["import keras", "from keras import layers", ""]
     if opts.fast:
         lines += [

@@ -25,6 +25,8 @@ OPTIMIZERS = ("adam", "sgd", "rmsprop", "adadelta", "adagrad", "nadam")
 LOSSES = ("categorical_crossentropy", "mse")
 VALIDATIONS = ("split", "test", "none")
 LR_SCHEDULES = ("constant", "cosine")
+#: What early stopping and ``restore_best`` watch: a Keras log name of each epoch.
+MONITORS = ("val_loss", "val_accuracy", "loss", "accuracy")
 #: ``data_source`` values besides a folder.
 SOURCES = ("sample", "download")
 DATASET_NAMES = tuple(DATASETS)
@@ -130,6 +132,13 @@ class TrainingOptions:
             decide (JAX: always; TensorFlow: on a GPU or TPU; PyTorch: never).
         memory_limit_gb: the most memory (gigabytes, 1e9 bytes) a model may need to train
             (``check_size``); None: this machine's physical memory.
+        early_stopping: stop after this many epochs in a row without improvement of
+            ``monitor`` (Keras' ``EarlyStopping(patience=...)``); None: train every epoch.
+        monitor: what early stopping and ``restore_best`` watch, one of ``MONITORS``
+            (``val_loss`` by default; lower is better for a loss, higher for an accuracy).
+        restore_best: at the end, give the model the weights of its best epoch by
+            ``monitor`` (``EarlyStopping(restore_best_weights=True)``); the test scores are
+            then that epoch's weights'.
     """
 
     data: str = _option("mnist", "mnist or fashion_mnist", flag={})
@@ -212,6 +221,23 @@ class TrainingOptions:
         "this machine's memory",
         flag={"type": float},
     )
+    early_stopping: int | None = _option(
+        None,
+        "stop after this many epochs without improvement of --monitor (Keras' EarlyStopping "
+        "patience)",
+        "off",
+        flag={"type": int, "metavar": "PATIENCE"},
+    )
+    monitor: str = _option(
+        "val_loss",
+        "what --early-stopping and --restore-best watch: val_loss, val_accuracy, loss or accuracy",
+        flag={},
+    )
+    restore_best: bool = _option(
+        False,
+        "end with the weights of the best epoch by --monitor; the test scores are theirs",
+        flag={"action": "store_true"},
+    )
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__  # normalise spellings on a frozen dataclass
@@ -239,6 +265,21 @@ class TrainingOptions:
         _choice("optimizer", self.optimizer, OPTIMIZERS)
         _choice("loss", self.loss, LOSSES)
         _choice("validation", self.validation, VALIDATIONS)
+        set_(self, "monitor", str(self.monitor).lower())
+        _choice("monitor", self.monitor, MONITORS)
+        if self.early_stopping is not None:
+            _positive_int("early_stopping", self.early_stopping, MAX_EPOCHS)
+        watching = self.early_stopping is not None or self.restore_best
+        if watching and self.monitor.startswith("val_") and self.validation == "none":
+            raise OptionError(
+                f"monitor {self.monitor!r} needs validation, and validation is 'none'; use "
+                f"validation 'split' or 'test', or monitor {self.monitor[4:]!r}"
+            )
+        if not watching and self.monitor != "val_loss":
+            raise OptionError(
+                f"monitor {self.monitor!r} is watched only by early_stopping or restore_best; "
+                "give one of them, or leave monitor out"
+            )
         _positive_int("epochs", self.epochs, MAX_EPOCHS)
         _positive_int("batch_size", self.batch_size, MAX_TRAIN_SIZE)
         if self.train_size is not None:

@@ -49,6 +49,9 @@ IDENTITY_OPTIONS = (
     "seed",
     "fast",
     "mixed_precision",
+    "early_stopping",
+    "monitor",
+    "restore_best",
 )
 
 
@@ -206,6 +209,34 @@ class TrainingPlan:
             return cls(learning_rate=schedule)
         return cls() if peak is None else cls(learning_rate=peak)
 
+    @property
+    def watches(self) -> bool:
+        """Early stopping or ``restore_best`` watch ``options.monitor`` (a Keras
+        ``EarlyStopping`` joins the callbacks)."""
+        return self.options.early_stopping is not None or self.options.restore_best
+
+    def early_stopping_settings(self) -> dict[str, Any]:
+        """``keras.callbacks.EarlyStopping``'s arguments for this plan (empty when it does
+        not watch): ``restore_best`` without ``early_stopping`` waits all the epochs, so it
+        only restores."""
+        if not self.watches:
+            return {}
+        patience = self.options.early_stopping
+        return {
+            "monitor": self.options.monitor,
+            "patience": self.epochs if patience is None else patience,
+            "restore_best_weights": self.options.restore_best,
+        }
+
+    def keras_callbacks(self) -> list[Any]:
+        """The Keras callbacks the plan trains with: an ``EarlyStopping`` when it watches."""
+        settings = self.early_stopping_settings()
+        if not settings:
+            return []
+        from nbmnist.backend import import_keras
+
+        return [import_keras().callbacks.EarlyStopping(**settings)]
+
     def keras_loss(self) -> Any:
         """The Keras loss: a linear output layer produces logits, and the cross-entropy is
         told so (else it would take them as probabilities and train badly, silently)."""
@@ -266,4 +297,5 @@ class TrainingPlan:
             "input_shape": list(self.declaration.input_shape),
             "validation": self.options.validation,
             "validation_split": self.options.validation_split,
+            "early_stopping": self.early_stopping_settings() or None,
         }

@@ -329,7 +329,9 @@ def fit(
     ``extra_callbacks`` run after nbmnist's.
 
     ``run.history`` and ``run.epoch_seconds`` fill in as epochs complete. Ctrl-C stops after
-    the current group of batches; the run then keeps its completed epochs.
+    the current group of batches; the run then keeps its completed epochs. With early
+    stopping or ``restore_best`` (``plan.keras_callbacks``), ``run.stopped_epoch`` and
+    ``run.kept_epoch`` say where training stopped and whose weights the model ends with.
 
     Returns:
         ``"completed"``, ``"interrupted"`` or ``"diverged"``.
@@ -385,8 +387,11 @@ def fit(
     )
     if ahead is not None:
         callbacks.append(ahead)
+    watchers = plan.keras_callbacks()  # early stopping, restoring the best epoch's weights
+    callbacks.extend(watchers)
     callbacks.extend(extra_callbacks)
     status: Status = "completed"
+    ended = False  # fit returned: its callbacks' on_train_end ran
     try:
         with interrupt.watch(model):
             model.fit(
@@ -399,6 +404,7 @@ def fit(
                 callbacks=callbacks,
                 **validation,
             )
+        ended = True
     except KeyboardInterrupt:
         status = "interrupted"
     except BaseException:
@@ -408,6 +414,11 @@ def fit(
         status = "interrupted"
     if log.diverged():
         status = "diverged"
+    for stopper in watchers:
+        if stopper.stopped_epoch > 0 and log.epochs < plan.epochs:
+            run.stopped_epoch = stopper.stopped_epoch + 1
+        if ended and opts.restore_best and stopper.best_weights is not None:
+            run.kept_epoch = stopper.best_epoch + 1  # Keras restored them in on_train_end
     return status
 
 
@@ -468,7 +479,7 @@ def train(
             ``optimizer``, ``learning_rate``, ``loss``, ``validation``, ``validation_split``,
             ``train_size``, ``seed``, ``live``, ``fast``, ``runs_dir``, ``overwrite``,
             ``mixed_precision``, ``lr_schedule``, ``steps_per_execution``, ``jit_compile``,
-            ``memory_limit_gb``.
+            ``memory_limit_gb``, ``early_stopping``, ``monitor``, ``restore_best``.
 
     Returns:
         The recorded ``Run`` (also in ``nbmnist.runs()``).
@@ -508,7 +519,7 @@ def train(
         started = time.perf_counter()
         status = fit(model, run, data, plan, execution, display, summary, callbacks)
         run.caveats = plan.caveats(run.epochs * data.steps_per_epoch(plan.batch_size))
-        if status == "completed" and callbacks:  # they may have changed the weights after
+        if status == "completed" and (callbacks or run.kept_epoch):  # weights changed after
             run.test_loss, run.test_accuracy = evaluate(model, data)  # the last epoch's pass
         elif status == "completed":
             run.test_loss, run.test_accuracy = final_scores(

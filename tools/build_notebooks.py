@@ -404,6 +404,31 @@ until the end. Activations are separate layers (`dense 196 | relu`) as in the se
         ),
         md(
             """
+## Stop early, keep the best
+
+The vanilla network over-fits: its validation loss stops falling after a few epochs and then
+rises while the training loss keeps falling. Instead of choosing the number of epochs by
+hand, stop when the validation loss has not improved for 3 epochs and keep the weights of
+its best epoch (Keras' `EarlyStopping(patience=3, restore_best_weights=True)`; the test set
+plays no part in the choice). The dashboard marks where training stopped and which epoch's
+weights were kept.
+"""
+        ),
+        code(
+            f"%%mlp vanilla_stopped {options} --early-stopping 3 --restore-best\n"
+            "dense 196 | relu\ndense 49 | relu\ndense 10 | softmax"
+        ),
+        code(
+            """
+stopped = vanilla_stopped
+print(f"trained {stopped.epochs} of {stopped.plan['epochs']} epochs; weights of epoch "
+      f"{stopped.kept_epoch} kept")
+print(f"test accuracy {stopped.test_accuracy:.4f}, against {vanilla.test_accuracy:.4f} "
+      f"after all {vanilla.epochs} epochs")
+"""
+        ),
+        md(
+            """
 ## Accuracy curves with the test accuracy
 
 Train solid, validation dashed, test accuracy dotted, one colour per model.

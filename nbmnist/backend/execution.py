@@ -138,8 +138,8 @@ def auto_steps_per_execution(
     ``/ STEP_RATES[kind]`` seconds (on an accelerator at least ``ACCELERATOR_STEP_FLOOR_S``).
     Grouping steps up to ``EXECUTION_BUDGET_S`` saves Keras' per-batch Python overhead and
     lets the backend keep the device busy across batches (docs/performance.md, "How
-    many batches go into one call?") while a group stays short enough that Ctrl-C still stops at once.
-    The largest seed CNNs get 1 on a CPU.
+    many batches go into one call") while a group stays short enough that Ctrl-C still
+    stops at once. The largest seed CNNs get 1 on a CPU.
 
     Returns:
         An int >= 1: at most ``MAX_CPU_STEPS_PER_EXECUTION`` on a CPU; unbounded on an

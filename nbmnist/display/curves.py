@@ -97,6 +97,23 @@ class CurvePlot:
             )
             self._limits = None  # the static part is drawn again
 
+    def mark_end(self, stopped: int | None, kept: int | None) -> None:
+        """Mark on both panels the epoch after which early stopping ended training
+        (``stopped``) and the epoch whose weights the model kept (``kept``); drawn with the
+        static part on the next ``update``."""
+        for ax in self._axes:
+            if stopped is not None:
+                ax.axvline(stopped, color="0.4", linestyle="--", linewidth=1)
+                ax.annotate("stopped", (stopped, 1), xycoords=("data", "axes fraction"),
+                            xytext=(3, -10), textcoords="offset points", fontsize=8,
+                            color="0.3")  # fmt: skip
+            if kept is not None:
+                ax.axvline(kept, color="C2", linewidth=1.5)
+                ax.annotate("kept", (kept, 0), xycoords=("data", "axes fraction"),
+                            xytext=(3, 4), textcoords="offset points", fontsize=8,
+                            color="C2")  # fmt: skip
+        self._limits = None  # the static part is drawn again
+
     def _wanted_limits(self, log: MetricLog) -> tuple[float, ...]:
         while log.epochs > self._epochs:
             self._epochs *= 2

@@ -152,10 +152,13 @@ class LiveDashboard:
 
         self.close()
         log = MetricLog(run.history, run.epoch_seconds)
+        marked = run.stopped_epoch is not None or run.kept_epoch is not None
+        if self._plot is not None and marked:
+            self._plot.mark_end(run.stopped_epoch, run.kept_epoch)
         if self._plot is not None and run.caveats:
             self._plot.note([caveat_summary(caveat) for caveat in run.caveats])
             self._redraw(log)
-        elif self._plot is not None and self._drawn_epochs != log.epochs:
+        elif self._plot is not None and (marked or self._drawn_epochs != log.epochs):
             self._redraw(log)  # the guaranteed final redraw
         self.progress.value = log.epochs
         self.progress.bar_style = {"completed": "success", "interrupted": "warning"}.get(
@@ -164,7 +167,9 @@ class LiveDashboard:
         if run.status == "completed":
             self.batch.value = self.batch.max
             self.batch_label.value = f"{self.batch.max}/{self.batch.max}"
-            state = "completed"
+            state = "stopped early" if run.stopped_epoch is not None else "completed"
+            if run.kept_epoch is not None:
+                state += f", weights of epoch {run.kept_epoch} kept"
         elif run.status == "interrupted":
             state = f"interrupted at epoch {log.epochs + 1}"
         else:

@@ -81,6 +81,23 @@ def caveat_summary(caveat: str) -> str:
     return f"CAVEAT: {what}: {rest.rsplit('; ', 1)[-1].strip()}" if rest else f"CAVEAT: {what}"
 
 
+def stopping_text(run: Run) -> str:
+    """`` · stopped early: no val_loss improvement in 3 epochs (7 of 20) · weights of epoch 4
+    kept``, or what of it applies; empty when neither happened."""
+    text = ""
+    monitor = run.options.get("monitor", "val_loss")
+    if run.stopped_epoch is not None:
+        patience = run.options.get("early_stopping")
+        asked = run.plan.get("epochs", run.stopped_epoch)
+        text += (
+            f" · stopped early: no {monitor} improvement in {plural(patience or 0, 'epoch')} "
+            f"({run.stopped_epoch} of {asked})"
+        )
+    if run.kept_epoch is not None:
+        text += f" · weights of epoch {run.kept_epoch} kept (best {monitor})"
+    return text
+
+
 def final_line(run: Run) -> str:
     """One line that closes a run: status, test metrics, epochs and time; then a line for
     each of its caveats (``run.caveats``: why its scores do not represent the model)."""
@@ -97,6 +114,6 @@ def final_line(run: Run) -> str:
     best_text = f" · best val_accuracy {best[1]:.4f} (epoch {best[0]})" if best else ""
     line = (
         f"{run.name}: {outcome}{best_text} · {plural(run.epochs, 'epoch')} in "
-        f"{duration(run.wall_time_s)}"
+        f"{duration(run.wall_time_s)}{stopping_text(run)}"
     )
     return "\n".join([line, *(f"CAVEAT: {caveat}" for caveat in run.caveats)])

@@ -63,6 +63,8 @@ class RunRecord(TypedDict):
     environment: NotRequired[dict[str, Any]]
     execution: NotRequired[dict[str, Any]]
     model_epoch: NotRequired[int | None]
+    stopped_epoch: NotRequired[int | None]
+    kept_epoch: NotRequired[int | None]
     writer: NotRequired[dict[str, Any]]
     plan: NotRequired[dict[str, Any]]
     identity: NotRequired[dict[str, Any]]
@@ -170,7 +172,12 @@ class Run:
             precision policy, XLA compilation, batches per call and why, data on the device.
         model_path: the saved ``model.keras``, if the run is in a store.
         model_epoch: the epoch (1-based) whose model ``model_path`` holds; the last one once
-            training ends, an earlier one for a ``killed`` run; None: no model saved.
+            training ends (the kept one with ``restore_best``), an earlier one for a
+            ``killed`` run; None: no model saved.
+        stopped_epoch: the epoch (1-based) after which early stopping ended training, before
+            the ``plan["epochs"]`` asked; None: it was not stopped early.
+        kept_epoch: the epoch (1-based) whose weights the model ends with when
+            ``restore_best`` gave it its best epoch's; None: the last epoch's.
         plan: what ran (``TrainingPlan.record``): epochs and training images after fast
             mode, optimizer class, Keras loss, input shape, batches per call; ``options``
             holds the options as the user gave them.
@@ -211,6 +218,8 @@ class Run:
     environment: dict[str, str] = field(default_factory=dict)
     execution: dict[str, Any] = field(default_factory=dict)
     model_epoch: int | None = None
+    stopped_epoch: int | None = None
+    kept_epoch: int | None = None
     writer: dict[str, Any] = field(default_factory=dict)
     plan: dict[str, Any] = field(default_factory=dict)
     identity: dict[str, Any] = field(default_factory=dict)

@@ -169,7 +169,8 @@ class RunStore:
 
     def save_model(self, run: Run, model: Any, folder: Path | None = None) -> None:
         """Save ``model`` as the run's ``model.keras`` (atomically), in its folder or in
-        ``folder``, and point the run at it, as the model of its last completed epoch."""
+        ``folder``, and point the run at it, as the model of its last completed epoch (of
+        its kept epoch, ``run.kept_epoch``, once ``restore_best`` gave it those weights)."""
         folder = folder or self.folder(run.name)
         temporary = folder / f".{MODEL}.{Writer.tag()}{TEMPORARY}.keras"
         from nbmnist.backend import keras_calls
@@ -185,7 +186,7 @@ class RunStore:
             finally:
                 temporary.unlink(missing_ok=True)
         run.model_path = str(folder / MODEL)
-        run.model_epoch = run.epochs or None
+        run.model_epoch = run.kept_epoch or run.epochs or None
 
     def remove(self, name: str) -> None:
         """Delete a run's folder (``--overwrite`` of a run that never completed)."""
