@@ -24,11 +24,13 @@ COLAB_PACKAGES := ipywidgets==7.7.1 ipython_genutils==0.2.0 keras==3.13.2 ipytho
 	backcall==0.2.0 pickleshare==0.7.5 decorator==5.2.1
 # the tests that run again on JAX (and, with make test-backends, on PyTorch): training, saving
 # and reloading, predictions, the printed code's equivalence, the magics, the run store, sweeps,
-# the dashboard and the displays, Ctrl-C in a kernel, a notebook choosing its backend and
-# lesson 03 in fast mode; not the tests that choose their own backend
+# the dashboard and the displays, Ctrl-C in a kernel, a notebook choosing its backend, data
+# augmentation's random layers and lesson 03 in fast mode; not the tests that choose their
+# own backend
 BACKEND_TESTS := tests/test_backend.py tests/test_training.py tests/test_kernel.py \
 	tests/test_predictions.py tests/test_plan.py tests/test_magics.py tests/test_runs.py \
 	tests/test_sweep.py tests/test_display.py tests/test_callbacks.py tests/test_notebook.py \
+	tests/test_augmentation.py \
 	-m "not same_on_every_backend" \
 	-k "not first_cells_imports and (not test_notebook or 03_fashion_mnist_regularization)"
 # XLA on a CPU spends most of a test's training compiling, which LLVM's -O0 cuts for epochs

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from nbmnist.keras_code import to_keras_code
     from nbmnist.model import build_model
     from nbmnist.plots import (
+        plot_augmentations,
         plot_feature_maps,
         plot_filters,
         plot_history,
@@ -52,6 +53,7 @@ _LAZY = {
     "plot_weight_history": "nbmnist.plots",
     "plot_filters": "nbmnist.plots",
     "plot_feature_maps": "nbmnist.plots",
+    "plot_augmentations": "nbmnist.plots",
     "sweep": "nbmnist.sweeps",
     "recipe": "nbmnist.recipes",
     "summary_table": "nbmnist.tables",
@@ -82,6 +84,7 @@ __all__ = [
     "misclassified",
     "parse_declaration",
     "per_class_accuracy",
+    "plot_augmentations",
     "plot_feature_maps",
     "plot_filters",
     "plot_history",

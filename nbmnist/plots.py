@@ -475,3 +475,66 @@ def plot_feature_maps(run: Run, image: Any) -> Figure:
     )
     figure.tight_layout()
     return figure
+
+
+def plot_augmentations(
+    source: Run | str, kind: str = "cnn", n: int = 8, repeats: int = 3, seed: int = 0
+) -> Figure:
+    """A batch as the model sees it while training: the first ``n`` training images (top
+    row) and ``repeats`` rows of what the declaration's data augmentation makes of them
+    (``random_rotation``, ``random_translation``, ``random_zoom``, ``random_contrast``,
+    ``gaussian_noise``: each draws anew for every batch; evaluation and prediction see the
+    top row).
+
+    Args:
+        source: a ``Run``, or a cell body (its ``kind``) not trained yet.
+        n: images per row (1 to 16).
+        repeats: rows of augmented copies (1 to 8).
+        seed: seeds the random changes, so the figure is the same each time.
+
+    Returns:
+        The Figure: 28x28 grey images, values in [0, 1] (pixels scaled as training does).
+
+    Raises:
+        DeclarationError: the declaration has no augmentation layer, or is invalid.
+        OptionError: ``n`` or ``repeats`` out of range.
+    """
+    from nbmnist.backend import import_keras
+    from nbmnist.data import load_dataset
+    from nbmnist.declaration import parse_declaration
+    from nbmnist.declaration.spec import AugmentationSpec
+    from nbmnist.errors import DeclarationError, OptionError
+
+    if not (1 <= n <= 16 and 1 <= repeats <= 8):
+        raise OptionError(f"plot_augmentations shows 1-16 images in 1-8 rows, got {n}, {repeats}")
+    if isinstance(source, Run):
+        name, data = source.name, source.options.get("data", "mnist")
+        declaration = parse_declaration(source.declaration, source.kind, source.variables)  # type: ignore[arg-type]
+    else:
+        name, data = "the cell", "mnist"
+        declaration = parse_declaration(source, kind)  # type: ignore[arg-type]
+    augmentations = [spec for spec in declaration.layers if isinstance(spec, AugmentationSpec)]
+    if not augmentations:
+        raise DeclarationError(
+            f"{name} declares no data augmentation; put e.g. 'random_rotation 0.05' first in "
+            "a %%cnn cell"
+        )
+    keras = import_keras()
+    keras.utils.set_random_seed(seed)
+    first = declaration.layers.index(augmentations[0])
+    shape = declaration.output_shapes()[first]
+    model = keras.Sequential(
+        [keras.Input(shape=shape), *(spec.keras_call().build(keras) for spec in augmentations)]
+    )
+    images = load_dataset(data, warn=False).x_train[:n]
+    x = (images.astype(np.float32) / np.float32(255)).reshape((-1, *declaration.input_shape))
+    rows = [x, *(keras.ops.convert_to_numpy(model(x, training=True)) for _ in range(repeats))]
+    figure, axes = _grid(len(rows), n, 1.1, 1.2)
+    for row, images in enumerate(rows):
+        for column, axis in enumerate(axes[row]):
+            axis.imshow(np.asarray(images[column]).reshape(28, 28), cmap="gray_r", vmin=0, vmax=1)
+        axes[row, 0].set_title("as stored" if row == 0 else f"batch {row}", fontsize=7, loc="left")
+    words = " | ".join(spec.describe() for spec in augmentations)
+    figure.suptitle(f"{name}: {words}", fontsize=9)
+    figure.tight_layout()
+    return figure

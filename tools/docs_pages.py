@@ -42,6 +42,7 @@ API = [
     "plot_weight_history",
     "plot_filters",
     "plot_feature_maps",
+    "plot_augmentations",
     "predict",
     "confusion_matrix",
     "per_class_accuracy",

@@ -12,6 +12,7 @@ from nbmnist.declaration.tokens import (
     POOL_OPTIONS,
     Token,
     Tokens,
+    amount,
     fraction,
     no_arguments,
     options,
@@ -461,6 +462,126 @@ class ActivationSpec(LayerSpec):
         return KerasCall("layers.Activation", (self.activation,))
 
 
+@dataclass(frozen=True)
+class AugmentationSpec(LayerSpec):
+    """A Keras layer that changes the images it is given while training only (``fit`` calls
+    it with ``training=True``; ``evaluate`` and ``predict`` pass images through unchanged):
+    data augmentation, a new random change for every batch. One ``amount`` in (0, 1]; no
+    parameters. Subclasses name the word, the Keras layer and what the amount means."""
+
+    amount: float
+
+    #: the Keras layer (``layers.RandomRotation``) and the amount's meaning, for errors
+    LAYER: ClassVar[str] = ""
+    WHAT: ClassVar[str] = ""
+    EXAMPLE: ClassVar[str] = "0.1"
+    #: whether the layer needs an image (height, width, channels) rather than any shape
+    IMAGES: ClassVar[bool] = True
+
+    @classmethod
+    def parse(cls, word: str, head: Token, tokens: Tokens) -> LayerSpec:
+        value = amount(
+            tokens.take(f"its {cls.WHAT} (e.g. '{word} {cls.EXAMPLE}')"),
+            f"the {cls.WHAT}",
+            cls.EXAMPLE,
+        )
+        no_arguments(head, tokens)
+        return cls(value, line=head.line, column=head.column)
+
+    def describe(self) -> str:
+        return f"{self.WORDS[0]} {self.amount:g}"
+
+    def keras_call(self) -> KerasCall:
+        return KerasCall(self.LAYER, (self.amount,))
+
+    def output_shape(self, shape: tuple[int, ...]) -> tuple[int, ...]:
+        if self.IMAGES and len(shape) != 3:
+            raise ValueError(
+                f"'{self.WORDS[0]}' changes images, but meets a flat vector of shape {shape}; "
+                "use it in a %%cnn cell, before 'flatten'"
+            )
+        return shape
+
+
+@dataclass(frozen=True)
+class RandomRotationSpec(AugmentationSpec):
+    """``keras.layers.RandomRotation(factor)``: each image turned by a random angle of up
+    to ``amount`` of a full turn either way (0.05: 18 degrees)."""
+
+    WORDS = ("random_rotation",)
+    LAYER = "layers.RandomRotation"
+    WHAT = "factor (a fraction of a full turn)"
+    EXAMPLE = "0.05"
+
+
+@dataclass(frozen=True)
+class RandomZoomSpec(AugmentationSpec):
+    """``keras.layers.RandomZoom(height_factor)``: each image zoomed in or out by up to
+    ``amount`` of its size, keeping its aspect."""
+
+    WORDS = ("random_zoom",)
+    LAYER = "layers.RandomZoom"
+    WHAT = "factor (a fraction of the image's size)"
+
+
+@dataclass(frozen=True)
+class RandomContrastSpec(AugmentationSpec):
+    """``keras.layers.RandomContrast(factor)``: each image's contrast scaled by a random
+    factor in [1 - amount, 1 + amount] around its mean."""
+
+    WORDS = ("random_contrast",)
+    LAYER = "layers.RandomContrast"
+    WHAT = "factor (how far the contrast may change)"
+    EXAMPLE = "0.2"
+
+
+@dataclass(frozen=True)
+class GaussianNoiseSpec(AugmentationSpec):
+    """``keras.layers.GaussianNoise(stddev)``: zero-mean normal noise of standard deviation
+    ``amount`` (in units of the [0, 1] pixel values) added to every value; any shape, so
+    an MLP can use it too."""
+
+    WORDS = ("gaussian_noise",)
+    LAYER = "layers.GaussianNoise"
+    WHAT = "standard deviation"
+    IMAGES = False
+
+
+@dataclass(frozen=True)
+class RandomTranslationSpec(AugmentationSpec):
+    """``keras.layers.RandomTranslation(height_factor, width_factor)``: each image shifted
+    by up to ``amount`` of its height and ``width_amount`` of its width (the same when one
+    is given) either way."""
+
+    WORDS = ("random_translation",)
+    LAYER = "layers.RandomTranslation"
+    WHAT = "height factor (a fraction of the image's height)"
+    width_amount: float | None = None
+
+    @classmethod
+    def parse(cls, word: str, head: Token, tokens: Tokens) -> LayerSpec:
+        example = "'random_translation 0.1' or 'random_translation 0.1 0.2'"
+        height = amount(tokens.take(f"its {cls.WHAT} (e.g. {example})"), f"the {cls.WHAT}", "0.1")
+        width = None
+        for token in tokens:
+            if width is not None:
+                raise token.error(f"'{head.text}' takes at most HEIGHT WIDTH, got '{token.text}'")
+            width = amount(token, "the width factor", "0.1")
+        return cls(height, width, line=head.line, column=head.column)
+
+    @property
+    def width(self) -> float:
+        return self.amount if self.width_amount is None else self.width_amount
+
+    def describe(self) -> str:
+        return f"random_translation {self.amount:g}" + (
+            f" {self.width_amount:g}" if self.width_amount is not None else ""
+        )
+
+    def keras_call(self) -> KerasCall:
+        return KerasCall(self.LAYER, (self.amount, self.width))
+
+
 #: The layer kinds a keyword declares (an activation alone is an ``ActivationSpec``). A new
 #: kind: a class here and its entry in ``vocabulary.LAYER_WORDS`` (and its docs).
 LAYER_SPECS: tuple[type[LayerSpec], ...] = (
@@ -471,6 +592,11 @@ LAYER_SPECS: tuple[type[LayerSpec], ...] = (
     DropoutSpec,
     BatchNormSpec,
     FlattenSpec,
+    RandomRotationSpec,
+    RandomTranslationSpec,
+    RandomZoomSpec,
+    RandomContrastSpec,
+    GaussianNoiseSpec,
 )
 
 

@@ -89,6 +89,15 @@ def fraction(token: Token, what: str) -> float:
     return value
 
 
+def amount(token: Token, what: str, example: str) -> float:
+    """A number in (0, 1]: an augmentation's factor or a noise's standard deviation, both
+    fractions of the [0, 1] pixel range or of the image (``random_rotation 0.1``)."""
+    value = _number(token.text)
+    if not 0.0 < value <= 1.0:
+        raise token.error(f"{what} must be a number in (0, 1], e.g. {example}; got '{token.text}'")
+    return value
+
+
 def name_option(
     token: Token,
     allowed: dict[str, tuple[str, ...]],

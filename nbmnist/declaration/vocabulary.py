@@ -64,6 +64,11 @@ LAYER_WORDS: tuple[LayerWord, ...] = (
         aliases=("batchnorm", "batchnormalization"),
     ),
     LayerWord("flatten", "Flatten", "flatten"),
+    LayerWord("random_rotation", "RandomRotation", "random_rotation FACTOR"),
+    LayerWord("random_translation", "RandomTranslation", "random_translation HEIGHT [WIDTH]"),
+    LayerWord("random_zoom", "RandomZoom", "random_zoom FACTOR"),
+    LayerWord("random_contrast", "RandomContrast", "random_contrast FACTOR"),
+    LayerWord("gaussian_noise", "GaussianNoise", "gaussian_noise STDDEV"),
 )
 
 #: keyword or alias -> canonical keyword
