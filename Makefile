@@ -36,7 +36,8 @@ BACKEND_TESTS := tests/test_backend.py tests/test_training.py tests/test_kernel.
 # XLA on a CPU spends most of a test's training compiling, which LLVM's -O0 cuts for epochs
 # that tests on a few thousand images barely feel; the product keeps XLA's defaults.
 JAX_TEST_FLAGS := XLA_FLAGS=--xla_backend_optimization_level=0
-COLAB_TESTS := tests/test_display.py tests/test_magics.py tests/test_sweep.py tests/test_packaging.py
+COLAB_TESTS := tests/test_display.py tests/test_magics.py tests/test_sweep.py tests/test_packaging.py \
+	tests/test_completion.py
 # pytest-xdist: 3 processes on 2 cores (tests wait on kernels, subprocesses and sockets about
 # half the time); tests that share a costly fixture stay in one process, the longest groups
 # first (tests/conftest.py; xdist would otherwise reorder groups by their number of tests).

@@ -113,7 +113,9 @@ def load_ipython_extension(ipython: InteractiveShell) -> None:
     """``%load_ext nbmnist``: register ``%%mlp`` and ``%%cnn`` and bind ``nbmnist``."""
     import sys
 
-    from nbmnist.magics import NbmnistMagics
+    from nbmnist.completion import register
+    from nbmnist.magics import NbmnistMagics, known_flags
 
     ipython.register_magics(NbmnistMagics)
+    register(ipython, known_flags)
     ipython.user_ns.setdefault("nbmnist", sys.modules[__name__])

@@ -436,6 +436,12 @@ def _help(magic: Callable[..., Any]) -> str:
     return str(magic.parser.format_help())  # type: ignore[attr-defined]
 
 
+def known_flags(magic: Callable[..., Any] | None = None) -> list[str]:
+    """The flags of ``%%mlp`` (and ``%%cnn``: the same), as their ``--help`` lists them."""
+    help_text = _help(magic or NbmnistMagics.mlp)
+    return list(dict.fromkeys(re.findall(r"(?<![\w-])--[a-z][\w-]*", help_text)))
+
+
 def _parse_flags(magic: Callable[..., Any], line: str) -> Any:
     """The magic line's flags (``parse_argstring``); an unknown flag names the one meant.
 
@@ -449,7 +455,7 @@ def _parse_flags(magic: Callable[..., Any], line: str) -> Any:
         if unknown is None:
             raise
         flag = unknown[1].split("=")[0]
-        known = list(dict.fromkeys(re.findall(r"(?<![\w-])--[a-z][\w-]*", _help(magic))))
+        known = known_flags(magic)
         meant = FLAG_ALIASES.get(flag.lower())
         starting = [name for name in known if name.startswith(flag)]
         if meant:
