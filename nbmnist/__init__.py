@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
     from nbmnist.display.compare import compare
     from nbmnist.keras_code import to_keras_code
+    from nbmnist.lr_find import lr_find
     from nbmnist.model import build_model
     from nbmnist.plots import (
         plot_augmentations,
@@ -47,6 +48,7 @@ _LAZY = {
     "build_model": "nbmnist.model",
     "compare": "nbmnist.display.compare",
     "to_keras_code": "nbmnist.keras_code",
+    "lr_find": "nbmnist.lr_find",
     "train": "nbmnist.training",
     "plot_weight_violins": "nbmnist.plots",
     "plot_history": "nbmnist.plots",
@@ -81,6 +83,7 @@ __all__ = [
     "load_dataset",
     "load_ipython_extension",
     "load_runs",
+    "lr_find",
     "misclassified",
     "parse_declaration",
     "per_class_accuracy",

@@ -113,24 +113,38 @@ def plan_code(plan: TrainingPlan, name: str | None = None) -> str:
             f"x_train, y_train = x_train[: {plan.train_size}], y_train[: {plan.train_size}]"
         )
     lines += ["", model_code(plan.declaration, name), "model.summary()", ""]
-    if opts.lr_schedule == "cosine":
+    if opts.lr_schedule != "constant":
         peak = (
-            opts.learning_rate
+            repr(opts.learning_rate)
             if opts.learning_rate is not None
-            else f"keras.optimizers.{plan.optimizer}().learning_rate.numpy()"
+            else f"float(keras.optimizers.{plan.optimizer}().learning_rate.numpy())"
         )
         fitted = "len(x_train)"
         if opts.validation == "split":
             fitted = f"int(len(x_train) * (1 - {split}))"
+        one_cycle = opts.lr_schedule == "one_cycle"
         lines += [
+            f"peak = {peak}",
             f"steps = -(-{fitted} // {plan.batch_size}) * {plan.epochs}  # batches in all",
-            "warmup = max(1, steps // 10)",
-            "schedule = keras.optimizers.schedules.CosineDecay(",
-            "    0.0, decay_steps=steps - warmup, warmup_target="
-            + str(peak)
-            + ", warmup_steps=warmup",
-            ")",
+            "warmup = max(1, min(steps * 3 // 10, steps - 1))"
+            if one_cycle
+            else "warmup = max(1, steps // 10)",
         ]
+        if one_cycle:
+            lines += [
+                "# one cycle (Smith & Topin 2017, fastai's settings): peak / 25 up to peak over",
+                "# 30% of the steps, then cosine decay to peak / 1e5",
+                "schedule = keras.optimizers.schedules.CosineDecay(",
+                "    peak / 25, decay_steps=steps - warmup, alpha=1e-05, warmup_target=peak,",
+                "    warmup_steps=warmup,",
+                ")",
+            ]
+        else:
+            lines += [
+                "schedule = keras.optimizers.schedules.CosineDecay(",
+                "    0.0, decay_steps=steps - warmup, warmup_target=peak, warmup_steps=warmup",
+                ")",
+            ]
         lr = "learning_rate=schedule"
     group = opts.steps_per_execution or 1  # only when asked: it means nothing to a student
     lines += [

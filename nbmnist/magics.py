@@ -211,6 +211,12 @@ _FLAGS = (
         action="store_true",
         help="print the plain Keras code this cell means, instead of training",
     ),
+    argument(
+        "--find-learning-rate",
+        action="store_true",
+        help="instead of training: the learning-rate range test (a fresh copy of the model, "
+        "the rate growing each batch), its plot and a suggested --learning-rate",
+    ),
 )
 
 
@@ -226,6 +232,7 @@ class TrainingCell:
         options: training options as ``train`` takes them (flags, recipe, ``%config``).
         grid: ``--grid`` values (or ranges) by name, or None.
         show_code: ``--show-code``.
+        find_learning_rate: ``--find-learning-rate`` (``nbmnist.lr_find``).
         sweep: how a grid is swept: ``search``, ``trials``, ``executor``, ``workers``
             (``nbmnist.sweep``'s keywords; ``%config`` defaults included).
         point_options: a grid point's own options, from the magic line's ``{name}`` flags
@@ -242,6 +249,7 @@ class TrainingCell:
     sweep: dict[str, Any] = field(default_factory=dict)
     point_options: Callable[[dict[str, str]], dict[str, Any]] | None = None
     line_names: frozenset[str] = frozenset()
+    find_learning_rate: bool = False
 
     @classmethod
     def parse(
@@ -292,6 +300,11 @@ class TrainingCell:
             "executor": config.executor if args.executor is None else args.executor,
             "workers": config.workers if args.workers is None else args.workers,
         }
+        if args.find_learning_rate and (grid or args.show_code):
+            raise UsageError(
+                f"%%{kind}: --find-learning-rate tests one model and trains nothing; leave "
+                "out --grid and --show-code"
+            )
         given = [args.search, args.trials, args.workers, args.executor]
         if not grid and any(value is not None for value in given):
             raise UsageError(
@@ -314,6 +327,7 @@ class TrainingCell:
             sweep_options,
             point_options,
             line_names,
+            args.find_learning_rate,
         )
 
     @property
@@ -333,7 +347,21 @@ class TrainingCell:
                 "the cell's body is empty (or '...', which IPython 7 removes): fill it in "
                 "with the layers to build, e.g. 'dense 128 relu'"
             )
-        if self.show_code:
+        if self.find_learning_rate:
+            from IPython.display import display
+
+            from nbmnist.lr_find import lr_find
+
+            options = {k: v for k, v in self.options.items() if k not in ("live", "overwrite")}
+            found = lr_find(self.body, self.kind, variables=namespace, **options)
+            found.name = self.name or f"%%{self.kind}"
+            display(found)
+            print(
+                f"{found.name}: the loss fell steepest at learning rate {found.suggestion:.2g} "
+                f"({len(found.losses)} batches from {found.learning_rates[0]:.0e} to "
+                f"{found.learning_rates[-1]:.0e}); try --learning-rate {found.suggestion:.2g}"
+            )
+        elif self.show_code:
             variables = namespace
             options = {k: v for k, v in self.options.items() if k != "live"}
             if self.grid:  # the first point's code, the grid said

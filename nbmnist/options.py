@@ -24,7 +24,7 @@ from nbmnist.errors import OptionError, did_you_mean
 OPTIMIZERS = ("adam", "sgd", "rmsprop", "adadelta", "adagrad", "nadam")
 LOSSES = ("categorical_crossentropy", "mse")
 VALIDATIONS = ("split", "test", "none")
-LR_SCHEDULES = ("constant", "cosine")
+LR_SCHEDULES = ("constant", "cosine", "one_cycle")
 #: What early stopping and ``restore_best`` watch: a Keras log name of each epoch.
 MONITORS = ("val_loss", "val_accuracy", "loss", "accuracy")
 #: ``data_source`` values besides a folder.
@@ -121,9 +121,13 @@ class TrainingOptions:
         mixed_precision: train with the device's mixed Keras policy (``mixed_float16`` on a
             GPU, ``mixed_bfloat16`` on a TPU; output layer in float32); on a CPU it is
             ignored, with a note.
-        lr_schedule: ``"constant"``, or ``"cosine"``: linear warm-up over the first 10% of
+        lr_schedule: ``"constant"``; ``"cosine"``: linear warm-up over the first 10% of
             the steps to the learning rate, then cosine decay to 0 at the last step
-            (``keras.optimizers.schedules.CosineDecay``).
+            (``keras.optimizers.schedules.CosineDecay``); ``"one_cycle"``: Smith & Topin's
+            one-cycle policy (2017, "Super-Convergence"), with fastai's ``fit_one_cycle``
+            settings: from the learning rate / 25 up to it over the first 30% of the steps
+            (linearly), then cosine decay to the learning rate / 100,000 (the same Keras
+            schedule; momentum is not cycled).
         steps_per_execution: batches run per call into the backend (Keras'
             ``steps_per_execution``; with JAX a ``lax.scan`` over the batches); same updates
             in the same order, less Python overhead per batch. None:
@@ -199,7 +203,10 @@ class TrainingOptions:
         flag={"action": "store_true"},
     )
     lr_schedule: str = _option(
-        "constant", "constant or cosine (10% warm-up, then cosine decay to 0)", flag={}
+        "constant",
+        "constant, cosine (10% warm-up, then cosine decay to 0) or one_cycle (from lr/25 up "
+        "to lr over 30% of the steps, then cosine decay to lr/1e5)",
+        flag={},
     )
     steps_per_execution: int | None = _option(
         None,

@@ -114,10 +114,32 @@ def settling_updates(momentum: float) -> int:
     return math.ceil(math.log(SETTLED_WEIGHT) / math.log(momentum))
 
 
-def warmup_steps(total_steps: int) -> int:
-    """Steps of linear warm-up of a ``cosine`` schedule over ``total_steps`` steps: the
-    first 10%, at least one."""
-    return max(1, total_steps // 10)
+def warmup_steps(total_steps: int, schedule: str = "cosine") -> int:
+    """Steps of linear warm-up of a ``cosine`` schedule over ``total_steps`` steps (the
+    first 10%) or of a ``one_cycle`` one (the first 30%, as fastai's ``pct_start``); at
+    least one, and at least one step left to decay over."""
+    share = total_steps * 3 // 10 if schedule == "one_cycle" else total_steps // 10
+    return max(1, min(share, total_steps - 1))
+
+
+#: ``one_cycle``: where the learning rate starts (peak / 25) and ends (peak x 1e-5), as
+#: fastai's ``fit_one_cycle`` (``div=25``, ``div_final=1e5``).
+ONE_CYCLE_DIVISOR = 25
+ONE_CYCLE_END = 1e-5
+
+
+def schedule_settings(schedule: str, peak: float, total_steps: int) -> dict[str, float | int]:
+    """``keras.optimizers.schedules.CosineDecay``'s arguments for a ``cosine`` or
+    ``one_cycle`` schedule peaking at ``peak`` over ``total_steps`` steps (> 1)."""
+    warmup = warmup_steps(total_steps, schedule)
+    one_cycle = schedule == "one_cycle"
+    return {
+        "initial_learning_rate": peak / ONE_CYCLE_DIVISOR if one_cycle else 0.0,
+        "decay_steps": total_steps - warmup,
+        **({"alpha": ONE_CYCLE_END} if one_cycle else {}),
+        "warmup_target": peak,
+        "warmup_steps": warmup,
+    }
 
 
 @dataclass(frozen=True)
@@ -190,23 +212,18 @@ class TrainingPlan:
         return -(-num_fitted // self.batch_size) * self.epochs
 
     def keras_optimizer(self, total_steps: int) -> Any:
-        """The Keras optimizer; ``total_steps`` sizes a ``cosine`` learning-rate schedule."""
+        """The Keras optimizer; ``total_steps`` sizes a ``cosine`` or ``one_cycle``
+        learning-rate schedule."""
         from nbmnist.backend import import_keras
 
         keras = import_keras()
         cls = getattr(keras.optimizers, self.optimizer)
         peak = self.options.learning_rate
-        if self.options.lr_schedule == "cosine" and total_steps > 1:
+        if self.options.lr_schedule != "constant" and total_steps > 1:
             if peak is None:
                 peak = float(cls().learning_rate.numpy())  # the optimizer's own default
-            warmup = warmup_steps(total_steps)
-            schedule = keras.optimizers.schedules.CosineDecay(
-                initial_learning_rate=0.0,
-                decay_steps=total_steps - warmup,
-                warmup_target=peak,
-                warmup_steps=warmup,
-            )
-            return cls(learning_rate=schedule)
+            settings = schedule_settings(self.options.lr_schedule, peak, total_steps)
+            return cls(learning_rate=keras.optimizers.schedules.CosineDecay(**settings))
         return cls() if peak is None else cls(learning_rate=peak)
 
     @property

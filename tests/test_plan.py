@@ -33,6 +33,8 @@ PLANS = [
     (TINY_CNN, "cnn", {"optimizer": "adadelta", "learning_rate": 1.0, "batch_size": 64}),
     ("dense 8 relu", "mlp", {"optimizer": "rmsprop", "steps_per_execution": 3, "seed": 4}),
     ("dense 8 relu | bn momentum=0.9\ndense 10 log_softmax", "mlp", {}),
+    ("dense 16 relu", "mlp", {"lr_schedule": "one_cycle", "learning_rate": 0.01}),
+    ("dense 16 relu", "mlp", {"lr_schedule": "one_cycle", "optimizer": "sgd"}),
 ]
 
 

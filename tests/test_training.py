@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
 import signal
@@ -257,6 +258,25 @@ def test_cosine_schedule_warms_up_and_decays_to_zero() -> None:
     schedule = optimizer._learning_rate
     assert float(schedule(0)) == 0.0 and float(schedule(2)) == pytest.approx(0.01)
     assert float(schedule(24)) == pytest.approx(0.0, abs=1e-6)
+
+
+def test_one_cycle_climbs_from_a_25th_of_the_peak_then_decays_to_almost_nothing() -> None:
+    run = train(
+        TINY_MLP,
+        display=Recorder(),
+        epochs=2,
+        batch_size=500,
+        validation="none",
+        learning_rate=0.01,
+        lr_schedule="one_cycle",
+    )
+    schedule = run.model.optimizer._learning_rate  # 24 steps: 7 up, 17 down
+    rates = [float(schedule(step)) for step in range(25)]
+    assert rates[0] == pytest.approx(0.01 / 25)
+    assert max(rates) == pytest.approx(0.01) and rates.index(max(rates)) == 7
+    assert all(a < b for a, b in itertools.pairwise(rates[:8]))  # up, then down
+    assert all(a > b for a, b in itertools.pairwise(rates[7:]))
+    assert rates[24] == pytest.approx(0.01 * 1e-5)
 
 
 def test_unknown_schedule_is_an_option_error() -> None:

@@ -196,8 +196,24 @@ training:
             'digits = nbmnist.load_dataset("mnist", source="sample").x_test[:5]\n'
             "nbmnist.predict(relu_2h, digits).round(3)"
         ),
+        md(
+            """
+## Which learning rate? The range test, then one cycle
+
+`relu_2h` trained with Adam's default rate, 0.001. The range test (Smith 2015) trains a
+fresh copy of the model for a few hundred batches while the rate grows from 1e-7 to 10, and
+plots the loss against it: the loss barely moves at tiny rates, falls, then blows up. The
+rate where it falls steepest is a good peak for one cycle (Smith & Topin 2017): the rate
+climbs to it over the first 30% of the steps, then decays to almost nothing.
+"""
+        ),
+        code("found = nbmnist.lr_find(relu_2h)\nlr = found.suggestion\nfound"),
+        code(
+            f"%%mlp relu_2h_one_cycle {mlp} --lr-schedule one_cycle --learning-rate {{lr}}\n"
+            "430 322 relu he_normal bn dropout=0.5"
+        ),
         md("## Learning curves of the two-hidden-layer models"),
-        code('nbmnist.plot_history([relu_2h, relu_2h_d25, wide_2h], "loss")'),
+        code('nbmnist.plot_history([relu_2h, relu_2h_d25, relu_2h_one_cycle, wide_2h], "loss")'),
         md(
             """
 Choose runs and a metric; the figure redraws (the last choice stays in the saved notebook):

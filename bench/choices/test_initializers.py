@@ -5,8 +5,8 @@ one program per layer layout, compiled at -O0 on a CPU).
     make bench BENCH=bench/choices/test_initializers.py
     python -m bench.choices.test_initializers [--part builds|first-cells|loads] [--repeat 3]
 
-Builds, in notebook order, the models of lesson 01 (12 MLP cells) and lesson 02 (17 CNN
-cells), as ``nbmnist.build_model`` does for a training cell, three ways, alternating, in this
+Builds, in notebook order, the models of lesson 01's MLP cells and lesson 02's CNN
+cells, as ``nbmnist.build_model`` does for a training cell, three ways, alternating, in this
 one process: Keras' own initialization; nbmnist's, a program per layer, at XLA's default
 options; nbmnist's at ``JAX_INITIALIZER_OPTIONS["cpu"]`` (-O0). On a GPU or TPU, where nbmnist
 leaves initialization to Keras, the last two measure what it would take there. Before each
@@ -60,8 +60,11 @@ def lesson_models(notebook: str) -> list[Declaration]:
 
 
 LESSONS = {
-    "lesson 01 (12 MLP cells)": lesson_models("01_mlp_mnist.ipynb"),
-    "lesson 02 (17 CNN cells)": lesson_models("02_cnn_mnist.ipynb"),
+    f"lesson {number} ({len(models)} {kind} cells)": models
+    for number, kind, models in (
+        ("01", "MLP", lesson_models("01_mlp_mnist.ipynb")),
+        ("02", "CNN", lesson_models("02_cnn_mnist.ipynb")),
+    )
 }
 
 

@@ -35,8 +35,12 @@ LESSON = REPO / "notebooks" / "01_mlp_mnist.ipynb"
 
 def cells() -> list[str]:
     notebook = nbformat.read(LESSON, as_version=4)
-    return [
-        c.source for c in notebook.cells if c.cell_type == "code" and c.source.startswith("%%mlp")
+    return [  # not a cell whose magic line reads a variable another cell sets ({lr})
+        c.source
+        for c in notebook.cells
+        if c.cell_type == "code"
+        and c.source.startswith("%%mlp")
+        and "{" not in c.source.split("\n", 1)[0]
     ]
 
 
