@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from nbmnist.lr_find import lr_find
     from nbmnist.model import build_model
     from nbmnist.plots import (
+        plot_architecture,
         plot_augmentations,
         plot_feature_maps,
         plot_filters,
@@ -56,6 +57,7 @@ _LAZY = {
     "plot_filters": "nbmnist.plots",
     "plot_feature_maps": "nbmnist.plots",
     "plot_augmentations": "nbmnist.plots",
+    "plot_architecture": "nbmnist.plots",
     "sweep": "nbmnist.sweeps",
     "recipe": "nbmnist.recipes",
     "summary_table": "nbmnist.tables",
@@ -87,6 +89,7 @@ __all__ = [
     "misclassified",
     "parse_declaration",
     "per_class_accuracy",
+    "plot_architecture",
     "plot_augmentations",
     "plot_feature_maps",
     "plot_filters",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
@@ -537,4 +538,80 @@ def plot_augmentations(
     words = " | ".join(spec.describe() for spec in augmentations)
     figure.suptitle(f"{name}: {words}", fontsize=9)
     figure.tight_layout()
+    return figure
+
+
+#: A colour per kind of layer in ``plot_architecture`` (matplotlib's tab10 names).
+LAYER_COLOURS = {
+    "DenseSpec": "tab:blue",
+    "ConvSpec": "tab:green",
+    "PoolSpec": "tab:orange",
+    "GlobalPoolSpec": "tab:orange",
+    "DropoutSpec": "tab:gray",
+    "BatchNormSpec": "tab:purple",
+    "FlattenSpec": "tab:brown",
+    "ActivationSpec": "tab:pink",
+}
+AUGMENTATION_COLOUR = "tab:olive"
+
+
+def plot_architecture(source: Run | str, kind: str = "mlp") -> Figure:
+    """The declared model as a row of blocks, input to output, drawn from the declaration
+    before anything is built or trained: each layer in the declaration language, its output
+    shape and parameters; a block's height grows with the values its output holds (log
+    scale), so pooling and flattening show as steps.
+
+    Args:
+        source: a ``Run`` (its declaration, output head included) or a cell body (its
+            ``kind``).
+
+    Returns:
+        The Figure (about 1 inch per layer wide).
+
+    Raises:
+        DeclarationError: the declaration is invalid (as the cell would say).
+    """
+    from matplotlib.patches import FancyBboxPatch
+
+    from nbmnist.declaration import parse_declaration
+    from nbmnist.declaration.spec import AugmentationSpec
+
+    if isinstance(source, Run):
+        name = source.name
+        declaration = parse_declaration(source.declaration, source.kind, source.variables)  # type: ignore[arg-type]
+    else:
+        name, declaration = f"%%{kind}", parse_declaration(source, kind)  # type: ignore[arg-type]
+    declaration = declaration.with_head()
+    shapes = declaration.output_shapes()
+    parameters = [0, *declaration.parameter_counts()]
+    words = ["input", *(spec.describe() for spec in declaration.layers)]
+    colours = ["white"] + [
+        AUGMENTATION_COLOUR
+        if isinstance(spec, AugmentationSpec)
+        else LAYER_COLOURS.get(type(spec).__name__, "tab:cyan")
+        for spec in declaration.layers
+    ]
+    sizes = [math.log10(max(2, math.prod(shape))) for shape in shapes]
+    tallest = max(sizes)
+    figure, (axis,) = _new_figure(1, width=max(4.0, 1.15 * len(shapes)), height=2.6)
+    for index, (word, shape, count, colour, size) in enumerate(
+        zip(words, shapes, parameters, colours, sizes, strict=True)
+    ):
+        height = 0.25 + 0.75 * size / tallest
+        axis.add_patch(FancyBboxPatch((index + 0.08, 0.5 - height / 2), 0.84, height,
+                                      boxstyle="round,pad=0.02", facecolor=colour, alpha=0.35,
+                                      edgecolor="0.3"))  # fmt: skip
+        axis.text(index + 0.5, 0.5, word.replace(" ", "\n", 1), ha="center", va="center",
+                  fontsize=7)  # fmt: skip
+        details = "x".join(map(str, shape)) + (f"\n{count:,} p" if count else "")
+        axis.text(index + 0.5, -0.08, details, ha="center", va="top", fontsize=6.5, color="0.25")
+        if index:
+            axis.annotate("", (index + 0.08, 0.5), (index - 0.08, 0.5),
+                          arrowprops={"arrowstyle": "->", "color": "0.4"})  # fmt: skip
+    axis.set_xlim(0, len(shapes))
+    axis.set_ylim(-0.45, 1.05)
+    axis.axis("off")
+    total = sum(parameters)
+    axis.set_title(f"{name}: {len(declaration.layers)} layers, {total:,} parameters "
+                   "(output shape and parameters under each)", fontsize=9)  # fmt: skip
     return figure

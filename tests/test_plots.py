@@ -183,3 +183,23 @@ def test_history_of_many_runs_stays_readable(count: int) -> None:
     title = ax.title.get_window_extent(renderer)
     assert title.x0 >= page.x0 and title.x1 <= page.x1
     assert ax.get_title().startswith(f"accuracy: {count} runs")
+
+
+def test_plot_architecture_draws_each_layer_from_the_declaration() -> None:
+    from matplotlib.patches import FancyBboxPatch
+
+    from nbmnist import DeclarationError
+    from nbmnist.plots import plot_architecture
+
+    figure = plot_architecture("conv 8 3x3 relu | maxpool 2\nflatten\ndense 32 relu", "cnn")
+    (axis,) = figure.axes
+    blocks = [patch for patch in axis.patches if isinstance(patch, FancyBboxPatch)]
+    assert len(blocks) == 6  # input, conv, maxpool, flatten, dense, the appended output
+    texts = [text.get_text() for text in axis.texts]
+    assert "conv\n8 3x3 relu" in texts and "dense\n10 softmax" in texts
+    assert "26x26x8\n80 p" in texts and "1352" in texts  # shapes and parameters, as Keras
+    heights = [block.get_height() for block in blocks]
+    assert heights[2] < heights[1] and heights[3] == heights[2]  # pooling shrinks the output
+    assert "6 layers" not in axis.get_title() and "5 layers, 43,706 parameters" in axis.get_title()
+    with pytest.raises(DeclarationError, match="unknown layer 'dence'"):
+        plot_architecture("dence 8")

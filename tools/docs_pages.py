@@ -43,6 +43,7 @@ API = [
     "plot_filters",
     "plot_feature_maps",
     "plot_augmentations",
+    "plot_architecture",
     "predict",
     "confusion_matrix",
     "per_class_accuracy",
