@@ -16,6 +16,7 @@ import functools
 import signal
 import threading
 import time
+import warnings
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
@@ -87,6 +88,8 @@ def _training_callback_class() -> type:
             batches_per_epoch: the user's batches in one epoch.
             weights: where each epoch's kernel quantiles are added (``run.weight_quantiles``,
                 see ``plots.record_weight_quantiles``); None: not recorded.
+            inside: records activations and gradients on a fixed batch after each epoch
+                (``inside.InsideRecorder``); None: not recorded.
         """
 
         def __init__(
@@ -97,6 +100,7 @@ def _training_callback_class() -> type:
             batches_per_step: int = 1,
             batches_per_epoch: int = 0,
             weights: dict[str, list[list[float]]] | None = None,
+            inside: Any = None,
         ) -> None:
             super().__init__()
             self.log = log
@@ -105,6 +109,7 @@ def _training_callback_class() -> type:
             self.batches_per_step = batches_per_step
             self.batches_per_epoch = batches_per_epoch
             self.weights = weights
+            self.inside = inside
             self._started = 0.0
             self._batches_done = 0
             self._training = False
@@ -140,6 +145,16 @@ def _training_callback_class() -> type:
                 from nbmnist.plots import record_weight_quantiles
 
                 record_weight_quantiles(self.model, self.weights)
+            if self.inside is not None:
+                try:
+                    self.inside.record(self.model)
+                except Exception as err:  # a diagnostic must never end a student's training
+                    warnings.warn(
+                        f"nbmnist: activations and gradients no longer recorded for this run "
+                        f"({type(err).__name__}: {err})",
+                        stacklevel=1,
+                    )
+                    self.inside = None
             self.display.epoch_completed(self.log)
             if self.log.diverged():
                 self.model.stop_training = True

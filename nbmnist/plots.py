@@ -51,16 +51,31 @@ def weight_arrays(run_or_model: Any, include_bias: bool = False) -> list[WeightA
         ``Hidden 1 · dense 430``, ``Conv 1 · conv 32 3x3``, ``Output · dense 10``, and
         ``… bias`` for biases.
     """
+    _, model = _model_of(run_or_model)
+    arrays: list[WeightArray] = []
+    for label, layer in weight_layers(model):
+        tensors = [("", layer.kernel)]
+        if include_bias and layer.bias is not None:
+            tensors.append((" bias", layer.bias))
+        for suffix, tensor in tensors:
+            values = np.asarray(tensor.numpy())
+            arrays.append(WeightArray(label + suffix, layer.name, values.shape, values.ravel()))
+    return arrays
+
+
+def weight_layers(model: Any) -> list[tuple[str, Any]]:
+    """(label, layer) of every Dense and Conv2D layer of ``model``, in order; labels
+    ``Hidden 1 · dense 430``, ``Conv 1 · conv 32 3x3``, ``Output · dense 10``: how violins,
+    weight, activation and gradient histories name a layer."""
     from nbmnist.backend import import_keras
 
     keras = import_keras()  # the configured backend, even when a reloaded run comes first
-    _, model = _model_of(run_or_model)
     layers = [
         layer
         for layer in model.layers
         if isinstance(layer, (keras.layers.Dense, keras.layers.Conv2D))
     ]
-    arrays: list[WeightArray] = []
+    labelled = []
     hidden = conv = 0
     for index, layer in enumerate(layers):
         if isinstance(layer, keras.layers.Conv2D):
@@ -72,13 +87,8 @@ def weight_arrays(run_or_model: Any, include_bias: bool = False) -> list[WeightA
         else:
             hidden += 1
             label = f"Hidden {hidden} · dense {layer.units}"
-        tensors = [("", layer.kernel)]
-        if include_bias and layer.bias is not None:
-            tensors.append((" bias", layer.bias))
-        for suffix, tensor in tensors:
-            values = np.asarray(tensor.numpy())
-            arrays.append(WeightArray(label + suffix, layer.name, values.shape, values.ravel()))
-    return arrays
+        labelled.append((label, layer))
+    return labelled
 
 
 #: The quantiles of each kernel recorded after every epoch (``record_weight_quantiles``).
@@ -615,3 +625,79 @@ def plot_architecture(source: Run | str, kind: str = "mlp") -> Figure:
     axis.set_title(f"{name}: {len(declaration.layers)} layers, {total:,} parameters "
                    "(output shape and parameters under each)", fontsize=9)  # fmt: skip
     return figure
+
+
+def _history_of(run: Run, recorded: dict[str, Any], what: str) -> list[tuple[str, Any]]:
+    if not recorded:
+        raise ValueError(f"run {run.name!r} has no {what} history (it predates recording it)")
+    return list(recorded.items())
+
+
+def plot_activation_history(run: Run) -> Figure:
+    """What each Dense/Conv2D layer's activations did over training, on a fixed batch of
+    held-out images: per layer, the median with bands from the 25% to 75% and 5% to 95%
+    quantiles, and the share of units that never fired on the batch (dead ReLUs) when any
+    did (``run.activation_quantiles``, ``run.dead_units``).
+
+    Raises:
+        ValueError: the run recorded none (trained before they were).
+    """
+    from matplotlib.ticker import MaxNLocator
+
+    layers = _history_of(run, run.activation_quantiles, "activation")
+    figure, axes = _new_figure(len(layers), width=7.5, height=1.9)
+    for axis, (label, rows) in zip(axes, layers, strict=True):
+        values = np.asarray(rows)
+        epochs = np.arange(1, len(values) + 1)
+        axis.fill_between(epochs, values[:, 0], values[:, 4], alpha=0.2, color="C2", label="5-95%")
+        axis.fill_between(epochs, values[:, 1], values[:, 3], alpha=0.4, color="C2", label="25-75%")
+        axis.plot(epochs, values[:, 2], color="C2", marker="o", markersize=3, label="median")
+        dead = run.dead_units.get(label, [])
+        title = label + (f" · {dead[-1]:.0%} of units never fire" if dead and dead[-1] else "")
+        axis.set_title(title, fontsize=9, color="darkred" if dead and dead[-1] else "black")
+        axis.set_ylabel("activation")
+        axis.xaxis.set_major_locator(MaxNLocator(integer=True))
+        axis.grid(True, alpha=0.3)
+    axes[0].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    axes[-1].set_xlabel("epoch")
+    figure.suptitle(f"{run.name}: activations on a fixed held-out batch · {_data_of(run)}",
+                    fontsize=10)  # fmt: skip
+    figure.tight_layout()
+    return figure
+
+
+def plot_gradient_history(run: Run) -> Figure:
+    """The norm of the loss's gradient with respect to each Dense/Conv2D kernel, epoch by
+    epoch, on a log scale (``run.gradient_norms``): in a deep sigmoid network the first
+    layers' norms are orders of magnitude below the last's (vanishing gradients).
+
+    Raises:
+        ValueError: the run recorded none (trained before they were).
+    """
+    from matplotlib.ticker import MaxNLocator
+
+    layers = _history_of(run, run.gradient_norms, "gradient")
+    figure, (axis,) = _new_figure(1, width=7.5, height=3.4)
+    colours = _layer_colours(len(layers))
+    for colour, (label, norms) in zip(colours, layers, strict=True):
+        epochs = np.arange(1, len(norms) + 1)
+        axis.plot(epochs, np.maximum(norms, 1e-12), marker="o", markersize=3, color=colour,
+                  label=label)  # fmt: skip
+    axis.set_yscale("log")
+    axis.set_xlabel("epoch")
+    axis.set_ylabel("gradient norm (log)")
+    axis.xaxis.set_major_locator(MaxNLocator(integer=True))
+    axis.grid(True, alpha=0.3, which="both")
+    axis.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    axis.set_title(f"{run.name}: gradient norm per layer on a fixed held-out batch · "
+                   f"{_data_of(run)}", fontsize=10)  # fmt: skip
+    figure.tight_layout()
+    return figure
+
+
+def _layer_colours(count: int) -> list[Any]:
+    """One colour per layer, first to last along a sequential map (depth reads as shade)."""
+    from matplotlib import colormaps
+
+    cmap = colormaps["viridis"]
+    return [cmap(0.9 * i / max(1, count - 1)) for i in range(count)]

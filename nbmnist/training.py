@@ -337,10 +337,23 @@ def fit(
         ``"completed"``, ``"interrupted"`` or ``"diverged"``.
     """
     from nbmnist.callbacks import Interrupt, TrainingCallback
+    from nbmnist.inside import InsideRecorder, probe_batch
 
     opts = plan.options
     log = MetricLog(run.history, run.epoch_seconds)
     interrupt = Interrupt()
+    if opts.validation == "split":
+        held_out = (data.x_train[data.num_fitted :], data.y_train[data.num_fitted :])
+    elif opts.validation == "test":
+        held_out = (data.x_test, data.y_test)
+    else:  # nothing held out: the first training images
+        held_out = (data.x_train, data.y_train)
+    inside = InsideRecorder(
+        *probe_batch(*held_out),
+        activations=run.activation_quantiles,
+        dead=run.dead_units,
+        gradients=run.gradient_norms,
+    )
     callback = TrainingCallback(
         log,
         display,
@@ -348,6 +361,7 @@ def fit(
         batches_per_step=execution.batches_per_keras_step,
         batches_per_epoch=data.steps_per_epoch(opts.batch_size),
         weights=run.weight_quantiles,
+        inside=inside,
     )
     display.run_started(
         TrainingInfo(

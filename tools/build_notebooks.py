@@ -212,6 +212,32 @@ climbs to it over the first 30% of the steps, then decays to almost nothing.
             f"%%mlp relu_2h_one_cycle {mlp} --lr-schedule one_cycle --learning-rate {{lr}}\n"
             "430 322 relu he_normal bn dropout=0.5"
         ),
+        md(
+            """
+## What happens inside: vanishing gradients, dead ReLUs
+
+Every run records, after each epoch, on a fixed batch of held-out images: the quantiles of
+each layer's activations, the share of its units that never fire, and the norm of the
+loss's gradient with respect to its kernel. In a deep network of sigmoids the gradient
+shrinks layer after layer on its way back: the first layers barely learn. ReLU with He
+initialization and batch normalization keeps it flowing.
+"""
+        ),
+        code("%%mlp deep_sigmoid --epochs 10 --validation test\ndense 64 sigmoid x8"),
+        code("%%mlp deep_relu_bn --epochs 10 --validation test\ndense 64 relu he_normal | bn x8"),
+        code("nbmnist.plot_gradient_history(deep_sigmoid)"),
+        code("nbmnist.plot_gradient_history(deep_relu_bn)"),
+        md(
+            """
+Too large a learning rate can push a ReLU's inputs below zero for every image: the unit
+outputs 0, gets no gradient, and never recovers. The activation history says how many:
+"""
+        ),
+        code(
+            "%%mlp relu_too_fast --epochs 10 --validation test --learning-rate 0.05\n"
+            "dense 64 relu x4"
+        ),
+        code("nbmnist.plot_activation_history(relu_too_fast)"),
         md("## Learning curves of the two-hidden-layer models"),
         code('nbmnist.plot_history([relu_2h, relu_2h_d25, relu_2h_one_cycle, wide_2h], "loss")'),
         md(

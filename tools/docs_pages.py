@@ -44,6 +44,8 @@ API = [
     "plot_feature_maps",
     "plot_augmentations",
     "plot_architecture",
+    "plot_activation_history",
+    "plot_gradient_history",
     "predict",
     "confusion_matrix",
     "per_class_accuracy",

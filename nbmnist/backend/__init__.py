@@ -179,6 +179,14 @@ def load_model(path: str | Path) -> Any:
     return current().load_model(path)
 
 
+def gradients(model: Any, x: Any, loss: Any) -> list[np.ndarray]:
+    """The gradient of ``loss(model(x, training=False))`` (a scalar) with respect to each of
+    ``model.trainable_variables``, in their order and shapes, as NumPy arrays (float32): by
+    the active backend's own differentiation (``tf.GradientTape``, ``jax.grad``,
+    ``torch.autograd``)."""
+    return current().gradients(model, x, loss)
+
+
 def seed_everything(seed: int) -> None:
     """Seed Python, NumPy and Keras (``keras.utils.set_random_seed``) for a repeatable run;
     TensorFlow only when it is the backend (``keras_calls``)."""

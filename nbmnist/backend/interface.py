@@ -7,7 +7,7 @@ mypy checks the types.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -84,6 +84,10 @@ class BackendModule(Protocol):
 
     def load_model(self, path: str | Path) -> Any:
         """``keras.saving.load_model(path, safe_mode=True)``, compiled, with its optimizer."""
+
+    def gradients(self, model: Any, x: Any, loss: Callable[[Any], Any]) -> list[np.ndarray]:
+        """The gradient of ``loss(model(x, training=False))`` with respect to each of
+        ``model.trainable_variables``, as NumPy arrays of their shapes."""
 
 
 if TYPE_CHECKING:  # mypy checks each module against the protocol

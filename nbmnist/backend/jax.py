@@ -26,7 +26,7 @@ import json
 import os
 import threading
 import zipfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -558,3 +558,17 @@ def _abstract(tree: Any, batch_size: int | None = None) -> Any:
         return jax.ShapeDtypeStruct(dims, array.dtype)
 
     return jax.tree.map(shape, tree)
+
+
+def gradients(model: Any, x: Any, loss: Callable[[Any], Any]) -> list[np.ndarray]:
+    """By ``jax.grad`` of the model's stateless call (Keras' public ``stateless_call``)."""
+    import jax
+
+    fixed = [v.value for v in model.non_trainable_variables]
+
+    def value(trainable: list[Any]) -> Any:
+        y_pred, _ = model.stateless_call(trainable, fixed, x, training=False)
+        return loss(y_pred)
+
+    found = jax.grad(value)([v.value for v in model.trainable_variables])
+    return [np.asarray(g) for g in found]

@@ -11,14 +11,15 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 from nbmnist.backend.common import PrivateName, load_model_as_keras_does, missing, unchanged
 from nbmnist.backend.device import Device, DeviceKind
 
 if TYPE_CHECKING:
-    import numpy as np
-
     from nbmnist.backend.execution import Execution, Situation
 
 NAME = "tensorflow"
@@ -130,3 +131,16 @@ def build_training_state(model: Any, x: Any, y: Any) -> None:
 def compile_ahead(model: Any, x: Any, y: Any, **sizes: Any) -> Any:
     """None: TensorFlow traces each program when Keras first calls it."""
     return None
+
+
+def gradients(model: Any, x: Any, loss: Callable[[Any], Any]) -> list[np.ndarray]:
+    """By ``tf.GradientTape``, which watches the model's trainable variables."""
+    import tensorflow as tf
+
+    with tf.GradientTape() as tape:
+        value = loss(model(x, training=False))
+    found = tape.gradient(value, [v.value for v in model.trainable_variables])
+    return [
+        np.zeros(v.shape) if g is None else np.asarray(g)
+        for g, v in zip(found, model.trainable_variables, strict=True)
+    ]

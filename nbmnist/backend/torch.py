@@ -7,7 +7,10 @@ never when this module is.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 from nbmnist.backend.common import (
     TENSORFLOW_PROBE,
@@ -20,8 +23,6 @@ from nbmnist.backend.common import (
 from nbmnist.backend.device import Device, DeviceKind
 
 if TYPE_CHECKING:
-    import numpy as np
-
     from nbmnist.backend.execution import Execution, Situation
 
 NAME = "torch"
@@ -93,3 +94,16 @@ def build_training_state(model: Any, x: Any, y: Any) -> None:
 def compile_ahead(model: Any, x: Any, y: Any, **sizes: Any) -> Any:
     """None: nothing is compiled ahead."""
     return None
+
+
+def gradients(model: Any, x: Any, loss: Callable[[Any], Any]) -> list[np.ndarray]:
+    """By ``torch.autograd.grad`` over the variables' tensors (their ``.grad`` untouched)."""
+    import torch
+
+    variables = model.trainable_variables
+    value = loss(model(x, training=False))
+    found = torch.autograd.grad(value, [v.value for v in variables], allow_unused=True)
+    return [
+        np.zeros(v.shape) if g is None else g.detach().cpu().numpy()
+        for g, v in zip(found, variables, strict=True)
+    ]

@@ -70,6 +70,9 @@ class RunRecord(TypedDict):
     identity: NotRequired[dict[str, Any]]
     caveats: NotRequired[list[Any]]
     weight_quantiles: NotRequired[dict[str, Any]]
+    activation_quantiles: NotRequired[dict[str, Any]]
+    dead_units: NotRequired[dict[str, Any]]
+    gradient_norms: NotRequired[dict[str, Any]]
     model_path: NotRequired[str | None]
 
 
@@ -190,6 +193,13 @@ class Run:
         weight_quantiles: per Dense/Conv2D kernel (labelled as the violins are), one list
             per completed epoch of its 5%, 25%, 50%, 75% and 95% quantiles
             (``plots.WEIGHT_QUANTILES``): how the weights moved, without storing them.
+        activation_quantiles: per Dense/Conv2D layer (labelled likewise), one list per
+            epoch of the quantiles of its activations on a fixed batch of held-out images
+            (``inside.ACTIVATION_QUANTILES``; after its activation layer, if one follows).
+        dead_units: per layer, per epoch, the share (0 to 1) of its units that are at most
+            0 on every image of that batch (ReLUs that no longer fire).
+        gradient_norms: per layer, per epoch, the L2 norm of the loss's gradient with
+            respect to its kernel on that batch (vanishing: towards 0 in early layers).
         writer: who writes the record while it trains (``Writer.record``): host, process
             id and start time, heartbeat (ISO 8601, UTC).
         model: the trained ``keras.Model``; loaded from ``model_path`` on first access.
@@ -225,6 +235,9 @@ class Run:
     identity: dict[str, Any] = field(default_factory=dict)
     caveats: list[str] = field(default_factory=list)
     weight_quantiles: dict[str, list[list[float]]] = field(default_factory=dict)
+    activation_quantiles: dict[str, list[list[float]]] = field(default_factory=dict)
+    dead_units: dict[str, list[float]] = field(default_factory=dict)
+    gradient_norms: dict[str, list[float]] = field(default_factory=dict)
     model_path: str | None = None
     _model: Any = field(default=None, init=False, repr=False, compare=False)
 
