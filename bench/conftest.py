@@ -32,6 +32,8 @@ def measured(benchmark: Any) -> Callable[[Callable[[], harness.Result]], harness
         assert result.rows, "a benchmark measured nothing"
         benchmark.extra_info["rows"] = result.rows
         benchmark.extra_info["notes"] = result.notes
+        if result.backend is not None:
+            benchmark.extra_info["keras_backend"] = result.backend
         return result
 
     return run

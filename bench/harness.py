@@ -158,6 +158,9 @@ class Result:
 
     rows: list[dict[str, Any]]
     notes: list[str] = field(default_factory=list)
+    #: the Keras backend the figures come from, where not the suite's own process's (a
+    #: measurement run in a process of its own on another backend)
+    backend: str | None = None
 
     def markdown(self) -> str:
         """The rows as a Markdown table, the notes under it."""
@@ -172,12 +175,12 @@ class Result:
         return "\n".join(lines + (["", *self.notes] if self.notes else [])) + "\n"
 
     def to_json(self) -> str:
-        return json.dumps({"rows": self.rows, "notes": self.notes})
+        return json.dumps({"rows": self.rows, "notes": self.notes, "backend": self.backend})
 
     @classmethod
     def from_json(cls, text: str) -> Result:
         data = json.loads(text)
-        return cls(data["rows"], data["notes"])
+        return cls(data["rows"], data["notes"], data.get("backend"))
 
 
 def number(value: Any) -> str:

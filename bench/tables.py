@@ -29,7 +29,7 @@ REPO = Path(__file__).resolve().parent.parent
 PLACE = re.compile(r"(<!-- bench:([\w-]+) -->\n).*?(<!-- /bench -->)", re.S)
 
 
-def machine_line(info: dict[str, Any], when: str) -> str:
+def machine_line(info: dict[str, Any], when: str, backend: str | None = None) -> str:
     """'Intel Xeon ..., 2 cores, 24 GiB; Python 3.11.9, Keras 3.15.1 on tensorflow (CPU);
     2026-12-06'."""
     ours = info.get("nbmnist", {})
@@ -37,7 +37,7 @@ def machine_line(info: dict[str, Any], when: str) -> str:
     return (
         f"{processor}, {ours.get('cores', '?')} cores, {ours.get('memory_gib', '?')} GiB; "
         f"Python {ours.get('python', info.get('python_version', '?'))}, Keras "
-        f"{ours.get('keras', '?')} on {ours.get('keras_backend', '?')} "
+        f"{ours.get('keras', '?')} on {backend or ours.get('keras_backend', '?')} "
         f"({ours.get('device', '?')}); {when[:10]}"
     )
 
@@ -60,7 +60,12 @@ def table(entries: list[tuple[dict[str, Any], dict[str, Any], str]]) -> str:
         [note for bench, _, _ in entries for note in bench["extra_info"].get("notes", [])],
     )
     modules = sorted({bench["fullname"].split("::")[0] for bench, _, _ in entries})
-    machines = sorted({machine_line(info, when) for _, info, when in entries})
+    machines = sorted(
+        {
+            machine_line(info, when, bench["extra_info"].get("keras_backend"))
+            for bench, info, when in entries
+        }
+    )
     return (
         result.markdown()
         + f"\nMeasured by `make bench BENCH={' '.join(modules)}` on {'; '.join(machines)}.\n"

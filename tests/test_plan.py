@@ -35,6 +35,7 @@ PLANS = [
     ("dense 8 relu | bn momentum=0.9\ndense 10 log_softmax", "mlp", {}),
     ("dense 16 relu", "mlp", {"lr_schedule": "one_cycle", "learning_rate": 0.01}),
     ("dense 16 relu", "mlp", {"lr_schedule": "one_cycle", "optimizer": "sgd"}),
+    (f"random_rotation 0.05 | random_translation 0.1 | gaussian_noise 0.1\n{TINY_CNN}", "cnn", {}),
 ]
 
 

@@ -271,6 +271,7 @@ def main() -> None:
 
         jax.config.update("jax_enable_compilation_cache", False)
     result = PARTS[args.part](args.repeat)
+    result.backend = "jax"
     print(result.markdown())
     print(result.to_json())
 

@@ -117,6 +117,7 @@ def variant(text: str) -> Result:
             f"Fast recipe, 99% reached (from fit, from train()): {result['fast recipe']['first_99']}.",
             f"Compile events over 0.3 s: {compiles or 'none'}.",
         ],
+        backend="jax",
     )
 
 

@@ -117,6 +117,7 @@ def measure(backend: str, codes_file: Path) -> Result:
             }
         ],
         ["Target: within 100 MB on every backend."] if backend == "jax" else [],
+        backend=backend,
     )
 
 
