@@ -377,22 +377,11 @@ def plot_weight_history(run: Run) -> Figure:
     Raises:
         ValueError: the run recorded no weight quantiles (trained before they were).
     """
-    from matplotlib.ticker import MaxNLocator
-
-    if not run.weight_quantiles:
-        raise ValueError(f"run {run.name!r} has no weight history (it predates recording it)")
-    layers = list(run.weight_quantiles.items())
+    layers = _history_of(run, run.weight_quantiles, "weight")
     figure, axes = _new_figure(len(layers), width=7.5, height=2.2)
     for axis, (label, rows) in zip(axes, layers, strict=True):
-        values = np.asarray(rows)
-        epochs = np.arange(1, len(values) + 1)
-        axis.fill_between(epochs, values[:, 0], values[:, 4], alpha=0.2, color="C0", label="5-95%")
-        axis.fill_between(epochs, values[:, 1], values[:, 3], alpha=0.4, color="C0", label="25-75%")
-        axis.plot(epochs, values[:, 2], color="C0", marker="o", markersize=3, label="median")
+        _quantile_bands(axis, rows, "C0", "weight")
         axis.set_title(label, fontsize=9)
-        axis.set_ylabel("weight")
-        axis.xaxis.set_major_locator(MaxNLocator(integer=True))
-        axis.grid(True, alpha=0.3)
     axes[0].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     axes[-1].set_xlabel("epoch")
     figure.suptitle(f"{run.name}: kernel weights over training · {_data_of(run)}", fontsize=10)
@@ -627,6 +616,21 @@ def plot_architecture(source: Run | str, kind: str = "mlp") -> Figure:
     return figure
 
 
+def _quantile_bands(axis: Axes, rows: list[list[float]], colour: str, what: str) -> None:
+    """One layer's recorded quantiles (5, 25, 50, 75, 95%) over epochs: the median, and
+    bands from 25% to 75% and from 5% to 95%."""
+    from matplotlib.ticker import MaxNLocator
+
+    values = np.asarray(rows)
+    epochs = np.arange(1, len(values) + 1)
+    axis.fill_between(epochs, values[:, 0], values[:, 4], alpha=0.2, color=colour, label="5-95%")
+    axis.fill_between(epochs, values[:, 1], values[:, 3], alpha=0.4, color=colour, label="25-75%")
+    axis.plot(epochs, values[:, 2], color=colour, marker="o", markersize=3, label="median")
+    axis.set_ylabel(what)
+    axis.xaxis.set_major_locator(MaxNLocator(integer=True))
+    axis.grid(True, alpha=0.3)
+
+
 def _history_of(run: Run, recorded: dict[str, Any], what: str) -> list[tuple[str, Any]]:
     if not recorded:
         raise ValueError(f"run {run.name!r} has no {what} history (it predates recording it)")
@@ -642,22 +646,13 @@ def plot_activation_history(run: Run) -> Figure:
     Raises:
         ValueError: the run recorded none (trained before they were).
     """
-    from matplotlib.ticker import MaxNLocator
-
     layers = _history_of(run, run.activation_quantiles, "activation")
     figure, axes = _new_figure(len(layers), width=7.5, height=1.9)
     for axis, (label, rows) in zip(axes, layers, strict=True):
-        values = np.asarray(rows)
-        epochs = np.arange(1, len(values) + 1)
-        axis.fill_between(epochs, values[:, 0], values[:, 4], alpha=0.2, color="C2", label="5-95%")
-        axis.fill_between(epochs, values[:, 1], values[:, 3], alpha=0.4, color="C2", label="25-75%")
-        axis.plot(epochs, values[:, 2], color="C2", marker="o", markersize=3, label="median")
+        _quantile_bands(axis, rows, "C2", "activation")
         dead = run.dead_units.get(label, [])
         title = label + (f" · {dead[-1]:.0%} of units never fire" if dead and dead[-1] else "")
         axis.set_title(title, fontsize=9, color="darkred" if dead and dead[-1] else "black")
-        axis.set_ylabel("activation")
-        axis.xaxis.set_major_locator(MaxNLocator(integer=True))
-        axis.grid(True, alpha=0.3)
     axes[0].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     axes[-1].set_xlabel("epoch")
     figure.suptitle(f"{run.name}: activations on a fixed held-out batch · {_data_of(run)}",

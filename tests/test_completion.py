@@ -3,7 +3,6 @@ Colab pass runs this module with IPython 7.34), and a real kernel's ``complete_r
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import pytest
@@ -72,14 +71,9 @@ def test_ipythons_completer_offers_them_once(tmp_path: Any, monkeypatch: Any) ->
 def test_a_kernel_answers_complete_requests() -> None:
     """What a front end (JupyterLab, Notebook, VS Code, Colab) asks: ``complete_request``
     with the cell and the cursor; the reply's matches and the span they replace."""
-    from tests.test_kernel import kernel_manager, reply_to, run
+    from tests.test_kernel import reply_to, run, started_kernel
 
-    manager = kernel_manager()
-    manager.start_kernel(env={**os.environ, "NBMNIST_DOWNLOAD": "0"})
-    client = manager.client()
-    client.start_channels()
-    try:
-        client.wait_for_ready(timeout=60)
+    with started_kernel() as (_, client):
         assert run(client, "%load_ext nbmnist")[0] == "ok"
         for code, wanted in (
             ("%%mlp relu_2h --early", "--early-stopping"),
@@ -90,6 +84,3 @@ def test_a_kernel_answers_complete_requests() -> None:
             assert reply["status"] == "ok" and wanted in reply["matches"], reply
             typed = code[reply["cursor_start"] : reply["cursor_end"]]
             assert wanted.startswith(typed) and typed, reply  # replaces the word being typed
-    finally:
-        client.stop_channels()
-        manager.shutdown_kernel(now=True)

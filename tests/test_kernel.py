@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from collections.abc import Iterator
@@ -16,16 +17,25 @@ from nbmnist.__main__ import kernel_manager
 pytestmark = pytest.mark.xdist_group("test_kernel")
 
 
-@pytest.fixture(scope="module")
-def kernel() -> Iterator[tuple[Any, Any]]:
+@contextlib.contextmanager
+def started_kernel() -> Iterator[tuple[Any, Any]]:
+    """A fresh IPython kernel (offline data) and its client, ready; shut down on leaving."""
     manager = kernel_manager()
     manager.start_kernel(env={**os.environ, "NBMNIST_DOWNLOAD": "0"})
     client = manager.client()
     client.start_channels()
-    client.wait_for_ready(timeout=60)
-    yield manager, client
-    client.stop_channels()
-    manager.shutdown_kernel(now=True)
+    try:
+        client.wait_for_ready(timeout=60)
+        yield manager, client
+    finally:
+        client.stop_channels()
+        manager.shutdown_kernel(now=True)
+
+
+@pytest.fixture(scope="module")
+def kernel() -> Iterator[tuple[Any, Any]]:
+    with started_kernel() as started:
+        yield started
 
 
 def reply_to(client: Any, msg_id: str, timeout: float = 120) -> dict[str, Any]:
@@ -122,12 +132,7 @@ def test_interrupt_during_the_first_cells_imports_leaves_a_working_kernel(
     (breaking that import broke the kernel): the cell stops with KeyboardInterrupt once the
     import is done, and the next training cell works."""
     mark = tmp_path / "keras-importing"
-    manager = kernel_manager()
-    manager.start_kernel(env={**os.environ, "NBMNIST_DOWNLOAD": "0"})
-    client = manager.client()
-    client.start_channels()
-    try:
-        client.wait_for_ready(timeout=60)
+    with started_kernel() as (manager, client):
         assert (
             run(client, "%load_ext nbmnist\n" + MARK_KERAS_IMPORT.format(mark=str(mark)))[0] == "ok"
         )
@@ -150,6 +155,3 @@ def test_interrupt_during_the_first_cells_imports_leaves_a_working_kernel(
         assert "nbmnist: stopping once Keras and" in printed  # held, not broken
         status, out = run_next(client, "%%mlp second --epochs 1 --no-live\ndense 8")
         assert status == "ok" and "second: test_loss" in out
-    finally:
-        client.stop_channels()
-        manager.shutdown_kernel(now=True)
