@@ -30,7 +30,7 @@ COLAB_PACKAGES := ipywidgets==7.7.1 ipython_genutils==0.2.0 keras==3.13.2 ipytho
 BACKEND_TESTS := tests/test_backend.py tests/test_training.py tests/test_kernel.py \
 	tests/test_predictions.py tests/test_plan.py tests/test_magics.py tests/test_runs.py \
 	tests/test_sweep.py tests/test_display.py tests/test_callbacks.py tests/test_notebook.py \
-	tests/test_augmentation.py tests/test_inside.py \
+	tests/test_augmentation.py tests/test_inside.py tests/test_residual.py \
 	-m "not same_on_every_backend" \
 	-k "not first_cells_imports and (not test_notebook or 03_fashion_mnist_regularization)"
 # XLA on a CPU spends most of a test's training compiling, which LLVM's -O0 cuts for epochs

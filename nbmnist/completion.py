@@ -34,7 +34,7 @@ LAYER_OPTIONS: dict[str, tuple[str, ...]] = {
 #: Words after the widths of the ``%%mlp`` shorthand (``430 322 relu he_normal bn``).
 SHORTHAND_OPTIONS = (*ACTIVATIONS, *INITIALIZERS, "bn", "dropout=", "l2=")
 #: Layer words a flat ``%%mlp`` input can take (the others need an image).
-MLP_WORDS = ("dense", "dropout", "bn", "gaussian_noise")
+MLP_WORDS = ("dense", "dropout", "bn", "gaussian_noise", "residual")
 #: The values a flag takes, where they are a closed list.
 FLAG_VALUES: dict[str, tuple[str, ...]] = {
     "--data": tuple(DATASETS),
@@ -73,7 +73,7 @@ def complete(
     line = body.rsplit("\n", 1)[-1]
     if "#" in line:
         return []  # a comment
-    statement = line.rsplit("|", 1)[-1]
+    statement = re.split(r"[|(]", line)[-1]  # a block's layers too: residual(conv 8 ...
     words = statement.split()
     current = "" if not statement or statement[-1].isspace() else words[-1]
     before = words[:-1] if current else words
@@ -107,9 +107,9 @@ def _magic_line(
 
 
 def _word_at_cursor(text: str) -> str:
-    """The fragment a completion replaces: the text after the last space, ``|`` or line
-    break (``--epo``, ``rel``)."""
-    return re.split(r"[\s|]", text)[-1]
+    """The fragment a completion replaces: the text after the last space, ``|``, ``(`` or
+    line break (``--epo``, ``rel``)."""
+    return re.split(r"[\s|(]", text)[-1]
 
 
 def register(ipython: Any, flags: Callable[[], Sequence[str]]) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from nbmnist.declaration import Declaration, Kind, LayerSpec
+from nbmnist.declaration.spec import ResidualSpec
 from nbmnist.model import as_declaration
 from nbmnist.options import make_options
 from nbmnist.plan import TrainingPlan
@@ -25,8 +26,45 @@ def layer_code(spec: LayerSpec) -> str:
     return spec.keras_call().code()
 
 
+def _functional_lines(specs: tuple[LayerSpec, ...], shape: tuple[int, ...], depth: int = 0,
+                      first_head: int | None = None) -> list[str]:  # fmt: skip
+    """``x = layers.X(...)(x)`` lines for ``specs`` meeting ``shape``; a residual block as its
+    body on ``x``, the kept input (projected after the body where the shapes differ) and an
+    ``Add``."""
+    lines = []
+    for index, spec in enumerate(specs):
+        note = ""
+        if first_head is not None and index >= first_head:
+            note = "  # output layer added by nbmnist"
+        if isinstance(spec, ResidualSpec):
+            kept = "shortcut" if depth == 0 else f"shortcut_{depth + 1}"
+            lines.append(f"{kept} = x  # {spec.describe()}")
+            lines += _functional_lines(spec.layers, shape, depth + 1)
+            projection = spec.projection(shape)
+            if projection is not None:
+                lines.append(f"{kept} = {projection.code()}({kept})  # to the block's shape")
+            lines.append(f"x = layers.Add()([x, {kept}])")
+        else:
+            lines.append(f"x = {layer_code(spec)}(x){note}")
+        shape = spec.output_shape(shape)
+    return lines
+
+
 def model_code(declaration: Declaration, name: str | None = None) -> str:
-    """``model = keras.Sequential([...])`` for a declaration (output head included)."""
+    """``model = keras.Sequential([...])`` for a declaration (output head included); with a
+    residual block, the functional API: ``inputs``, one line per layer, ``keras.Model``."""
+    if any(isinstance(spec, ResidualSpec) for spec in declaration.layers):
+        first_head = len(declaration.layers) - declaration.head_layers
+        body = _functional_lines(declaration.layers, declaration.input_shape, 0, first_head)
+        named = f", name={_text(name)}" if name else ""
+        return "\n".join(
+            [
+                f"inputs = keras.Input(shape={declaration.input_shape})",
+                "x = inputs",
+                *body,
+                f"model = keras.Model(inputs, x{named})",
+            ]
+        )
     lines = [
         "model = keras.Sequential(",
         "    [",

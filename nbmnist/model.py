@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from nbmnist.backend import import_keras, weights_initialized_per_layer
 from nbmnist.declaration import Declaration, Kind, LayerSpec, parse_declaration
+from nbmnist.declaration.spec import ResidualSpec
 
 if TYPE_CHECKING:
     import keras
@@ -17,6 +18,21 @@ def _keras_layer(spec: LayerSpec, dtype: str | None = None) -> keras.layers.Laye
     if dtype is not None:  # a layer's dtype policy is fixed when built; set it from the config
         layer = type(layer).from_config({**layer.get_config(), "dtype": dtype})
     return layer
+
+
+def _applied(spec: LayerSpec, x: keras.KerasTensor, dtype: str | None = None) -> Any:
+    """``x`` through ``spec``'s Keras layer; for a residual block, through its body, plus
+    its input (projected where the shapes differ: after the body, as ``--show-code``
+    writes it, so both build their layers in the same order)."""
+    if not isinstance(spec, ResidualSpec):
+        return _keras_layer(spec, dtype)(x)
+    shape = tuple(int(n) for n in x.shape[1:])
+    y = x
+    for inner in spec.layers:
+        y = _applied(inner, y)
+    projection = spec.projection(shape)
+    shortcut = x if projection is None else projection.build(import_keras())(x)
+    return import_keras().layers.Add()([y, shortcut])
 
 
 def as_declaration(
@@ -36,7 +52,7 @@ def build_model(
     num_classes: int = 10,
     name: str | None = None,
     mixed_precision: bool | str = False,
-) -> keras.Sequential:
+) -> keras.Model:
     """Build the (uncompiled) Keras model a declaration describes.
 
     The output head ``dense num_classes softmax`` is appended unless the declaration already
@@ -54,7 +70,9 @@ def build_model(
             for softmax. Speeds up training on recent GPUs and TPUs; no benefit on CPUs.
 
     Returns:
-        A ``keras.Sequential`` with an ``Input`` of the kind's shape, one Keras layer per spec.
+        A ``keras.Sequential`` with an ``Input`` of the kind's shape, one Keras layer per
+        spec; with a residual block, a functional ``keras.Model`` (the block's layers, its
+        projection and ``Add`` in place of the block).
 
     Raises:
         DeclarationError: the text does not parse (raised before Keras is imported).
@@ -68,11 +86,18 @@ def build_model(
     if policy:
         keras.mixed_precision.set_dtype_policy(policy)
     try:
-        layers = [keras.Input(shape=declaration.input_shape)]
         last = len(declaration.layers) - 1
-        for index, spec in enumerate(declaration.layers):
-            float32_output = bool(policy) and index == last
-            layers.append(_keras_layer(spec, "float32" if float32_output else None))
+        dtypes = ["float32" if policy and i == last else None for i in range(last + 1)]
+        if any(isinstance(spec, ResidualSpec) for spec in declaration.layers):
+            with weights_initialized_per_layer():  # a block joins two paths: functional API
+                inputs = keras.Input(shape=declaration.input_shape)
+                x = inputs
+                for spec, dtype in zip(declaration.layers, dtypes, strict=True):
+                    x = _applied(spec, x, dtype)
+                return keras.Model(inputs, x, name=name)
+        layers = [keras.Input(shape=declaration.input_shape)]
+        for spec, dtype in zip(declaration.layers, dtypes, strict=True):
+            layers.append(_keras_layer(spec, dtype))
         with weights_initialized_per_layer():
             return keras.Sequential(layers, name=name)
     finally:
@@ -85,12 +110,16 @@ def summary_text(declaration: Declaration, model: keras.Model) -> str:
 
     Args:
         declaration: the declaration ``model`` was built from (head included).
-        model: the built model (one Keras layer per spec, in order).
+        model: the built model (one Keras layer per spec, in order; a residual block's
+            several).
     """
-    rows = [
-        (spec.describe(), str((None, *layer.output.shape[1:])), f"{layer.count_params():,}")
-        for spec, layer in zip(declaration.layers, model.layers, strict=True)
-    ]
+    layers = [layer for layer in model.layers if type(layer).__name__ != "InputLayer"]
+    rows = []
+    for spec, given in zip(declaration.layers, declaration.output_shapes(), strict=False):
+        count = keras_layers(spec, given)
+        taken, layers = layers[:count], layers[count:]
+        params = sum(layer.count_params() for layer in taken)
+        rows.append((spec.describe(), str((None, *taken[-1].output.shape[1:])), f"{params:,}"))
     width = [max(len(row[i]) for row in rows) for i in range(3)]
     lines = []
     for index, (text, shape, params) in enumerate(rows):
@@ -101,6 +130,16 @@ def summary_text(declaration: Declaration, model: keras.Model) -> str:
     total = model.count_params()
     lines.append(f"  total params: {total:,} (non-trainable: {non_trainable_params(model):,})")
     return "\n".join(lines)
+
+
+def keras_layers(spec: LayerSpec, shape: tuple[int, ...]) -> int:
+    """How many Keras layers ``spec`` builds for an input of ``shape``: 1, or for a residual
+    block its body's, its projection and the ``Add``."""
+    if not isinstance(spec, ResidualSpec):
+        return 1
+    shapes = spec.body_shapes(shape)
+    body = sum(keras_layers(inner, s) for inner, s in zip(spec.layers, shapes, strict=False))
+    return body + (spec.projection(shape) is not None) + 1
 
 
 def non_trainable_params(model: keras.Model) -> int:

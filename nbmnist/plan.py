@@ -16,7 +16,7 @@ from typing import Any
 
 from nbmnist.declaration import Declaration
 from nbmnist.declaration.spec import BatchNormSpec as BN
-from nbmnist.declaration.spec import ConvSpec, DenseSpec, batch_shape
+from nbmnist.declaration.spec import ConvSpec, DenseSpec, batch_shape, flat_layers
 from nbmnist.errors import DeclarationError
 from nbmnist.options import TrainingOptions, fast_limits
 
@@ -271,7 +271,8 @@ class TrainingPlan:
         still lean on their starting values (typical of ``bn`` on the bundled sample); fewer
         steps than the model has layers with weights."""
         found = []
-        momenta = [s.effective_momentum for s in self.declaration.layers if isinstance(s, BN)]
+        layers = flat_layers(self.declaration.layers)  # a residual block's too
+        momenta = [s.effective_momentum for s in layers if isinstance(s, BN)]
         momentum = max(momenta, default=0.0)  # the slowest to settle
         needed = settling_updates(momentum) if momenta else 0
         if steps < needed:
@@ -283,7 +284,7 @@ class TrainingPlan:
                 f"{momentum**steps:.0%} of their weight, so the test scores understate the "
                 f"model; train on the full data or for more epochs{fix}"
             )
-        weighted = sum(isinstance(s, (BN, DenseSpec, ConvSpec)) for s in self.declaration.layers)
+        weighted = sum(isinstance(s, (BN, DenseSpec, ConvSpec)) for s in layers)
         if steps < weighted:
             found.append(
                 f"too few steps ({steps} for {weighted} layers with weights): the scores say "

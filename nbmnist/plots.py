@@ -542,6 +542,7 @@ def plot_augmentations(
 
 #: A colour per kind of layer in ``plot_architecture`` (matplotlib's tab10 names).
 LAYER_COLOURS = {
+    "ResidualSpec": "tab:red",
     "DenseSpec": "tab:blue",
     "ConvSpec": "tab:green",
     "PoolSpec": "tab:orange",
@@ -573,7 +574,7 @@ def plot_architecture(source: Run | str, kind: str = "mlp") -> Figure:
     from matplotlib.patches import FancyBboxPatch
 
     from nbmnist.declaration import parse_declaration
-    from nbmnist.declaration.spec import AugmentationSpec
+    from nbmnist.declaration.spec import AugmentationSpec, ResidualSpec
 
     if isinstance(source, Run):
         name = source.name
@@ -583,7 +584,10 @@ def plot_architecture(source: Run | str, kind: str = "mlp") -> Figure:
     declaration = declaration.with_head()
     shapes = declaration.output_shapes()
     parameters = [0, *declaration.parameter_counts()]
-    words = ["input", *(spec.describe() for spec in declaration.layers)]
+    words = ["input"] + [
+        f"residual {len(spec.layers)} layers" if isinstance(spec, ResidualSpec) else spec.describe()
+        for spec in declaration.layers
+    ]
     colours = ["white"] + [
         AUGMENTATION_COLOUR
         if isinstance(spec, AugmentationSpec)

@@ -27,6 +27,9 @@ FLAGS = ["--epochs", "--early-stopping", "--optimizer", "--recipe", "--show-code
         ("%%mlp\ng", ["gaussian_noise", "gelu"]),  # no image words in an MLP
         ("%%mlp x\n430 322 relu he_normal b", ["bn"]),
         ("%%mlp\ndense 64 relu | drop", ["dropout"]),
+        ("%%cnn\nresidual(conv 8 3x3 sa", ["same"]),
+        ("%%cnn\nresidual(co", ["conv"]),
+        ("%%mlp\nres", ["residual"]),
         ("%%mlp\ndense 64 he_u", ["he_uniform"]),
         ("%%cnn\nbn mom", ["momentum="]),
         ("%%mlp\ndense 64 l2=0.0", []),  # a value

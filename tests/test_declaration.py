@@ -281,7 +281,7 @@ def test_docs_list_exactly_the_parser_vocabulary() -> None:
         row = next(row for row in rows if row.startswith(f"| `{word.keyword}`"))
         assert all(f"`{alias}`" in row for alias in word.aliases)
         assert f"keras.layers.{word.keras_class}" in row
-        example = re.findall(r"`([^`]+)`", row)[-1]  # the example column parses
+        example = re.findall(r"`([^`]+)`", row)[-1].replace("\\|", "|")  # the example parses
         kind = "mlp" if word.keyword in ("dense", "dropout", "bn") else "cnn"
         declaration = parse_declaration(
             example if kind == "mlp" else f"conv 4 3 | {example}",
@@ -289,7 +289,9 @@ def test_docs_list_exactly_the_parser_vocabulary() -> None:
         )
         # ... builds the Keras layer the table names, and --show-code prints that call
         spec = declaration.layers[-1]
-        built = build_model(declaration).layers[len(declaration.layers) - 1]
+        model = build_model(declaration)
+        layers = [layer for layer in model.layers if type(layer).__name__ != "InputLayer"]
+        built = layers[len(layers) - declaration.with_head().head_layers - 1]  # the last spec's
         assert type(built).__name__ == word.keras_class
         assert spec.keras_call().code().startswith(f"layers.{word.keras_class}(")
     for name in (*ACTIVATIONS, *INITIALIZERS):

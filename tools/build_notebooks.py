@@ -379,6 +379,33 @@ The rest of seed `003` trains for 20 epochs (its `no_epoch = 20`), batch size 12
         code(f"%%cnn mdl_5 --epochs 20 --validation test\n{mdl_4}"),
         md(
             """
+## Skip connections: a 10-convolution CNN and its residual twin
+
+Stacking more convolutions does not by itself help: the gradient has a long way back to the
+first layers. A residual block (He et al. 2016) adds its input to its output, so the signal
+and the gradient also take the short way round. Both networks below have ten 3x3
+convolutions of 16 filters after a pooling; the twin groups eight of them in four blocks.
+"""
+        ),
+        code(
+            f"%%cnn plain_10 {cnn}\n"
+            "conv 16 3x3 same relu | maxpool 2 | bn\n"
+            "conv 16 3x3 same relu | bn x9\n"
+            "globalavgpool"
+        ),
+        code(
+            f"%%cnn residual_10 {cnn}\n"
+            "conv 16 3x3 same relu | maxpool 2 | bn\n"
+            "residual(conv 16 3x3 same relu | bn | conv 16 3x3 same | bn) | relu x4\n"
+            "conv 16 3x3 same relu | bn\n"
+            "globalavgpool"
+        ),
+        code("nbmnist.plot_architecture(residual_10)"),
+        code('nbmnist.plot_history([plain_10, residual_10], "accuracy")'),
+        code("nbmnist.plot_gradient_history(plain_10)"),
+        code("nbmnist.plot_gradient_history(residual_10)"),
+        md(
+            """
 ## A dropout sweep, in one cell
 
 The seed trained eight copies of `mdl_1` with `Dropout(rate=i*0.01)` and labelled them

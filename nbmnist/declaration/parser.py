@@ -29,6 +29,8 @@ from nbmnist.declaration.spec import (
     Kind,
     LayerSpec,
     PoolSpec,
+    ResidualSpec,
+    flat_layers,
 )
 from nbmnist.declaration.tokens import (
     DENSE_OPTIONS,
@@ -52,7 +54,7 @@ from nbmnist.declaration.vocabulary import (
 from nbmnist.errors import DeclarationError, PlaceholderError, did_you_mean
 
 _REPEAT = re.compile(r"x(\d+)")
-_TOKEN = re.compile(r"\||[^\s|]+")
+_TOKEN = re.compile(r"[|()]|[^\s|()]+")
 #: Lines that nbgrader and otter leave where a student must write code.
 _STUBS = (re.compile(r"\.\.\.|#\s*your code here.*|raise\s+notimplementederror(\(.*\))?", re.I),)
 #: Layer keyword -> the spec class that parses it (``LayerSpec.parse``).
@@ -97,9 +99,60 @@ def _shorthand(tokens: list[Token]) -> list[LayerSpec]:
     return layers
 
 
+def _split(tokens: list[Token], end: Token) -> list[list[Token]]:
+    """``tokens`` split at each ``|`` outside parentheses, each part a statement.
+
+    Raises:
+        DeclarationError: an empty statement or unbalanced parentheses.
+    """
+    parts: list[list[Token]] = []
+    segment: list[Token] = []
+    depth = 0
+    for token in [*tokens, end]:
+        if token is end or (token.text == "|" and depth == 0):
+            if not segment:
+                raise token.error("empty layer between '|' separators")
+            parts.append(segment)
+            segment = []
+            continue
+        depth += {"(": 1, ")": -1}.get(token.text, 0)
+        if depth < 0:
+            raise token.error("')' without its '(': a block is 'residual(LAYER | LAYER ...)'")
+        segment.append(token)
+    if depth:
+        raise end.error("'(' without its ')': close the block, 'residual(LAYER | LAYER ...)'")
+    return parts
+
+
+def _residual(tokens: list[Token], kind: Kind) -> list[LayerSpec]:
+    """``residual ( LAYER | LAYER ... )`` -> a ``ResidualSpec`` of those layers."""
+    head = tokens[0]
+    if len(tokens) < 2 or tokens[1].text != "(":
+        raise head.error(
+            "'residual' takes its layers in parentheses: 'residual(conv 32 3x3 same relu | "
+            "conv 32 3x3 same)'"
+        )
+    close = next(i for i in range(len(tokens) - 1, 0, -1) if tokens[i].text == ")")
+    if close + 1 < len(tokens):
+        raise tokens[close + 1].error(
+            f"unexpected '{tokens[close + 1].text}' after the block; separate layers with '|'"
+        )
+    inner = tokens[2:close]
+    if not inner:
+        raise tokens[close].error("an empty block: 'residual(' needs at least one layer")
+    layers = [spec for part in _split(inner, tokens[close]) for spec in _statement(part, kind)]
+    return [ResidualSpec(layers=tuple(layers), line=head.line, column=head.column)]
+
+
 def _statement(tokens: list[Token], kind: Kind) -> list[LayerSpec]:
     head = tokens[0]
     word = head.text.lower()
+    if word == "residual":
+        return _residual(tokens, kind)
+    if head.text in "()":
+        raise head.error(
+            f"unexpected '{head.text}': parentheses hold a block, 'residual(LAYER | LAYER ...)'"
+        )
     if WHOLE.fullmatch(word) or word.lstrip("-").isdigit():
         if kind != "mlp":
             raise head.error(
@@ -154,6 +207,7 @@ def _check_misplaced(raw: str, line: int, kind: Kind) -> None:
         DeclarationError: the line is a magic-line flag (``--epochs 3``) or Python code.
     """
     code = raw.split("#", 1)[0].strip()
+    code = re.sub(r"\bresidual\s*\(", "residual ", code, flags=re.I)  # a block, not a call
     if code.startswith("--"):
         flags = " ".join(code.split())
         raise DeclarationError(
@@ -234,12 +288,29 @@ def _repeat(tokens: list[Token]) -> tuple[list[Token], int]:
 
 def _check_order(layers: list[LayerSpec], kind: Kind) -> None:
     """Shape-check the layer sequence so mistakes surface before Keras is imported."""
-    declaration = Declaration(kind, ())
-    shape = declaration.input_shape
-    flatten_line: int | None = None
+    _check_shapes(layers, kind, Declaration(kind, ()).input_shape, [])
+
+
+def _check_shapes(
+    layers: list[LayerSpec] | tuple[LayerSpec, ...],
+    kind: Kind,
+    shape: tuple[int, ...],
+    flattened: list[int],
+) -> tuple[int, ...]:
+    """The output shape of ``layers`` for an input of ``shape``, each layer checked where it
+    stands (a block's inside too, then whether its shortcut can be added); ``flattened``
+    holds the line of a ``flatten`` met so far."""
     for spec in layers:
+        if isinstance(spec, ResidualSpec):
+            _check_shapes(spec.layers, kind, shape, flattened)
+            try:
+                shape = spec.output_shape(shape)
+            except ValueError as err:
+                raise DeclarationError(str(err), line=spec.line, column=spec.column) from err
+            continue
+        flatten_line = flattened[0] if flattened else None
         if isinstance(spec, FlattenSpec):
-            flatten_line = spec.line
+            flattened[:] = [spec.line]
         if isinstance(spec, (ConvSpec, PoolSpec)) and kind == "mlp":
             raise DeclarationError(
                 f"'{spec.describe()}' needs image input; declare convolutional models in a "
@@ -258,6 +329,7 @@ def _check_order(layers: list[LayerSpec], kind: Kind) -> None:
             shape = spec.output_shape(shape)
         except ValueError as err:
             raise DeclarationError(str(err), line=spec.line, column=spec.column) from err
+    return shape
 
 
 def parse_declaration(
@@ -296,17 +368,10 @@ def parse_declaration(
             continue
         tokens, count = _repeat(tokens)
         statement: list[LayerSpec] = []
-        segment: list[Token] = []
-        for token in [*tokens, Token("|", number, len(raw) + 1)]:
-            if token.text != "|":
-                segment.append(token)
-                continue
-            if not segment:
-                raise token.error("empty layer between '|' separators")
+        for segment in _split(tokens, Token("|", number, len(raw) + 1)):
             statement.extend(_statement(segment, kind))
-            segment = []
         layers.extend(statement * count)
-        if len(layers) > MAX_LAYERS:
+        if len(flat_layers(layers)) > MAX_LAYERS:
             raise DeclarationError(
                 f"more than {MAX_LAYERS} layers; {MAX_LAYERS_REASON}", line=number
             )

@@ -582,6 +582,98 @@ class RandomTranslationSpec(AugmentationSpec):
         return KerasCall(self.LAYER, (self.amount, self.width))
 
 
+@dataclass(frozen=True)
+class ResidualSpec(LayerSpec):
+    """A residual block (He et al. 2016, "Deep Residual Learning for Image Recognition"):
+    its ``layers`` applied to the input, and the input added to their output
+    (``keras.layers.Add``). Where the shapes differ, the input goes through a projection
+    first: a 1x1 ``Conv2D`` (with the stride that matches a smaller feature map) or a
+    ``Dense`` without activation, so it has the block's output shape. Built with Keras'
+    functional API; several Keras layers, one block in the declaration."""
+
+    WORDS = ("residual",)
+
+    layers: tuple[LayerSpec, ...] = ()
+
+    @classmethod
+    def parse(cls, word: str, head: Token, tokens: Tokens) -> LayerSpec:
+        raise head.error(
+            "'residual' takes its layers in parentheses: 'residual(conv 32 3x3 same relu | "
+            "conv 32 3x3 same)'"
+        )
+
+    def describe(self) -> str:
+        return "residual(" + " | ".join(spec.describe() for spec in self.layers) + ")"
+
+    def keras_call(self) -> KerasCall:
+        return KerasCall("layers.Add")  # the join; the block's other layers: ``keras_calls``
+
+    def body_shapes(self, shape: tuple[int, ...]) -> list[tuple[int, ...]]:
+        """The input shape, then the shape after each layer of the block's body."""
+        shapes = [shape]
+        for spec in self.layers:
+            shapes.append(spec.output_shape(shapes[-1]))
+        return shapes
+
+    def projection(self, shape: tuple[int, ...]) -> KerasCall | None:
+        """The shortcut's layer for an input of ``shape``: None (the input itself), a 1x1
+        ``Conv2D`` or a ``Dense``.
+
+        Raises:
+            ValueError: the body's output cannot be added to its input, even projected.
+        """
+        out = self.body_shapes(shape)[-1]
+        if out == shape:
+            return None
+        if len(shape) == 1 and len(out) == 1:
+            return KerasCall("layers.Dense", (out[0],))
+        if len(shape) == 3 and len(out) == 3:
+            stride = max(1, round(shape[0] / out[0]))
+            if all(-(-shape[axis] // stride) == out[axis] for axis in (0, 1)):
+                keywords = _keywords(strides=stride if stride > 1 else None, padding="same")
+                return KerasCall("layers.Conv2D", (out[2], 1), keywords)
+        raise ValueError(
+            f"the block's output {_shape(out)} cannot be added to its input {_shape(shape)}: "
+            "keep its height and width with 'same' padding (a stride shrinks them by a "
+            "whole factor, which the shortcut follows), and do not flatten inside it"
+        )
+
+    def output_shape(self, shape: tuple[int, ...]) -> tuple[int, ...]:
+        self.projection(shape)  # raises where the shapes cannot be added
+        return self.body_shapes(shape)[-1]
+
+    def parameters(self, shape: tuple[int, ...]) -> int:
+        shapes = self.body_shapes(shape)
+        total = sum(spec.parameters(s) for spec, s in zip(self.layers, shapes[:-1], strict=True))
+        projection = self.projection(shape)
+        if projection is not None:
+            out = shapes[-1][-1]
+            total += shape[-1] * out + out  # a 1x1 kernel or a dense one, and a bias
+        return total
+
+    def multiply_adds(self, shape: tuple[int, ...]) -> int:
+        shapes = self.body_shapes(shape)
+        total = sum(spec.multiply_adds(s) for spec, s in zip(self.layers, shapes[:-1], strict=True))
+        if self.projection(shape) is not None:
+            positions = 1
+            for n in shapes[-1][:-1]:
+                positions *= n
+            total += positions * shape[-1] * shapes[-1][-1]
+        return total
+
+
+def _shape(shape: tuple[int, ...]) -> str:
+    return "x".join(map(str, shape))
+
+
+def flat_layers(layers: tuple[LayerSpec, ...] | list[LayerSpec]) -> list[LayerSpec]:
+    """``layers`` with each residual block replaced by the layers of its body, in order."""
+    found: list[LayerSpec] = []
+    for spec in layers:
+        found.extend(flat_layers(spec.layers) if isinstance(spec, ResidualSpec) else [spec])
+    return found
+
+
 #: The layer kinds a keyword declares (an activation alone is an ``ActivationSpec``). A new
 #: kind: a class here and its entry in ``vocabulary.LAYER_WORDS`` (and its docs).
 LAYER_SPECS: tuple[type[LayerSpec], ...] = (
@@ -597,6 +689,7 @@ LAYER_SPECS: tuple[type[LayerSpec], ...] = (
     RandomZoomSpec,
     RandomContrastSpec,
     GaussianNoiseSpec,
+    ResidualSpec,
 )
 
 
@@ -719,13 +812,13 @@ class Declaration:
 
     @property
     def uses_batchnorm(self) -> bool:
-        return any(isinstance(spec, BatchNormSpec) for spec in self.layers)
+        return any(isinstance(spec, BatchNormSpec) for spec in flat_layers(self.layers))
 
     @property
     def dropout_rates(self) -> tuple[float, ...]:
         """Distinct dropout rates in order of first use."""
         rates: list[float] = []
-        for spec in self.layers:
+        for spec in flat_layers(self.layers):
             if isinstance(spec, DropoutSpec) and spec.rate not in rates:
                 rates.append(spec.rate)
         return tuple(rates)
@@ -733,8 +826,8 @@ class Declaration:
     @property
     def architecture(self) -> str:
         """Short description for tables: ``dense 430-322-10``, ``conv 32-64 / dense 128-10``."""
-        convs = [str(s.filters) for s in self.layers if isinstance(s, ConvSpec)]
-        denses = [str(s.units) for s in self.layers if isinstance(s, DenseSpec)]
+        convs = [str(s.filters) for s in flat_layers(self.layers) if isinstance(s, ConvSpec)]
+        denses = [str(s.units) for s in flat_layers(self.layers) if isinstance(s, DenseSpec)]
         parts = []
         if convs:
             parts.append("conv " + "-".join(convs))

@@ -69,6 +69,7 @@ LAYER_WORDS: tuple[LayerWord, ...] = (
     LayerWord("random_zoom", "RandomZoom", "random_zoom FACTOR"),
     LayerWord("random_contrast", "RandomContrast", "random_contrast FACTOR"),
     LayerWord("gaussian_noise", "GaussianNoise", "gaussian_noise STDDEV"),
+    LayerWord("residual", "Add", "residual(LAYER | LAYER ...)"),
 )
 
 #: keyword or alias -> canonical keyword
