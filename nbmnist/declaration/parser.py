@@ -168,8 +168,9 @@ def _statement(tokens: list[Token], kind: Kind) -> list[LayerSpec]:
         no_arguments(head, rest)
         return [ActivationSpec(word, line=head.line, column=head.column)]
     keywords = [w.keyword for w in LAYER_WORDS]
+    shown = ", ".join(keywords[:7]) + ", …"  # the rest: docs/declarations.md, %%mlp?
     raise head.error(
-        f"unknown layer '{head.text}'; expected one of {', '.join(keywords)} "
+        f"unknown layer '{head.text}'; expected one of {shown} "
         "or an activation (relu, softmax, …)." + did_you_mean(word, [*LAYER_KEYWORDS, *ACTIVATIONS])
     )
 
