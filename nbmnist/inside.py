@@ -5,7 +5,7 @@ that batch (dead ReLUs), and the norm of the loss's gradient with respect to its
 Recorded after every epoch into the run (``run.activation_quantiles``, ``run.dead_units``,
 ``run.gradient_norms``), a few numbers per layer; drawn by ``plot_activation_history`` and
 ``plot_gradient_history`` (``nbmnist.plots``). The gradients are taken by the backend's own
-differentiation (``backend.gradients``); the model runs with ``training=False`` (no dropout,
+differentiation (``backend.probe``); the model runs with ``training=False`` (no dropout,
 no augmentation, BatchNorm's moving statistics), so the batch sees what evaluation sees.
 """
 
@@ -16,8 +16,9 @@ from typing import Any
 
 import numpy as np
 
-#: Images in the fixed batch (the first of the held-out images).
-PROBE_IMAGES = 256
+#: Images in the fixed batch (the first of the held-out images): enough for stable
+#: quantiles and norms, few enough to cost little next to an epoch (docs/performance.md).
+PROBE_IMAGES = 64
 #: The activation quantiles recorded (as the weights': ``plots.WEIGHT_QUANTILES``).
 ACTIVATION_QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 
@@ -46,7 +47,7 @@ class InsideRecorder:
 
     def record(self, model: Any) -> None:
         """Append this epoch's figures for ``model`` (a built, compiled Keras model)."""
-        from nbmnist.backend import gradients, import_keras
+        from nbmnist.backend import import_keras, probe
         from nbmnist.plots import weight_layers
 
         keras = import_keras()
@@ -55,19 +56,17 @@ class InsideRecorder:
             return
         if self._probe is None or self._probe[0] is not model:  # built once per model
             outputs = [_activated(model, layer).output for _, layer in layers]
-            self._probe = (model, keras.Model(model.inputs[0], outputs))
-        values = self._probe[1](self.x, training=False)
-        values = values if isinstance(values, (list, tuple)) else [values]
-        for (label, _), value in zip(layers, values, strict=True):
-            array = np.asarray(keras.ops.convert_to_numpy(value), dtype=np.float64)
+            self._probe = (model, keras.Model(model.inputs[0], [*outputs, model.outputs[0]]))
+        watched = self._probe[1]
+        values, found = probe(watched, self.x, _loss(keras, model, self.y))
+        for (label, _), value in zip(layers, values, strict=False):  # the last: predictions
+            array = np.asarray(value, dtype=np.float64)
             quantiles = np.quantile(array, ACTIVATION_QUANTILES)
             self.activations.setdefault(label, []).append([round(float(q), 7) for q in quantiles])
             units = array.reshape(-1, array.shape[-1])
             share = float(np.mean(units.max(axis=0) <= 0.0))
             self.dead.setdefault(label, []).append(round(share, 5))
-        loss = _loss(keras, model, self.y)
-        found = gradients(model, self.x, loss)
-        index = {id(variable): i for i, variable in enumerate(model.trainable_variables)}
+        index = {id(variable): i for i, variable in enumerate(watched.trainable_variables)}
         for label, layer in layers:
             where = index.get(id(layer.kernel))
             if where is not None:

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from nbmnist import train
-from nbmnist.backend import gradients, import_keras
+from nbmnist.backend import import_keras, probe
 from nbmnist.display.console import ConsoleDisplay
 from nbmnist.inside import InsideRecorder
 from nbmnist.plots import plot_activation_history, plot_gradient_history
@@ -20,7 +20,7 @@ from nbmnist.runs import load_runs
 pytestmark = pytest.mark.slow
 
 
-def test_the_backends_gradient_is_the_analytic_one() -> None:
+def test_the_backends_probe_gives_the_analytic_gradient() -> None:
     """One linear unit, squared error: d/dw mean((x w - y)^2) = 2 x^T (x w - y) / n."""
     keras = import_keras()
     layer = keras.layers.Dense(1, use_bias=False)
@@ -32,9 +32,10 @@ def test_the_backends_gradient_is_the_analytic_one() -> None:
     def loss(y_pred: object) -> object:
         return keras.ops.mean((y_pred - y) ** 2)
 
-    (found,) = gradients(model, x, loss)
+    (output,), (found,) = probe(model, x, loss)
     assert found.shape == (3, 1)
     assert np.allclose(found, 2 * x.T @ (x @ w - y) / 4, atol=1e-5)
+    assert np.allclose(output, x @ w, atol=1e-5)  # and the outputs, on the same pass
 
 
 def test_a_dead_relu_layer_is_counted_and_gradients_vanish_in_a_deep_sigmoid_net(

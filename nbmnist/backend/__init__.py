@@ -179,12 +179,13 @@ def load_model(path: str | Path) -> Any:
     return current().load_model(path)
 
 
-def gradients(model: Any, x: Any, loss: Any) -> list[np.ndarray]:
-    """The gradient of ``loss(model(x, training=False))`` (a scalar) with respect to each of
-    ``model.trainable_variables``, in their order and shapes, as NumPy arrays (float32): by
-    the active backend's own differentiation (``tf.GradientTape``, ``jax.grad``,
+def probe(model: Any, x: Any, loss: Any) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """``model``'s outputs on ``x`` (``training=False``; a list, one array per output) and the
+    gradient of ``loss(last output)`` (a scalar) with respect to each of
+    ``model.trainable_variables``, in their order and shapes, as NumPy arrays: by the
+    active backend's own differentiation (``tf.GradientTape``, ``jax.grad``,
     ``torch.autograd``)."""
-    return current().gradients(model, x, loss)
+    return current().probe(model, x, loss)
 
 
 def seed_everything(seed: int) -> None:

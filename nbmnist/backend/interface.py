@@ -85,9 +85,12 @@ class BackendModule(Protocol):
     def load_model(self, path: str | Path) -> Any:
         """``keras.saving.load_model(path, safe_mode=True)``, compiled, with its optimizer."""
 
-    def gradients(self, model: Any, x: Any, loss: Callable[[Any], Any]) -> list[np.ndarray]:
-        """The gradient of ``loss(model(x, training=False))`` with respect to each of
-        ``model.trainable_variables``, as NumPy arrays of their shapes."""
+    def probe(
+        self, model: Any, x: Any, loss: Callable[[Any], Any]
+    ) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """``model``'s outputs on ``x`` (``training=False``) and the gradient of
+        ``loss(last output)`` with respect to each of ``model.trainable_variables``, as
+        NumPy arrays."""
 
 
 if TYPE_CHECKING:  # mypy checks each module against the protocol

@@ -25,6 +25,7 @@ import inspect
 import json
 import os
 import threading
+import weakref
 import zipfile
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -560,15 +561,34 @@ def _abstract(tree: Any, batch_size: int | None = None) -> Any:
     return jax.tree.map(shape, tree)
 
 
-def gradients(model: Any, x: Any, loss: Callable[[Any], Any]) -> list[np.ndarray]:
-    """By ``jax.grad`` of the model's stateless call (Keras' public ``stateless_call``)."""
+def probe(
+    model: Any, x: Any, loss: Callable[[Any], Any]
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """By ``jax.grad`` of the model's stateless call (Keras' public ``stateless_call``), one
+    compiled program per model: op by op, JAX would compile and keep a program for every
+    operation of the forward and backward passes of every model a kernel trains
+    (docs/performance.md, "How much memory does a kernel keep after a lesson?")."""
     import jax
 
-    fixed = [v.value for v in model.non_trainable_variables]
+    compiled = _PROBES.get(model)
+    if compiled is None:
 
-    def value(trainable: list[Any]) -> Any:
-        y_pred, _ = model.stateless_call(trainable, fixed, x, training=False)
-        return loss(y_pred)
+        def both(trainable: list[Any], fixed: list[Any], x: Any) -> Any:
+            def value(weights: list[Any]) -> Any:
+                outputs, _ = model.stateless_call(weights, fixed, x, training=False)
+                outputs = list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
+                return loss(outputs[-1]), outputs
 
-    found = jax.grad(value)([v.value for v in model.trainable_variables])
-    return [np.asarray(g) for g in found]
+            return jax.grad(value, has_aux=True)(trainable)
+
+        compiled = _PROBES[model] = jax.jit(both)
+    gradients, outputs = compiled(
+        [v.value for v in model.trainable_variables],
+        [v.value for v in model.non_trainable_variables],
+        x,
+    )
+    return [np.asarray(o) for o in outputs], [np.asarray(g) for g in gradients]
+
+
+#: ``probe``'s compiled program per probe model, gone with the model.
+_PROBES: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()

@@ -133,14 +133,19 @@ def compile_ahead(model: Any, x: Any, y: Any, **sizes: Any) -> Any:
     return None
 
 
-def gradients(model: Any, x: Any, loss: Callable[[Any], Any]) -> list[np.ndarray]:
+def probe(
+    model: Any, x: Any, loss: Callable[[Any], Any]
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """By ``tf.GradientTape``, which watches the model's trainable variables."""
     import tensorflow as tf
 
     with tf.GradientTape() as tape:
-        value = loss(model(x, training=False))
+        outputs = model(x, training=False)
+        outputs = list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
+        value = loss(outputs[-1])
     found = tape.gradient(value, [v.value for v in model.trainable_variables])
-    return [
+    gradients = [
         np.zeros(v.shape) if g is None else np.asarray(g)
         for g, v in zip(found, model.trainable_variables, strict=True)
     ]
+    return [np.asarray(o) for o in outputs], gradients

@@ -96,14 +96,18 @@ def compile_ahead(model: Any, x: Any, y: Any, **sizes: Any) -> Any:
     return None
 
 
-def gradients(model: Any, x: Any, loss: Callable[[Any], Any]) -> list[np.ndarray]:
+def probe(
+    model: Any, x: Any, loss: Callable[[Any], Any]
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """By ``torch.autograd.grad`` over the variables' tensors (their ``.grad`` untouched)."""
     import torch
 
     variables = model.trainable_variables
-    value = loss(model(x, training=False))
-    found = torch.autograd.grad(value, [v.value for v in variables], allow_unused=True)
-    return [
+    outputs = model(x, training=False)
+    outputs = list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
+    found = torch.autograd.grad(loss(outputs[-1]), [v.value for v in variables], allow_unused=True)
+    gradients = [
         np.zeros(v.shape) if g is None else g.detach().cpu().numpy()
         for g, v in zip(found, variables, strict=True)
     ]
+    return [o.detach().cpu().numpy() for o in outputs], gradients
