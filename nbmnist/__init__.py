@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
     from nbmnist.display.compare import compare
     from nbmnist.keras_code import to_keras_code
-    from nbmnist.lr_find import lr_find
+    from nbmnist.lr_range import lr_find
     from nbmnist.model import build_model
     from nbmnist.plots import (
         plot_activation_history,
@@ -51,7 +51,7 @@ _LAZY = {
     "build_model": "nbmnist.model",
     "compare": "nbmnist.display.compare",
     "to_keras_code": "nbmnist.keras_code",
-    "lr_find": "nbmnist.lr_find",
+    "lr_find": "nbmnist.lr_range",
     "train": "nbmnist.training",
     "plot_weight_violins": "nbmnist.plots",
     "plot_history": "nbmnist.plots",

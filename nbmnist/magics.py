@@ -350,7 +350,7 @@ class TrainingCell:
         if self.find_learning_rate:
             from IPython.display import display
 
-            from nbmnist.lr_find import lr_find
+            from nbmnist.lr_range import lr_find
 
             options = {k: v for k, v in self.options.items() if k not in ("live", "overwrite")}
             found = lr_find(self.body, self.kind, variables=namespace, **options)

@@ -4,6 +4,7 @@ performance page's tables, which must be what the stored results give (never typ
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -124,11 +125,14 @@ def test_a_benchmark_runs_and_writes_its_results(tmp_path: Path) -> None:
     """One benchmark through ``make bench``'s own command, into a results file that the
     tables are written from; the whole suite is collected (every module imports)."""
     out = tmp_path / "redraw.json"
+    # under make test's pytest-xdist, pytest-benchmark in a child would see the worker's
+    # PYTEST_XDIST_WORKER and measure nothing
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_XDIST")}
     done = subprocess.run(
         [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q",
          "bench/display/test_redraw.py::test_a_redraw_against_livelossplot[10]",
          "--benchmark-json", str(out)],
-        cwd=REPO, capture_output=True, text=True,
+        cwd=REPO, capture_output=True, text=True, env=env,
     )  # fmt: skip
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
     data = json.loads(out.read_text())

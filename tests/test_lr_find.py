@@ -13,7 +13,7 @@ import pytest
 
 from nbmnist import OptionError, train
 from nbmnist.display.console import ConsoleDisplay
-from nbmnist.lr_find import diverged, lr_find, smooth, steepest
+from nbmnist.lr_range import diverged, lr_find, smooth, steepest
 from nbmnist.runs import load_runs
 
 
@@ -93,7 +93,9 @@ def test_the_magic_flag_plots_and_suggests_without_recording(
     shown: list[Any] = []
     monkeypatch.setattr(IPython.display, "display", lambda obj, **kw: shown.append(obj))
     monkeypatch.setenv("NBMNIST_RUNS", str(tmp_path))
-    shell = start_ipython()
+    from IPython import get_ipython
+
+    shell = start_ipython() or get_ipython()  # one shell a process: another test's, if started
     shell.run_line_magic("load_ext", "nbmnist")
     result = shell.run_cell("%%mlp probe --find-learning-rate --fast\ndense 16 relu")
     assert result.success, result.error_in_exec
