@@ -1,4 +1,5 @@
-"""nbmnist: declare, train and compare small Keras networks on MNIST from Jupyter cells.
+"""nbmnist: declare, train and compare small Keras networks on MNIST (and your own images)
+from Jupyter cells.
 
 Importing nbmnist (and ``%load_ext nbmnist``) imports neither Keras, its backend nor matplotlib;
 they load on first use.
@@ -9,7 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from nbmnist.backend import use_backend
-from nbmnist.data import Dataset, SampleDataWarning, load_dataset
+from nbmnist.data import Dataset, SampleDataWarning, load_dataset, use_data
 from nbmnist.declaration import Declaration, parse_declaration
 from nbmnist.errors import (
     BackendError,
@@ -110,6 +111,7 @@ __all__ = [
     "to_keras_code",
     "train",
     "use_backend",
+    "use_data",
 ]
 
 

@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from nbmnist.data import DATASETS
+from nbmnist.data import DATASETS, data_names
 from nbmnist.declaration.vocabulary import (
     ACTIVATIONS,
     INITIALIZERS,
@@ -99,6 +99,8 @@ def _magic_line(
         return [flag for flag in flags if flag.startswith(current)]
     previous = before[-1]
     values = tuple(recipes) if previous == "--recipe" else FLAG_VALUES.get(previous)
+    if previous == "--data":
+        values = data_names()  # own data (use_data) too
     if values is not None:
         return [value for value in values if value.startswith(current)]
     if len(before) == 1:  # the run's name

@@ -24,13 +24,14 @@ from typing import Any
 from nbmnist.declaration import Declaration, Kind, parse_declaration
 from nbmnist.declaration.spec import ActivationSpec, LayerSpec
 from nbmnist.errors import GradingError, NbmnistError
+from nbmnist.model import run_declaration
 from nbmnist.runs import Run
 
 
-def _layers(declaration: Declaration) -> list[LayerSpec]:
+def _layers(declaration: Declaration, classes: int) -> list[LayerSpec]:
     """The layers the model trains, the output head included (as ``build_model`` adds it)."""
     try:
-        return list(declaration.with_head().layers)
+        return list(declaration.with_head(classes).layers)
     except NbmnistError:
         return list(declaration.layers)
 
@@ -68,8 +69,8 @@ def check_architecture(
     Args:
         run: the student's run (the variable a ``%%mlp`` / ``%%cnn`` cell binds).
         expected: a declaration (``"430 322 relu bn dropout=0.5"``), a parsed
-            ``Declaration`` or a list of layer specs; the output head ``dense 10 softmax`` is
-            added as it is for the student's model.
+            ``Declaration`` or a list of layer specs; the output head (``dense 10 softmax``
+            for ten classes) is added as it is for the student's model.
         allow_extra_layers: the student may add layers (e.g. dropout) between and after the
             expected ones, which must still appear in order.
         any_activation: activations are not compared (``dense 128 tanh`` matches
@@ -80,10 +81,11 @@ def check_architecture(
             ``layer 3: expected dropout 0.5, found bn``.
     """
     kind: Kind = "cnn" if run.kind == "cnn" else "mlp"
-    declared = parse_declaration(run.declaration, kind, run.variables)
+    declared = run_declaration(run)
+    classes = int(run.plan.get("classes") or 10)
     reference = _expected(expected, kind)
     if allow_extra_layers:
-        found, wanted = _layers(declared), _layers(reference)
+        found, wanted = _layers(declared, classes), _layers(reference, classes)
         if any_activation:
             found, wanted = _without_activations(found), _without_activations(wanted)
         _check_in_order(found, wanted, run.name)
@@ -91,7 +93,7 @@ def check_architecture(
     # the layers as written first (so a missing layer is named as such), then with the head
     for found, wanted in (
         (list(declared.layers), list(reference.layers)),
-        (_layers(declared), _layers(reference)),
+        (_layers(declared, classes), _layers(reference, classes)),
     ):
         if any_activation:
             found, wanted = _without_activations(found), _without_activations(wanted)

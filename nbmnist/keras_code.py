@@ -1,14 +1,17 @@
 """Declaration -> plain Keras 3 code: what a cell means, written out for teaching.
 
 The code builds the same model (``build_model``), compiles it as ``train`` does, loads the data
-with ``keras.datasets`` and fits it. It imports nothing from nbmnist and uses no Keras
-internals, so a student can paste it into any notebook.
+with ``keras.datasets`` (own data: from the notebook's variable) and fits it. It imports
+nothing from nbmnist and uses no Keras internals, so a student can paste it into any notebook.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
+from nbmnist.data import data_shape, is_own_data, load_dataset
 from nbmnist.declaration import Declaration, Kind, LayerSpec
 from nbmnist.declaration.spec import ResidualSpec
 from nbmnist.model import as_declaration
@@ -108,7 +111,8 @@ def to_keras_code(
         OptionError: an option is unknown or out of range.
     """
     opts = make_options(**options)
-    return plan_code(TrainingPlan.of(as_declaration(text_or_declaration, kind), opts), name)
+    declaration = as_declaration(text_or_declaration, kind, None, data_shape(opts.data)[0])
+    return plan_code(TrainingPlan.of(declaration, opts), name)
 
 
 def plan_code(plan: TrainingPlan, name: str | None = None) -> str:
@@ -139,12 +143,24 @@ def plan_code(plan: TrainingPlan, name: str | None = None) -> str:
         ]
     if opts.seed is not None:
         lines += [f"keras.utils.set_random_seed({opts.seed})", ""]
+    classes = data_shape(opts.data)[1]
+    scale = " / 255"
+    if is_own_data(opts.data):
+        lines.append(
+            f"(x_train, y_train), (x_test, y_test) = {opts.data}  # your arrays (--data "
+            f"{opts.data}), labels 0-{classes - 1}"
+        )
+        if load_dataset(opts.data).x_train.dtype != np.uint8:
+            scale = ""  # floats in [0, 1] already
+    else:
+        lines.append(
+            f"(x_train, y_train), (x_test, y_test) = keras.datasets.{opts.data}.load_data()"
+        )
     lines += [
-        f"(x_train, y_train), (x_test, y_test) = keras.datasets.{opts.data}.load_data()",
-        f'x_train = x_train.reshape{shape}.astype("float32") / 255',
-        f'x_test = x_test.reshape{shape}.astype("float32") / 255',
-        "y_train = keras.utils.to_categorical(y_train, 10)",
-        "y_test = keras.utils.to_categorical(y_test, 10)",
+        f'x_train = x_train.reshape{shape}.astype("float32"){scale}',
+        f'x_test = x_test.reshape{shape}.astype("float32"){scale}',
+        f"y_train = keras.utils.to_categorical(y_train, {classes})",
+        f"y_test = keras.utils.to_categorical(y_test, {classes})",
     ]
     if plan.train_size is not None:
         lines.append(

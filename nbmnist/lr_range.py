@@ -131,7 +131,8 @@ def lr_find(
         source: a cell body, a ``Declaration``, or a ``Run`` (its declaration and options;
             its trained model is not touched).
         kind: ``"mlp"`` or ``"cnn"`` (for a cell body).
-        start, end: the first and largest learning rate (0 < start < end).
+        start: the first learning rate (0 < start < end).
+        end: the largest learning rate.
         steps: batches to train at most (10 to 10,000; ``FAST_STEPS`` in fast mode); the
             test stops sooner once the loss diverges (``diverged``).
         variables: values for ``{name}`` placeholders.
@@ -148,6 +149,7 @@ def lr_find(
         DeclarationError: the declaration is invalid.
     """
     from nbmnist.backend import import_keras, seed_everything
+    from nbmnist.data import data_shape
     from nbmnist.model import as_declaration, build_model
     from nbmnist.options import make_options
     from nbmnist.plan import TrainingPlan
@@ -165,7 +167,9 @@ def lr_find(
         options = {**{k: source.options[k] for k in kept if k in source.options}, **options}
         source = source.declaration
     options = {k: v for k, v in options.items() if k not in ("learning_rate", "lr_schedule")}
-    plan = TrainingPlan.of(as_declaration(source, kind, variables), make_options(**options))
+    opts = make_options(**options)
+    declared = as_declaration(source, kind, variables, data_shape(opts.data)[0])
+    plan = TrainingPlan.of(declared, opts)
     data = training_data(plan)
     plan = plan.with_classes(data.dataset.num_classes)
     if plan.options.fast:
@@ -173,7 +177,7 @@ def lr_find(
     keras = import_keras()
     if plan.options.seed is not None:
         seed_everything(plan.options.seed)
-    model = build_model(plan.declaration)
+    model = build_model(plan.declaration, num_classes=plan.num_classes)
     growth = (end / start) ** (1 / (steps - 1))
     # the rate of step i is start x growth**i, computed inside the compiled step on every
     # backend (a callback setting it between batches would not reach JAX's compiled state)

@@ -16,17 +16,19 @@ from traitlets import Any as AnyTrait
 from traitlets import Bool, Integer, TraitError, Unicode, validate
 
 from nbmnist.backend import use_backend
+from nbmnist.data import data_shape, known_name, use_data
 from nbmnist.declaration import Kind, parse_declaration
 from nbmnist.declaration.vocabulary import LAYER_WORDS
 from nbmnist.errors import (
     BackendError,
+    DataError,
     OptionError,
     PlaceholderError,
     TrainingInterrupted,
     did_you_mean,
 )
 from nbmnist.keras_code import to_keras_code
-from nbmnist.options import TrainingOptions, flags
+from nbmnist.options import TrainingOptions, flags, make_options
 from nbmnist.recipes import recipe
 from nbmnist.runs import (
     Run,
@@ -274,6 +276,7 @@ class TrainingCell:
         _check_expanded(kind, line, namespace, allowed=line_names)
         first = next(iter(_first_values(grid or {})), {}) if line_names else {}
         flags = vars(args)
+        _own_data(args.data, namespace)
         try:
             options = TrainingOptions.from_flags(_with_values(flags, first, namespace))
         except OptionError as err:
@@ -373,7 +376,8 @@ class TrainingCell:
                 print(f"# --grid: {count}the code of the first, {first}")
                 if self.point_options is not None:
                     options.update(self.point_options(grid_points[0]))
-            declaration = parse_declaration(self.body, self.kind, variables)
+            image_shape = data_shape(make_options(**options).data)[0]
+            declaration = parse_declaration(self.body, self.kind, variables, image_shape)
             print(to_keras_code(declaration, name=self.name, **options), end="")
         elif self.grid:
             try:
@@ -411,6 +415,21 @@ class TrainingCell:
         if self.name is not None:
             namespace[self.name] = run
         return self.name or run.name
+
+
+def _own_data(name: str | None, namespace: dict[str, Any]) -> None:
+    """``--data NAME`` naming a notebook variable (not a known dataset): its arrays become
+    own data under that name (``data.use_data``), checked before anything trains.
+
+    Raises:
+        UsageError: the variable's value is not image data ``use_data`` takes.
+    """
+    if not name or known_name(name) is not None or name not in namespace:
+        return
+    try:
+        use_data(namespace[name], name=name, where=f"--data {name}")
+    except DataError as err:
+        raise UsageError(str(err)) from None
 
 
 #: Other spellings users type for a flag (from Keras' names and other tools): the error for

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from nbmnist.backend import import_keras, weights_initialized_per_layer
 from nbmnist.declaration import Declaration, Kind, LayerSpec, parse_declaration
-from nbmnist.declaration.spec import ResidualSpec
+from nbmnist.declaration.spec import MNIST_IMAGE, ResidualSpec
 
 if TYPE_CHECKING:
     import keras
@@ -39,11 +39,38 @@ def as_declaration(
     text_or_declaration: str | Declaration,
     kind: Kind = "mlp",
     variables: Mapping[str, object] | None = None,
+    image_shape: tuple[int, int, int] | None = None,
 ) -> Declaration:
-    """Parse ``text_or_declaration`` if it is text; return it unchanged if already parsed."""
+    """Parse ``text_or_declaration`` if it is text; return it unchanged if already parsed.
+    ``image_shape`` (height, width, channels; None: the declaration's, MNIST's for text): the
+    images the model takes (``data.data_shape``), its layers checked for them.
+
+    Raises:
+        DeclarationError: the text does not parse, or its layers cannot take ``image_shape``.
+    """
     if isinstance(text_or_declaration, Declaration):
-        return text_or_declaration
-    return parse_declaration(text_or_declaration, kind, variables)
+        if image_shape is None:
+            return text_or_declaration
+        return text_or_declaration.with_input(image_shape)
+    if image_shape is None:
+        return parse_declaration(text_or_declaration, kind, variables)
+    return parse_declaration(text_or_declaration, kind, variables, image_shape)
+
+
+def run_image_shape(run: Any) -> tuple[int, int, int]:
+    """The images ``run`` trained on, (height, width, channels): recorded in its plan
+    (``image_shape``); MNIST's 28x28x1 for a run recorded before other data existed."""
+    shape = (getattr(run, "plan", None) or {}).get("image_shape") or MNIST_IMAGE
+    return (int(shape[0]), int(shape[1]), int(shape[2]))
+
+
+def run_declaration(run: Any) -> Declaration:
+    """``run``'s declaration, parsed for the images it trained on (``run_image_shape``).
+
+    Raises:
+        DeclarationError: the recorded text no longer parses (a newer vocabulary).
+    """
+    return parse_declaration(run.declaration, run.kind, run.variables, run_image_shape(run))
 
 
 def build_model(
@@ -52,6 +79,7 @@ def build_model(
     num_classes: int = 10,
     name: str | None = None,
     mixed_precision: bool | str = False,
+    image_shape: tuple[int, int, int] | None = None,
 ) -> keras.Model:
     """Build the (uncompiled) Keras model a declaration describes.
 
@@ -60,14 +88,17 @@ def build_model(
 
     Args:
         text_or_declaration: a cell body, or a ``Declaration`` from ``parse_declaration``.
-        kind: ``"mlp"``: input float32 of shape (batch, 784); ``"cnn"``: (batch, 28, 28, 1).
-            Ignored when a ``Declaration`` is passed (it carries its kind).
-        num_classes: number of output classes (10 for MNIST and Fashion-MNIST).
+        kind: ``"mlp"``: input float32 of shape (batch, H*W*C), (batch, 784) for MNIST;
+            ``"cnn"``: (batch, H, W, C), (batch, 28, 28, 1) for MNIST. Ignored when a
+            ``Declaration`` is passed (it carries its kind).
+        num_classes: number of output classes (10 for MNIST, Fashion-MNIST and CIFAR-10).
         name: the Keras model name; Keras picks one when None.
         mixed_precision: build with a mixed Keras dtype policy (``True``: ``mixed_float16``,
             float16 compute and float32 variables; or a policy name such as
             ``"mixed_bfloat16"``), keeping the output layer in float32 as Keras recommends
             for softmax. Speeds up training on recent GPUs and TPUs; no benefit on CPUs.
+        image_shape: the images the model takes, (height, width, channels); None: the
+            declaration's (MNIST's 28x28x1 for text).
 
     Returns:
         A ``keras.Sequential`` with an ``Input`` of the kind's shape, one Keras layer per
@@ -75,9 +106,11 @@ def build_model(
         projection and ``Add`` in place of the block).
 
     Raises:
-        DeclarationError: the text does not parse (raised before Keras is imported).
+        DeclarationError: the text does not parse, or its layers cannot take
+            ``image_shape`` (raised before Keras is imported).
     """
-    declaration = as_declaration(text_or_declaration, kind).with_head(num_classes)
+    declaration = as_declaration(text_or_declaration, kind, None, image_shape)
+    declaration = declaration.with_head(num_classes)
     keras = import_keras()
     previous = keras.mixed_precision.dtype_policy()
     policy = "mixed_float16" if mixed_precision is True else mixed_precision or None

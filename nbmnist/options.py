@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from nbmnist.data import DATASETS
+from nbmnist.data import DATASETS, Dataset, data_names, known_name, use_data
 from nbmnist.errors import OptionError, did_you_mean
 
 OPTIMIZERS = ("adam", "sgd", "rmsprop", "adadelta", "adagrad", "nadam")
@@ -96,7 +96,9 @@ class TrainingOptions:
     """How to train; the fields are the magic's flags in snake_case.
 
     Attributes:
-        data: ``"mnist"`` or ``"fashion_mnist"``.
+        data: ``"mnist"``, ``"fashion_mnist"``, ``"cifar10"`` or own data's name
+            (``data.use_data``); a ``Dataset`` or ``((x_train, y_train), (x_test, y_test))``
+            is made own data (named ``my_data`` unless a ``Dataset`` has a name).
         data_source: where the data comes from (``data.load_dataset``'s ``source``):
             ``"sample"``, ``"download"`` or a folder (``str`` or ``pathlib.Path``); None:
             ``NBMNIST_DATA``, Keras' cache, the download, else the bundled sample.
@@ -145,7 +147,12 @@ class TrainingOptions:
             then that epoch's weights'.
     """
 
-    data: str = _option("mnist", "mnist or fashion_mnist", flag={})
+    data: str = _option(
+        "mnist",
+        "mnist, fashion_mnist, cifar10, or a notebook variable holding "
+        "((x_train, y_train), (x_test, y_test))",
+        flag={},
+    )
     data_source: str | None = _option(
         None,
         "sample (the bundled sample), download (Keras' cache, else the download; never the "
@@ -261,14 +268,30 @@ class TrainingOptions:
                     f"data_source {self.data_source!r} is neither {' nor '.join(SOURCES)} nor a "
                     "folder; give a folder that holds mnist/ or fashion-mnist/ IDX files"
                 )
-        set_(self, "data", str(self.data).lower().replace("-", "_"))
+        if isinstance(self.data, Dataset):
+            set_(
+                self,
+                "data",
+                self.data.name
+                if known_name(self.data.name)
+                else use_data(self.data, name=self.data.name).name,
+            )
+        elif not isinstance(self.data, str):
+            set_(self, "data", use_data(self.data).name)
+        set_(self, "data", known_name(self.data) or self.data)
         set_(self, "optimizer", str(self.optimizer).lower())
         loss = str(self.loss).lower()
         set_(self, "loss", _LOSS_ALIASES.get(loss, loss))
         set_(self, "validation", str(self.validation).lower())
         set_(self, "lr_schedule", str(self.lr_schedule).lower())
         _choice("lr_schedule", self.lr_schedule, LR_SCHEDULES)
-        _choice("data", self.data, DATASET_NAMES)
+        if self.data not in data_names():
+            raise OptionError(
+                f"unknown data '{self.data}'; expected one of {', '.join(DATASET_NAMES)}, or "
+                "your own: nbmnist.use_data(((x_train, y_train), (x_test, y_test)), name=...) "
+                "or, in a cell, --data VARIABLE holding those arrays."
+                + did_you_mean(self.data, data_names())
+            )
         _choice("optimizer", self.optimizer, OPTIMIZERS)
         _choice("loss", self.loss, LOSSES)
         _choice("validation", self.validation, VALIDATIONS)

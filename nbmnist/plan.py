@@ -14,9 +14,10 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from nbmnist.data import data_shape
 from nbmnist.declaration import Declaration
 from nbmnist.declaration.spec import BatchNormSpec as BN
-from nbmnist.declaration.spec import ConvSpec, DenseSpec, batch_shape, flat_layers
+from nbmnist.declaration.spec import ConvSpec, DenseSpec, flat_layers
 from nbmnist.errors import DeclarationError
 from nbmnist.options import TrainingOptions, fast_limits
 
@@ -151,8 +152,8 @@ class TrainingPlan:
         options: the options as the user gave them (recorded in ``run.options``).
         epochs: epochs that run (fast mode lowers them, ``options.fast_limits``).
         train_size: training images used (None: all); fast mode lowers it.
-        batch_shape: the shape one batch of images is reshaped to: ``(-1, 784)`` for an
-            MLP, ``(-1, 28, 28, 1)`` for a CNN (float32 pixels in [0, 1]).
+        batch_shape: the shape one batch of images is reshaped to: for MNIST ``(-1, 784)``
+            for an MLP, ``(-1, 28, 28, 1)`` for a CNN (float32 pixels in [0, 1]).
         optimizer: the class in ``keras.optimizers`` (``"Adam"``).
         loss: Keras' loss name: ``"categorical_crossentropy"`` or ``"mean_squared_error"``.
         from_logits: the output layer gives logits (linear or log_softmax), so the
@@ -176,10 +177,16 @@ class TrainingPlan:
     def of(
         cls, declaration: Declaration, options: TrainingOptions, models_in_cell: int = 1
     ) -> TrainingPlan:
-        """The plan for ``declaration`` (its head appended if missing) under ``options``;
-        ``models_in_cell``: how many models the cell trains (a sweep's points share fast
-        mode's budget)."""
-        declaration = declaration.with_head()
+        """The plan for ``declaration`` under ``options``, for ``options.data``'s images and
+        classes (its head appended if missing); ``models_in_cell``: how many models the cell
+        trains (a sweep's points share fast mode's budget).
+
+        Raises:
+            DeclarationError: the layers cannot take the data's images, or end in a softmax
+                of another size than its classes.
+        """
+        image_shape, num_classes = data_shape(options.data)
+        declaration = declaration.with_input(image_shape).with_head(num_classes)
         epochs, train_size = options.epochs, options.train_size
         if options.fast:
             epochs, train_size = fast_limits(
@@ -192,7 +199,7 @@ class TrainingPlan:
             options=options,
             epochs=epochs,
             train_size=train_size,
-            batch_shape=batch_shape(declaration.kind),
+            batch_shape=declaration.batch_shape,
             optimizer=OPTIMIZER_CLASSES[options.optimizer],
             loss=loss,
             from_logits=loss == "categorical_crossentropy"
@@ -202,6 +209,11 @@ class TrainingPlan:
     def with_classes(self, num_classes: int) -> TrainingPlan:
         """The plan with an output head of ``num_classes`` (the loaded dataset's)."""
         return dataclasses.replace(self, declaration=self.declaration.with_head(num_classes))
+
+    @property
+    def num_classes(self) -> int:
+        """The classes of ``options.data``: the output head's units."""
+        return data_shape(self.options.data)[1]
 
     @property
     def batch_size(self) -> int:
@@ -313,6 +325,8 @@ class TrainingPlan:
             "loss": self.loss,
             "from_logits": self.from_logits,
             "input_shape": list(self.declaration.input_shape),
+            "image_shape": list(self.declaration.image_shape),
+            "classes": self.num_classes,
             "validation": self.options.validation,
             "validation_split": self.options.validation_split,
             "early_stopping": self.early_stopping_settings() or None,

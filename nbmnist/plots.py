@@ -347,20 +347,50 @@ def _grid(rows: int, columns: int, width: float, height: float) -> tuple[Figure,
     return figure, axes
 
 
-def plot_image_grid(images: np.ndarray, titles: Sequence[str], title: str) -> Figure:
+def show_image(axis: Axes, image: Any, image_shape: tuple[int, int, int]) -> None:
+    """Draw one image on ``axis``: grey (dark on light) or in colour, pixels uint8 0-255 or
+    floats in [0, 1], of ``image_shape`` (height, width, channels) however it is shaped."""
+    height, width, channels = image_shape
+    pixels = np.asarray(image)
+    top = 255 if pixels.dtype == np.uint8 else 1
+    if channels == 1:
+        axis.imshow(pixels.reshape(height, width), cmap="gray_r", vmin=0, vmax=top)
+    else:
+        rgb = pixels.reshape(height, width, channels).astype(np.float32) / np.float32(top)
+        axis.imshow(np.clip(rgb, 0, 1))
+
+
+def image_shape_of(images: np.ndarray) -> tuple[int, int, int]:
+    """The shape of one of ``images`` (n, H, W) or (n, H, W, C); (n, 784): MNIST's."""
+    shape = np.shape(images)[1:]
+    if len(shape) == 2:
+        return (shape[0], shape[1], 1)
+    if len(shape) == 3:
+        return (shape[0], shape[1], shape[2])
+    return (28, 28, 1)
+
+
+def plot_image_grid(
+    images: np.ndarray,
+    titles: Sequence[str],
+    title: str,
+    image_shape: tuple[int, int, int] | None = None,
+) -> Figure:
     """Images in a grid of up to 5 columns, each with its title (e.g. ``3 → 5 (97%)``).
 
     Args:
-        images: uint8 or float, shape (n, 28, 28) (or (n, 784)).
+        images: uint8 or float, shape (n, H, W) or (n, H, W, C) (grey or RGB), or (n, 784).
         titles: n titles.
         title: the figure's title.
+        image_shape: one image's (height, width, channels); default: from ``images``.
     """
+    shape = image_shape or image_shape_of(images)
     count = max(1, len(images))
     columns = min(5, count)
     figure, axes = _grid(-(-count // columns), columns, 1.9, 2.1)
     for index, axis in enumerate(axes.ravel()):
         if index < len(images):
-            axis.imshow(np.asarray(images[index]).reshape(28, 28), cmap="gray_r")
+            show_image(axis, images[index], shape)
             axis.set_title(titles[index], fontsize=8)
     if len(images) == 0:
         axes[0, 0].text(0.5, 0.5, "none", ha="center", va="center")
@@ -441,18 +471,21 @@ def plot_feature_maps(run: Run, image: Any) -> Figure:
 
     Args:
         run: a ``%%cnn`` run with a model.
-        image: one image, uint8 or float, 28x28 (or 784 values), as ``nbmnist.predict``.
+        image: one image, uint8 or float, of the shape the run trained on (28x28 or 784
+            values for MNIST), as ``nbmnist.predict`` takes it.
 
     Raises:
-        ValueError: no model or no convolution layer; OptionError: not one 28x28 image.
+        ValueError: no model or no convolution layer; OptionError: not one such image.
     """
     from nbmnist.backend import import_keras
     from nbmnist.data import as_model_input
     from nbmnist.errors import OptionError
+    from nbmnist.model import run_image_shape
 
     keras = import_keras()
     convs = _conv_layers(run)
-    x = as_model_input(image, "cnn")
+    image_shape = run_image_shape(run)
+    x = as_model_input(image, "cnn", image_shape)
     if len(x) != 1:
         raise OptionError(f"plot_feature_maps takes one image, got {len(x)}")
     _, model = _model_of(run)
@@ -466,7 +499,7 @@ def plot_feature_maps(run: Run, image: Any) -> Figure:
         title = f"{layer.name} ({values.shape[-1]} maps)"
         for column, axis in enumerate(axes[row]):
             if column == 0:
-                axis.imshow(x[0, :, :, 0], cmap="gray_r", vmin=0, vmax=1)
+                show_image(axis, x[0], image_shape)
                 axis.set_title(title, fontsize=6)
             elif column - 1 < min(MAX_FEATURE_MAPS, values.shape[-1]):
                 axis.imshow(values[:, :, column - 1], cmap="viridis")
@@ -477,8 +510,35 @@ def plot_feature_maps(run: Run, image: Any) -> Figure:
     return figure
 
 
+def _declared(source: Run | str, kind: str, data: str) -> tuple[str, Any, str]:
+    """A run's or a cell body's name, declaration (for its data's images) and data name.
+
+    Raises:
+        DeclarationError: the body does not parse or its layers cannot take the images.
+        DataError: ``data`` names no dataset.
+    """
+    from nbmnist.data import data_shape
+    from nbmnist.declaration import parse_declaration
+    from nbmnist.model import run_declaration
+
+    if isinstance(source, Run):
+        return source.name, run_declaration(source), source.options.get("data", "mnist")
+    image_shape = data_shape(data)[0]
+    return "the cell", parse_declaration(source, kind, None, image_shape), data  # type: ignore[arg-type]
+
+
+def _run_classes(run: Run) -> int:
+    """The classes ``run`` told apart (recorded in its plan; 10 before other data existed)."""
+    return int(run.plan.get("classes") or 10)
+
+
 def plot_augmentations(
-    source: Run | str, kind: str = "cnn", n: int = 8, repeats: int = 3, seed: int = 0
+    source: Run | str,
+    kind: str = "cnn",
+    n: int = 8,
+    repeats: int = 3,
+    seed: int = 0,
+    data: str = "mnist",
 ) -> Figure:
     """A batch as the model sees it while training: the first ``n`` training images (top
     row) and ``repeats`` rows of what the declaration's data augmentation makes of them
@@ -491,9 +551,11 @@ def plot_augmentations(
         n: images per row (1 to 16).
         repeats: rows of augmented copies (1 to 8).
         seed: seeds the random changes, so the figure is the same each time.
+        data: a cell body's data (``--data``; a run's is its own).
 
     Returns:
-        The Figure: 28x28 grey images, values in [0, 1] (pixels scaled as training does).
+        The Figure: the data's images (28x28 grey for MNIST), values in [0, 1] (pixels
+        scaled as training does).
 
     Raises:
         DeclarationError: the declaration has no augmentation layer, or is invalid.
@@ -501,18 +563,12 @@ def plot_augmentations(
     """
     from nbmnist.backend import import_keras
     from nbmnist.data import load_dataset
-    from nbmnist.declaration import parse_declaration
     from nbmnist.declaration.spec import AugmentationSpec
     from nbmnist.errors import DeclarationError, OptionError
 
     if not (1 <= n <= 16 and 1 <= repeats <= 8):
         raise OptionError(f"plot_augmentations shows 1-16 images in 1-8 rows, got {n}, {repeats}")
-    if isinstance(source, Run):
-        name, data = source.name, source.options.get("data", "mnist")
-        declaration = parse_declaration(source.declaration, source.kind, source.variables)  # type: ignore[arg-type]
-    else:
-        name, data = "the cell", "mnist"
-        declaration = parse_declaration(source, kind)  # type: ignore[arg-type]
+    name, declaration, data = _declared(source, kind, data)
     augmentations = [spec for spec in declaration.layers if isinstance(spec, AugmentationSpec)]
     if not augmentations:
         raise DeclarationError(
@@ -527,12 +583,16 @@ def plot_augmentations(
         [keras.Input(shape=shape), *(spec.keras_call().build(keras) for spec in augmentations)]
     )
     images = load_dataset(data, warn=False).x_train[:n]
-    x = (images.astype(np.float32) / np.float32(255)).reshape((-1, *declaration.input_shape))
+    x = images.astype(np.float32)
+    if images.dtype == np.uint8:
+        x /= np.float32(255)
+    x = x.reshape(declaration.batch_shape)
     rows = [x, *(keras.ops.convert_to_numpy(model(x, training=True)) for _ in range(repeats))]
     figure, axes = _grid(len(rows), n, 1.1, 1.2)
     for row, images in enumerate(rows):
         for column, axis in enumerate(axes[row]):
-            axis.imshow(np.asarray(images[column]).reshape(28, 28), cmap="gray_r", vmin=0, vmax=1)
+            # noise and contrast can leave [0, 1]: shown clipped, as an image would be
+            show_image(axis, np.clip(images[column], 0, 1), declaration.image_shape)
         axes[row, 0].set_title("as stored" if row == 0 else f"batch {row}", fontsize=7, loc="left")
     words = " | ".join(spec.describe() for spec in augmentations)
     figure.suptitle(f"{name}: {words}", fontsize=9)
@@ -555,7 +615,7 @@ LAYER_COLOURS = {
 AUGMENTATION_COLOUR = "tab:olive"
 
 
-def plot_architecture(source: Run | str, kind: str = "mlp") -> Figure:
+def plot_architecture(source: Run | str, kind: str = "mlp", data: str = "mnist") -> Figure:
     """The declared model as a row of blocks, input to output, drawn from the declaration
     before anything is built or trained: each layer in the declaration language, its output
     shape and parameters; a block's height grows with the values its output holds (log
@@ -564,6 +624,8 @@ def plot_architecture(source: Run | str, kind: str = "mlp") -> Figure:
     Args:
         source: a ``Run`` (its declaration, output head included) or a cell body (its
             ``kind``).
+        data: a cell body's data (``--data``), which gives the input's shape and the
+            output's classes; a run's is its own.
 
     Returns:
         The Figure (about 1 inch per layer wide).
@@ -573,15 +635,14 @@ def plot_architecture(source: Run | str, kind: str = "mlp") -> Figure:
     """
     from matplotlib.patches import FancyBboxPatch
 
-    from nbmnist.declaration import parse_declaration
+    from nbmnist.data import data_shape
     from nbmnist.declaration.spec import AugmentationSpec, ResidualSpec
 
-    if isinstance(source, Run):
-        name = source.name
-        declaration = parse_declaration(source.declaration, source.kind, source.variables)  # type: ignore[arg-type]
-    else:
-        name, declaration = f"%%{kind}", parse_declaration(source, kind)  # type: ignore[arg-type]
-    declaration = declaration.with_head()
+    name, declaration, data = _declared(source, kind, data)
+    if not isinstance(source, Run):
+        name = f"%%{kind}"
+    classes = _run_classes(source) if isinstance(source, Run) else data_shape(data)[1]
+    declaration = declaration.with_head(classes)
     shapes = declaration.output_shapes()
     parameters = [0, *declaration.parameter_counts()]
     words = ["input"] + [

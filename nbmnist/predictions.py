@@ -16,8 +16,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from nbmnist.data import DATASETS, Dataset, as_model_input, load_dataset
+from nbmnist.data import Dataset, as_model_input, data_names, load_dataset
 from nbmnist.errors import OptionError, did_you_mean
+from nbmnist.model import run_image_shape
 from nbmnist.runs import Run
 from nbmnist.tables import data_label
 
@@ -42,16 +43,17 @@ def predict(run: Run, images: Any) -> np.ndarray:
 
     Args:
         run: a recorded run with a saved model.
-        images: see ``as_model_input`` (uint8 or float, 28x28 or 784, one or many).
+        images: see ``as_model_input``: uint8 or float, one image or many, of the shape the
+            run trained on (28x28 or 784 values for MNIST, 32x32x3 for CIFAR-10).
 
     Returns:
-        float32, shape ``(N, 10)``: each row sums to 1 (a softmax is applied when the model
+        float32, shape ``(N, classes)``: each row sums to 1 (a softmax is applied when the model
         outputs logits).
 
     Raises:
         OptionError: the images cannot be model input, or the run has no model.
     """
-    x = as_model_input(images, run.kind)
+    x = as_model_input(images, run.kind, run_image_shape(run))
     output = np.asarray(_model(run).predict(x, batch_size=PREDICT_BATCH_SIZE, verbose=0))
     output = output.astype(np.float32)
     if np.any(output < 0) or not np.allclose(output.sum(axis=1), 1, atol=1e-3):
@@ -68,7 +70,7 @@ class TestPredictions:
         run: the run.
         dataset: the test set's dataset (full, or the bundled sample).
         labels: true classes, int, shape (N,).
-        probabilities: float32, shape (N, 10).
+        probabilities: float32, shape (N, classes).
     """
 
     __test__ = False  # not a pytest class
@@ -101,8 +103,12 @@ def scored_predictions(run: Run) -> TestPredictions:
     if cached is not None and cached[0]() is model:
         return cached[1]
     name = run.options.get("data", "mnist")
-    if name not in DATASETS:
-        raise OptionError(f"run {run.name!r} records an unknown dataset {name!r}")
+    if name not in data_names():
+        raise OptionError(
+            f"run {run.name!r} trained on your data {name!r}, which this kernel does not hold "
+            f"now; give it again: nbmnist.use_data(((x_train, y_train), (x_test, y_test)), "
+            f"name={name!r})"
+        )
     dataset = load_dataset(name, source="sample" if run.uses_sample else None, warn=False)
     probabilities = predict(run, dataset.x_test)
     found = TestPredictions(run, dataset, np.asarray(dataset.y_test), probabilities)
@@ -126,9 +132,10 @@ class ConfusionMatrix(_FigureResult):
     """A run's confusion matrix on its test set.
 
     Attributes:
-        counts: int64, shape (10, 10): ``counts[i, j]`` test images of class i predicted j.
-        rates: float64, shape (10, 10): each row divided by its total (rows sum to 1).
-        class_names: the 10 class names, by index.
+        counts: int64, shape (k, k) for k classes: ``counts[i, j]`` test images of class i
+            predicted j.
+        rates: float64, shape (k, k): each row divided by its total (rows sum to 1).
+        class_names: the k class names, by index.
         figure: counts, and rates as colours, with class names; title names run and data.
     """
 

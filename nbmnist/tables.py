@@ -28,8 +28,10 @@ class Column:
 
 
 def _data_title(name: object) -> str:
-    """``MNIST``, ``Fashion-MNIST``; "" for a name nbmnist does not know."""
-    return DATASETS[name].title if isinstance(name, str) and name in DATASETS else ""
+    """``MNIST``, ``Fashion-MNIST``, ``CIFAR-10``, own data's name; "" for no name."""
+    if not isinstance(name, str):
+        return ""
+    return DATASETS[name].title if name in DATASETS else name
 
 
 def data_label(runs: Iterable[Run], part: str = "test set") -> str:
@@ -45,11 +47,13 @@ def data_label(runs: Iterable[Run], part: str = "test set") -> str:
     (name,) = names
     title = " ".join(word for word in (_data_title(name) or str(name), part) if word)
     samples = {run.uses_sample for run in runs}
+    # data without a bundled sample trains on its first images in fast mode
+    sample = "bundled sample" if name in DATASETS and DATASETS[name].has_sample else "first images"
     if samples == {True}:
-        return f"{title} (bundled sample)"
+        return f"{title} ({sample})"
     if samples == {False}:
         return title
-    return f"{title} (some runs on the bundled sample)"
+    return f"{title} (some runs on the {sample})"
 
 
 def validation_text(run: Run) -> str:

@@ -28,7 +28,7 @@ from nbmnist.backend import (
     seed_everything,
     to_device,
 )
-from nbmnist.data import Dataset, load_dataset
+from nbmnist.data import Dataset, data_shape, load_dataset
 from nbmnist.declaration import Declaration, Kind
 from nbmnist.declaration.spec import batch_shape
 from nbmnist.declaration.vocabulary import MAX_LAYERS, MAX_LAYERS_REASON
@@ -106,16 +106,19 @@ def prepare_arrays(
     shapes are views of it, so MLP and CNN cells share one copy.
 
     Returns:
-        ``x_train`` (N, 784) for ``mlp`` or (N, 28, 28, 1) for ``cnn``, ``y_train`` (N, 10),
-        ``x_test`` and ``y_test`` likewise; N = ``train_size`` or all training images.
+        ``x_train`` (N, H*W*C) for ``mlp`` or (N, H, W, C) for ``cnn`` ((N, 784) and (N, 28,
+        28, 1) for MNIST), ``y_train`` (N, classes), ``x_test`` and ``y_test`` likewise; N =
+        ``train_size`` or all training images.
     """
     cache = dataset._cache
     if "x_train" not in cache:
         for split in ("train", "test"):
-            x = np.asarray(getattr(dataset, f"x_{split}"), dtype=np.float32) / np.float32(255)
+            x = np.asarray(getattr(dataset, f"x_{split}"), dtype=np.float32)
+            if getattr(dataset, f"x_{split}").dtype == np.uint8:
+                x /= np.float32(255)  # a copy already: asarray converted the uint8
             y = np.eye(dataset.num_classes, dtype=np.float32)[getattr(dataset, f"y_{split}")]
             cache[f"x_{split}"], cache[f"y_{split}"] = x, y
-    shape = batch_shape(kind)
+    shape = batch_shape(kind, dataset.image_shape)
     limit = slice(None, train_size)
     return (
         cache["x_train"][limit].reshape(shape),
@@ -170,9 +173,10 @@ class TrainingData:
     Attributes:
         dataset: the loaded dataset (``Dataset``).
         source: where the data came from, as the run records it.
-        x_train: float32 in [0, 1], (N, 784) for ``mlp`` or (N, 28, 28, 1) for ``cnn``; a
-            NumPy array, or the backend's array on its device (``backend.to_device``).
-        y_train: one-hot float32, (N, 10).
+        x_train: float32 in [0, 1], (N, 784) for ``mlp`` or (N, 28, 28, 1) for ``cnn`` on
+            MNIST (``prepare_arrays``); a NumPy array, or the backend's array on its device
+            (``backend.to_device``).
+        y_train: one-hot float32, (N, classes).
         x_test, y_test: likewise for the test set.
         num_fitted: training images the optimizer sees (N less a validation split).
     """
@@ -227,7 +231,7 @@ def on_device(data: TrainingData, kind: Kind) -> TrainingData:
     cache = data.dataset._cache
 
     def put(name: str, rows: int) -> Any:
-        shape = batch_shape(kind)
+        shape = batch_shape(kind, data.dataset.image_shape)
         full = cache[name].reshape(shape) if name[0] == "x" else cache[name]
         moved = to_device(full, cache, (name, kind))
         return moved if rows == len(full) else moved[:rows]
@@ -265,7 +269,9 @@ def compiled_model(plan: TrainingPlan, data: TrainingData) -> tuple[Any, Executi
         print("nbmnist: --mixed-precision ignored: no GPU or TPU here, training in float32")
     if opts.seed is not None:
         seed_everything(opts.seed)
-    model = build_model(plan.declaration, mixed_precision=execution.precision)
+    model = build_model(
+        plan.declaration, num_classes=plan.num_classes, mixed_precision=execution.precision
+    )
     model.compile(
         optimizer=plan.keras_optimizer(plan.total_steps(data.num_fitted)),
         loss=plan.keras_loss(),
@@ -509,7 +515,9 @@ def train(
     """
     opts = make_options(**options)
     check_callbacks(callbacks)
-    plan = TrainingPlan.of(as_declaration(text, kind, variables), opts, models_in_cell)
+    image_shape = data_shape(opts.data)[0]
+    declaration = as_declaration(text, kind, variables, image_shape)
+    plan = TrainingPlan.of(declaration, opts, models_in_cell)
     check_size(plan.declaration, opts)
     store = RunStore.default(opts.runs_dir)
     run_name = _run_name(name, plan.declaration.kind, store, opts.overwrite)

@@ -91,12 +91,12 @@ def _fresh_session(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[
     from nbmnist.runs import clear
 
     clear()
-    clear_cache()
+    clear_cache(own=True)
     monkeypatch.setenv("KERAS_HOME", _KERAS_HOME)
     monkeypatch.setenv("NBMNIST_RUNS", str(tmp_path / "runs"))
     yield
     clear()
-    clear_cache()
+    clear_cache(own=True)
 
 
 class Shell:
@@ -138,10 +138,15 @@ def shell() -> Shell:
 
 
 def run_generated_code(
-    code: str, monkeypatch: pytest.MonkeyPatch, train: bool, size: int = 256
+    code: str,
+    monkeypatch: pytest.MonkeyPatch,
+    train: bool,
+    size: int = 256,
+    namespace: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Execute generated Keras code (``keras_code``) on the bundled sample (no download);
-    optionally skip fitting (then ``fit``'s model and arguments are returned)."""
+    """Execute generated Keras code (``keras_code``) on the bundled sample (no download), in
+    ``namespace`` (a notebook's variables: own data); optionally skip fitting (then
+    ``fit``'s model and arguments are returned)."""
     import keras
 
     from nbmnist import load_dataset
@@ -165,7 +170,7 @@ def run_generated_code(
 
         monkeypatch.setattr(keras.Model, "fit", fit)
         monkeypatch.setattr(keras.Model, "evaluate", lambda self, x, y, **kw: (0.0, 0.0))
-    namespace: dict[str, Any] = {}
+    namespace = dict(namespace or {})
     exec(compile(code, "<generated>", "exec"), namespace)
     calls.setdefault("model", namespace["model"])
     calls["namespace"] = namespace

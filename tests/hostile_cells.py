@@ -42,7 +42,7 @@ FLAGS = [
     "--learning-rate -1",
     "--validation-split 1",
     "--validation-split 0",
-    "--data cifar10",
+    "--data svhn",
     "--optimizer sgdd",
     "--loss hinge",
     "--memory-limit-gb 0",

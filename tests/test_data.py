@@ -252,13 +252,15 @@ def test_labels_out_of_range_are_rejected(tmp_path: Path) -> None:
     x = np.zeros((3, 28, 28), np.uint8)
     with pytest.raises(DataError, match="label 11 is outside 0-9"):  # ... the dataset does not
         _check_arrays(
-            {"x_train": x, "y_train": read_idx(path), "x_test": x, "y_test": x[:, 0, 0]}, "t"
+            {"x_train": x, "y_train": read_idx(path), "x_test": x, "y_test": x[:, 0, 0]},
+            "t",
+            DATASETS["mnist"],
         )
 
 
 def test_unknown_dataset_name() -> None:
-    with pytest.raises(DataError, match="unknown dataset 'cifar10'"):
-        load_dataset("cifar10")
+    with pytest.raises(DataError, match="unknown dataset 'svhn'"):
+        load_dataset("svhn")
 
 
 def test_datasets_are_cached_in_memory() -> None:

@@ -147,7 +147,7 @@ def test_fast_mode_caps_epochs_and_uses_the_sample(monkeypatch: pytest.MonkeyPat
         ({"validation_split": 1.5}, "validation_split must be a fraction"),
         ({"learning_rate": -0.1}, "learning_rate must be a number > 0"),
         ({"learning_rate": float("nan")}, "learning_rate"),
-        ({"data": "cifar10"}, "unknown data 'cifar10'"),
+        ({"data": "svhn"}, "unknown data 'svhn'"),
         ({"seed": -1}, "seed must be"),
         ({"seed": 2**32}, "seed must be a whole number from 0 to 4294967295"),
         ({"epochs": 10**20}, "epochs must be at most 10,000, got 100,000,000,000,000,000,000"),

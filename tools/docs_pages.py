@@ -31,6 +31,7 @@ API = [
     "build_model",
     "to_keras_code",
     "load_dataset",
+    "use_data",
     "use_backend",
     "runs",
     "load_runs",
@@ -52,6 +53,7 @@ API = [
     "misclassified",
     "compare",
     "recipe",
+    "lr_find",
 ]
 
 

@@ -19,17 +19,16 @@ from typing import Any
 
 from nbmnist.declaration.spec import (
     LAYER_SPECS,
+    MNIST_IMAGE,
     ActivationSpec,
     BatchNormSpec,
-    ConvSpec,
     Declaration,
     DenseSpec,
     DropoutSpec,
-    FlattenSpec,
     Kind,
     LayerSpec,
-    PoolSpec,
     ResidualSpec,
+    check_shapes,
     flat_layers,
 )
 from nbmnist.declaration.tokens import (
@@ -287,54 +286,11 @@ def _repeat(tokens: list[Token]) -> tuple[list[Token], int]:
     return tokens[:-1], count
 
 
-def _check_order(layers: list[LayerSpec], kind: Kind) -> None:
-    """Shape-check the layer sequence so mistakes surface before Keras is imported."""
-    _check_shapes(layers, kind, Declaration(kind, ()).input_shape, [])
-
-
-def _check_shapes(
-    layers: list[LayerSpec] | tuple[LayerSpec, ...],
-    kind: Kind,
-    shape: tuple[int, ...],
-    flattened: list[int],
-) -> tuple[int, ...]:
-    """The output shape of ``layers`` for an input of ``shape``, each layer checked where it
-    stands (a block's inside too, then whether its shortcut can be added); ``flattened``
-    holds the line of a ``flatten`` met so far."""
-    for spec in layers:
-        if isinstance(spec, ResidualSpec):
-            _check_shapes(spec.layers, kind, shape, flattened)
-            try:
-                shape = spec.output_shape(shape)
-            except ValueError as err:
-                raise DeclarationError(str(err), line=spec.line, column=spec.column) from err
-            continue
-        flatten_line = flattened[0] if flattened else None
-        if isinstance(spec, FlattenSpec):
-            flattened[:] = [spec.line]
-        if isinstance(spec, (ConvSpec, PoolSpec)) and kind == "mlp":
-            raise DeclarationError(
-                f"'{spec.describe()}' needs image input; declare convolutional models in a "
-                "%%cnn cell",
-                line=spec.line,
-                column=spec.column,
-            )
-        if isinstance(spec, (ConvSpec, PoolSpec)) and flatten_line is not None:
-            raise DeclarationError(
-                f"'{spec.describe().split()[0]}' after 'flatten' (line {flatten_line}): "
-                "the feature map is already flat; move 'flatten' after the last conv/pool",
-                line=spec.line,
-                column=spec.column,
-            )
-        try:
-            shape = spec.output_shape(shape)
-        except ValueError as err:
-            raise DeclarationError(str(err), line=spec.line, column=spec.column) from err
-    return shape
-
-
 def parse_declaration(
-    text: str, kind: Kind = "mlp", variables: Mapping[str, object] | None = None
+    text: str,
+    kind: Kind = "mlp",
+    variables: Mapping[str, object] | None = None,
+    image_shape: tuple[int, int, int] = MNIST_IMAGE,
 ) -> Declaration:
     """Parse a ``%%mlp`` / ``%%cnn`` cell body into a ``Declaration``.
 
@@ -343,11 +299,13 @@ def parse_declaration(
 
     Args:
         text: the cell body, one layer statement per line.
-        kind: ``"mlp"`` (input 784 values; enables the units shorthand) or ``"cnn"``
-            (input 28x28x1 images).
+        kind: ``"mlp"`` (input: the image's pixels as one vector; enables the units
+            shorthand) or ``"cnn"`` (input: images).
         variables: values for ``{name}`` placeholders (a magic passes the notebook's
             namespace); looked up by name, never evaluated. The values used are kept in
             ``Declaration.variables``.
+        image_shape: the images the model takes, (height, width, channels): MNIST's
+            28x28x1 by default (``data.data_shape`` gives another dataset's).
 
     Returns:
         The declaration, with one ``LayerSpec`` per layer.
@@ -379,5 +337,8 @@ def parse_declaration(
     if not layers:
         example = "430 322 relu" if kind == "mlp" else "conv 32 3x3 relu"
         raise DeclarationError(f"the cell declares no layers; write one per line, e.g. '{example}'")
-    _check_order(layers, kind)
-    return Declaration(kind, tuple(layers), text=text, variables=used)
+    declaration = Declaration(
+        kind, tuple(layers), text=text, variables=used, image_shape=image_shape
+    )
+    check_shapes(declaration)
+    return declaration

@@ -24,15 +24,22 @@ from nbmnist.errors import DeclarationError
 
 Kind = Literal["mlp", "cnn"]
 
-#: Input shape each kind feeds the model: ``%%mlp`` flattens 28x28 images to 784 values,
-#: ``%%cnn`` keeps them as one-channel images.
-INPUT_SHAPES: dict[str, tuple[int, ...]] = {"mlp": (784,), "cnn": (28, 28, 1)}
+#: One MNIST or Fashion-MNIST image as a ``%%cnn`` model takes it: (height, width, channels).
+MNIST_IMAGE: tuple[int, int, int] = (28, 28, 1)
 
 
-def batch_shape(kind: str) -> tuple[int, ...]:
+def input_shape(kind: str, image_shape: tuple[int, int, int] = MNIST_IMAGE) -> tuple[int, ...]:
+    """One example as ``kind``'s model takes it, for images of ``image_shape`` (height, width,
+    channels): ``%%mlp`` flattens them (784 values for MNIST), ``%%cnn`` keeps them."""
+    if kind == "mlp":
+        return (image_shape[0] * image_shape[1] * image_shape[2],)
+    return tuple(image_shape)
+
+
+def batch_shape(kind: str, image_shape: tuple[int, int, int] = MNIST_IMAGE) -> tuple[int, ...]:
     """The shape a batch of images is reshaped to for ``kind``: ``(-1, 784)`` or
-    ``(-1, 28, 28, 1)``."""
-    return (-1, *INPUT_SHAPES[kind])
+    ``(-1, 28, 28, 1)`` for MNIST, ``(-1, 3072)`` or ``(-1, 32, 32, 3)`` for CIFAR-10."""
+    return (-1, *input_shape(kind, image_shape))
 
 
 @dataclass(frozen=True)
@@ -698,12 +705,15 @@ class Declaration:
     """A parsed cell body: the layers a ``%%mlp`` / ``%%cnn`` cell declares, in order.
 
     Attributes:
-        kind: ``"mlp"`` (input: 784 pixel values) or ``"cnn"`` (input: 28x28x1 images).
+        kind: ``"mlp"`` (input: the image's pixels as one vector, 784 for MNIST) or
+            ``"cnn"`` (input: images, 28x28x1 for MNIST).
         layers: the layer specs, including the output head once ``with_head`` added it.
         text: the cell body as written.
         variables: the value, as text, put in for each ``{name}`` placeholder of ``text``
             (e.g. ``{"rate": "0.2"}``); empty when ``text`` has none.
         head_layers: how many layers at the end ``with_head`` appended (0, 1 or 2).
+        image_shape: the images the model takes, (height, width, channels): the data's
+            (``with_input``); MNIST's 28x28x1 until then.
     """
 
     kind: Kind
@@ -711,6 +721,7 @@ class Declaration:
     text: str = field(default="", compare=False)
     variables: Mapping[str, str] = field(default_factory=dict, compare=False)
     head_layers: int = 0
+    image_shape: tuple[int, int, int] = MNIST_IMAGE
 
     @property
     def head_appended(self) -> bool:
@@ -720,7 +731,27 @@ class Declaration:
     @property
     def input_shape(self) -> tuple[int, ...]:
         """Shape of one input example, without the batch axis."""
-        return INPUT_SHAPES[self.kind]
+        return input_shape(self.kind, self.image_shape)
+
+    @property
+    def batch_shape(self) -> tuple[int, ...]:
+        """The shape a batch of images is reshaped to (``batch_shape``)."""
+        return batch_shape(self.kind, self.image_shape)
+
+    def with_input(self, image_shape: tuple[int, int, int]) -> Declaration:
+        """This declaration for images of ``image_shape`` (height, width, channels), its
+        layers checked again for that input as the parser checks them.
+
+        Raises:
+            DeclarationError: a layer cannot take that input (e.g. a pooling window larger
+                than the feature map), with its line and column.
+        """
+        image_shape = (int(image_shape[0]), int(image_shape[1]), int(image_shape[2]))
+        if image_shape == self.image_shape:
+            return self
+        changed = replace(self, image_shape=image_shape)
+        check_shapes(changed)
+        return changed
 
     def has_head(self, num_classes: int) -> bool:
         """True when the layers already end with ``dense num_classes`` (and an activation)."""
@@ -838,3 +869,54 @@ class Declaration:
     def describe(self) -> str:
         """The layers as canonical declaration text, one per line."""
         return "\n".join(spec.describe() for spec in self.layers)
+
+
+def check_shapes(declaration: Declaration) -> None:
+    """Shape-check the declaration's layers for its input, so mistakes surface before Keras
+    is imported.
+
+    Raises:
+        DeclarationError: the first layer that cannot take its input, with line and column.
+    """
+    _check_shapes(declaration.layers, declaration.kind, declaration.input_shape, [])
+
+
+def _check_shapes(
+    layers: list[LayerSpec] | tuple[LayerSpec, ...],
+    kind: Kind,
+    shape: tuple[int, ...],
+    flattened: list[int],
+) -> tuple[int, ...]:
+    """The output shape of ``layers`` for an input of ``shape``, each layer checked where it
+    stands (a block's inside too, then whether its shortcut can be added); ``flattened``
+    holds the line of a ``flatten`` met so far."""
+    for spec in layers:
+        if isinstance(spec, ResidualSpec):
+            _check_shapes(spec.layers, kind, shape, flattened)
+            try:
+                shape = spec.output_shape(shape)
+            except ValueError as err:
+                raise DeclarationError(str(err), line=spec.line, column=spec.column) from err
+            continue
+        flatten_line = flattened[0] if flattened else None
+        if isinstance(spec, FlattenSpec):
+            flattened[:] = [spec.line]
+        if isinstance(spec, (ConvSpec, PoolSpec)) and kind == "mlp":
+            raise DeclarationError(
+                f"'{spec.describe()}' needs image input; declare convolutional models in a "
+                "%%cnn cell",
+                line=spec.line,
+                column=spec.column,
+            )
+        if isinstance(spec, (ConvSpec, PoolSpec)) and flatten_line is not None:
+            raise DeclarationError(
+                f"'{spec.describe().split()[0]}' after 'flatten' (line {flatten_line}): "
+                "the feature map is already flat; move 'flatten' after the last conv/pool",
+                line=spec.line,
+                column=spec.column,
+            )
+        try:
+            shape = spec.output_shape(shape)
+        except ValueError as err:
+            raise DeclarationError(str(err), line=spec.line, column=spec.column) from err
+    return shape

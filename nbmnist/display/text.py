@@ -67,9 +67,12 @@ def opening_lines(info: TrainingInfo) -> list[str]:
 
 
 def sample_note(data_source: str) -> str:
-    """The note for a run on the bundled sample: where the data came from and why, the first
-    time in a kernel; a reference to it after."""
+    """The note for a run on the bundled sample (or fast mode's first images of data that has
+    none): where the data came from and why, the first time in a kernel; a reference to it
+    after."""
     if data_source in _NOTED:
+        if "bundled sample" not in data_source:
+            return f"NOTE: training on the {data_source.split(':', 1)[0]} (see above)"
         return "NOTE: training on the bundled sample (see above)"
     _NOTED.add(data_source)
     return f"NOTE: training on the {data_source}"

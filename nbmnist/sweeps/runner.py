@@ -22,13 +22,13 @@ import math
 from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
-from nbmnist.data import sample_expected
+from nbmnist.data import data_shape, is_own_data, sample_expected
 from nbmnist.declaration import Kind
 from nbmnist.display import in_notebook
 from nbmnist.display.sweep_table import SweepTable
 from nbmnist.display.text import sample_note
 from nbmnist.errors import DeclarationError, OptionError, TrainingInterrupted
-from nbmnist.model import as_declaration
+from nbmnist.model import as_declaration, run_declaration
 from nbmnist.options import fast_points, make_options
 from nbmnist.plan import TrainingPlan, identity_changes
 from nbmnist.runs import Run, RunStore, RunStoreError, point_name, record
@@ -75,7 +75,8 @@ def _check_points(
     used_by: dict[PointKey, dict[str, str]] = {}
     identities: dict[PointKey, dict[str, Any]] = {}
     for point in grid_points:
-        declaration = as_declaration(text, kind, {**(variables or {}), **point})
+        image_shape = data_shape(make_options(**options_at(point)).data)[0]
+        declaration = as_declaration(text, kind, {**(variables or {}), **point}, image_shape)
         used = declaration.variables
         unused = [name for name in point if name not in used and name not in line_names]
         if unused:  # every point would train the same model under different names
@@ -139,7 +140,7 @@ def _base_name(
 def _identity_of(run: Run) -> dict[str, Any]:
     """The identity of a run recorded before ``run.identity`` existed, from its record."""
     try:
-        declaration = as_declaration(run.declaration, run.kind, run.variables)  # type: ignore[arg-type]
+        declaration = run_declaration(run)
         options = make_options(**run.options)
     except (OptionError, DeclarationError, TypeError):
         return {}
@@ -211,6 +212,13 @@ def sweep(
             else "--trials samples points: use it with --search random"
         )
     opts = make_options(**options)
+    if is_own_data(opts.data) and executor != IN_KERNEL:
+        if executor is not None:
+            raise OptionError(
+                f"--data {opts.data}: your own data lives in this kernel only, so its sweep "
+                f"trains here: use --executor {IN_KERNEL}"
+            )
+        executor = IN_KERNEL
     if executor != IN_KERNEL:
         check_executor(executor, workers)
 
