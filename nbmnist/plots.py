@@ -438,20 +438,25 @@ def _conv_layers(run: Run) -> list[Any]:
 
 def plot_filters(run: Run) -> Figure:
     """The first convolution's filters as images (one per filter, shared grey scale: dark is
-    positive), as the model learned them.
+    positive), as the model learned them; on RGB images in colour (one shared scale, mid-grey
+    is zero: a red filter looks for red).
 
     Raises:
         ValueError: the run has no model or no convolution layer.
     """
     first = _conv_layers(run)[0]
     kernel = np.asarray(first.kernel.numpy())  # (k_h, k_w, in_channels, filters)
-    filters = kernel.mean(axis=2).transpose(2, 0, 1)  # one image per filter
+    colour = kernel.shape[2] == 3
+    filters = kernel.transpose(3, 0, 1, 2) if colour else kernel.mean(axis=2).transpose(2, 0, 1)
     limit = float(np.abs(filters).max()) or 1.0
     columns = min(8, len(filters))
     figure, axes = _grid(-(-len(filters) // columns), columns, 1.2, 1.3)
     for index, axis in enumerate(axes.ravel()):
         if index < len(filters):
-            axis.imshow(filters[index], cmap="gray_r", vmin=-limit, vmax=limit)
+            if colour:
+                axis.imshow(filters[index] / (2 * limit) + 0.5)
+            else:
+                axis.imshow(filters[index], cmap="gray_r", vmin=-limit, vmax=limit)
             axis.set_title(str(index + 1), fontsize=7)
     size = "x".join(str(k) for k in first.kernel_size)
     figure.suptitle(

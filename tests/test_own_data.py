@@ -180,6 +180,7 @@ def test_a_cnn_trains_on_rgb_images_of_five_classes(digits: nbmnist.Dataset) -> 
     assert mistakes.figure.axes[0].images[0].get_array().shape == (32, 32, 3)  # in colour
     first = mistakes.figure.axes[0].get_title()
     assert first.startswith(f"{NAMES[mistakes.true[0]]} → {NAMES[mistakes.predicted[0]]}")
+    assert nbmnist.plot_filters(run).axes[0].images[0].get_array().shape == (3, 3, 3)
     maps = nbmnist.plot_feature_maps(run, digits.x_test[0])
     assert maps.axes[0].images[0].get_array().shape == (32, 32, 3)
     rows = nbmnist.per_class_accuracy(run).rows
