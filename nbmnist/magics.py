@@ -627,7 +627,8 @@ class NbmnistMagics(Magics):
     @_training_flags
     @cell_magic
     def mlp(self, line: str, cell: str) -> None:
-        """Train a multi-layer perceptron declared in the cell body (input: 784 pixels).
+        """Train a multi-layer perceptron declared in the cell body (input: the image's
+        pixels as one vector, 784 for MNIST).
 
         Example::
 
@@ -647,7 +648,8 @@ class NbmnistMagics(Magics):
     @_training_flags
     @cell_magic
     def cnn(self, line: str, cell: str) -> None:
-        """Train a convolutional network declared in the cell body (input: 28x28x1 images).
+        """Train a convolutional network declared in the cell body (input: images, 28x28x1
+        for MNIST, 32x32x3 for CIFAR-10).
 
         Example::
 

@@ -7,8 +7,11 @@ holds no datasets; with JAX, compiled programs).
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -199,3 +202,23 @@ def make_run(name: str, accuracy: float | None, **extra: object) -> Any:
     )
     fields.update(extra)
     return Run(**fields)
+
+
+def headless(command: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    """Run a notebook runner's command (``jupyter nbconvert``, ``papermill``, ``python -m
+    nbmnist``; this environment's first on the PATH); fail with its output if it fails."""
+    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
+    environment = {**os.environ, "PATH": path, **env}
+    done = subprocess.run(command, cwd=cwd, env=environment, capture_output=True, text=True)
+    assert done.returncode == 0, (done.stdout[-3000:], done.stderr[-3000:])
+    return done
+
+
+def outputs(path: Path) -> str:
+    """An executed notebook's outputs as JSON text; fails if a cell raised."""
+    import nbformat
+
+    notebook = nbformat.read(path, as_version=4)
+    errors = [o for c in notebook.cells for o in c.get("outputs", []) if o.output_type == "error"]
+    assert not errors, errors
+    return json.dumps([c.get("outputs", []) for c in notebook.cells])

@@ -160,7 +160,7 @@ def test_unknown_data_says_how_to_bring_your_own() -> None:
 
 
 def test_a_cnn_trains_on_rgb_images_of_five_classes(digits: nbmnist.Dataset) -> None:
-    run = nbmnist.train(SMALL_CNN, "cnn", data="digits", epochs=1, display=ConsoleDisplay())
+    run = nbmnist.train(SMALL_CNN, "cnn", data="digits", epochs=2, seed=0, display=ConsoleDisplay())
     assert run.plan["input_shape"] == [32, 32, 3] and run.plan["classes"] == 5
     assert run.model.output_shape == (None, 5)
     assert run.test_accuracy is not None and run.test_accuracy > 0.5  # chance: 0.2
@@ -210,7 +210,7 @@ def test_an_mlp_takes_grey_floats_of_another_size() -> None:
     crop = (sample.x_train[:2000, 4:24, 4:24] / 255).astype(np.float32)
     test = (sample.x_test[:300, 4:24, 4:24] / 255).astype(np.float32)
     use_data(((crop, sample.y_train[:2000]), (test, sample.y_test[:300])), name="crops")
-    run = nbmnist.train("dense 32 relu", data="crops", epochs=3, display=ConsoleDisplay())
+    run = nbmnist.train("dense 32 relu", data="crops", epochs=3, seed=0, display=ConsoleDisplay())
     assert run.plan["input_shape"] == [400] and run.plan["image_shape"] == [20, 20, 1]
     assert run.test_accuracy is not None and run.test_accuracy > 0.5
     code = nbmnist.to_keras_code("dense 32 relu", data="crops")
@@ -253,7 +253,7 @@ def test_printed_code_trains_the_same_model_on_own_data(
 
 def test_the_magic_takes_a_notebook_variable(shell: Shell) -> None:
     shell.ns["flowers"] = digits_rgb()
-    shell.run(f"%%cnn petals --data flowers --epochs 1 --no-live\n{SMALL_CNN}")
+    shell.run(f"%%cnn petals --data flowers --epochs 2 --seed 0 --no-live\n{SMALL_CNN}")
     run = shell.ns["petals"]
     assert run.options["data"] == "flowers" and run.plan["classes"] == 5
     assert run.test_accuracy is not None and run.test_accuracy > 0.5
@@ -413,8 +413,30 @@ def test_cifar10_downloads_through_keras_get_file_and_has_no_sample(
     assert load_dataset("cifar10", source="download").source == str(cached)
 
 
-def test_cifar10_cells_are_declared_for_its_images() -> None:
-    code = nbmnist.to_keras_code(SMALL_CNN, "cnn", data="cifar10")
-    assert "keras.datasets.cifar10.load_data()" in code
-    assert "keras.Input(shape=(32, 32, 3))" in code and "to_categorical(y_train, 10)" in code
+def test_a_cifar10_cell_trains_what_its_printed_code_trains(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import keras
+
+    digest = fake_cifar(tmp_path / "cifar-10-python.tar.gz")
+    monkeypatch.setenv("NBMNIST_DATA", str(tmp_path))
+    monkeypatch.setitem(DATASETS, "cifar10", _cifar_with(digest))
     assert data_shape("cifar10") == ((32, 32, 3), 10)
+    run = nbmnist.train(SMALL_CNN, "cnn", data="cifar10", epochs=1, display=ConsoleDisplay())
+    assert run.plan["image_shape"] == [32, 32, 3] and run.model.output_shape == (None, 10)
+    code = nbmnist.to_keras_code(SMALL_CNN, "cnn", data="cifar10", epochs=1)
+    assert "keras.datasets.cifar10.load_data()" in code
+    dataset = load_dataset("cifar10")
+    # as Keras' loader returns it: labels (N, 1)
+    arrays = (
+        (dataset.x_train, dataset.y_train.reshape(-1, 1)),
+        (dataset.x_test, dataset.y_test.reshape(-1, 1)),
+    )
+    monkeypatch.setattr(keras.datasets.cifar10, "load_data", lambda: arrays)
+    calls = run_generated_code(code, monkeypatch, train=False)
+    printed, trained = calls["model"], run.model
+    assert printed.count_params() == trained.count_params() == run.num_params
+    assert [layer.get_config() | {"name": ""} for layer in printed.layers] == [
+        layer.get_config() | {"name": ""} for layer in trained.layers
+    ]
+    assert calls["namespace"]["y_train"].shape == (100, 10)

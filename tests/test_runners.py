@@ -1,20 +1,19 @@
 """A teacher's own week-3 notebook (a parameters cell, a sweep, the bundled sample, the
-closing helpers) and lesson 03, run the three ways a class runs notebooks headless:
-``python -m nbmnist run``, ``jupyter nbconvert --execute`` and papermill. A stop in each is
-``tests/test_notebook.py``'s runner test (a stopped cell fails a papermill run by design)."""
+closing helpers), run the three ways a class runs notebooks headless: ``python -m nbmnist
+run``, ``jupyter nbconvert --execute`` and papermill (the lessons run under them too:
+``tests/test_notebook.py``'s ``executed``). A stop in each is ``tests/test_notebook.py``'s
+runner test (a stopped cell fails a papermill run by design)."""
 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import nbformat
-import pytest
 
-from tests.conftest import REPO
+from tests.conftest import headless, outputs
 
 BIN = Path(sys.executable).parent
 #: What a teacher writes in week 3: defaults a grader or papermill may override, a sweep on
@@ -44,21 +43,6 @@ def week3(folder: Path) -> Path:
     path = folder / "week3.ipynb"
     nbformat.write(notebook, path)
     return path
-
-
-def headless(command: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
-    """Run a notebook runner's command; fail with its output if it fails."""
-    environment = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", **env}
-    done = subprocess.run(command, cwd=cwd, env=environment, capture_output=True, text=True)
-    assert done.returncode == 0, (done.stdout[-3000:], done.stderr[-3000:])
-    return done
-
-
-def outputs(path: Path) -> str:
-    notebook = nbformat.read(path, as_version=4)
-    errors = [o for c in notebook.cells for o in c.get("outputs", []) if o.output_type == "error"]
-    assert not errors, errors
-    return json.dumps([c.get("outputs", []) for c in notebook.cells])
 
 
 def test_week3_with_nbmnist_run_and_a_parameter(tmp_path: Path) -> None:
@@ -117,38 +101,3 @@ def test_week3_with_nbconvert_then_papermill_changing_the_epochs(tmp_path: Path)
     assert "skipped (resume)" not in text
     stored = {p.name for p in (tmp_path / "nbmnist-runs").iterdir() if not p.name.startswith(".")}
     assert len(stored) == 4  # sw's two points kept, sw_2's two beside them
-
-
-LESSONS = sorted((REPO / "notebooks").glob("*.ipynb"))
-#: Every lesson under one outside runner: lessons 01 and 03 under nbconvert, 02 under
-#: papermill (papermill's parameters: the week-3 tests above). What a runner exercises (its
-#: kernel, its working folder, its output) does not depend on the lesson, and every lesson's
-#: cells also run under ``python -m nbmnist run`` (tests/test_notebook.py); running each
-#: lesson under both would take make test past its 15 minutes.
-RUNS = [
-    (lesson, "papermill" if lesson.stem == "02_cnn_mnist" else "nbconvert") for lesson in LESSONS
-]
-
-
-@pytest.mark.parametrize(
-    ("lesson", "runner"),
-    [
-        pytest.param(lesson, runner, marks=pytest.mark.xdist_group(f"{runner}-{lesson.stem}"))
-        for lesson, runner in RUNS
-    ],
-    ids=[f"{lesson.stem}-{runner}" for lesson, runner in RUNS],
-)
-def test_each_lesson_runs_under_nbconvert_and_papermill(
-    tmp_path: Path, lesson: Path, runner: str
-) -> None:
-    """The lessons in fast mode, as a class's grader or CI runs them with those tools
-    (``python -m nbmnist run``: tests/test_notebook.py)."""
-    output = tmp_path / f"{runner}.ipynb"
-    if runner == "nbconvert":
-        command = ["jupyter", "nbconvert", "--to", "notebook", "--execute", "--output",
-                   str(output), str(lesson)]  # fmt: skip
-    else:
-        command = ["papermill", str(lesson), str(output), "-k", "python3", "--cwd", str(tmp_path)]
-    headless(command, tmp_path, NBMNIST_FAST="1", NBMNIST_RUNS=str(tmp_path / "runs"))
-    text = outputs(output)
-    assert "fast mode (NBMNIST_FAST)" in text and "Best:  " in text
