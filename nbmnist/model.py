@@ -52,9 +52,7 @@ def as_declaration(
         if image_shape is None:
             return text_or_declaration
         return text_or_declaration.with_input(image_shape)
-    if image_shape is None:
-        return parse_declaration(text_or_declaration, kind, variables)
-    return parse_declaration(text_or_declaration, kind, variables, image_shape)
+    return parse_declaration(text_or_declaration, kind, variables, image_shape or MNIST_IMAGE)
 
 
 def run_image_shape(run: Any) -> tuple[int, int, int]:

@@ -567,7 +567,7 @@ def plot_augmentations(
         OptionError: ``n`` or ``repeats`` out of range.
     """
     from nbmnist.backend import import_keras
-    from nbmnist.data import load_dataset
+    from nbmnist.data import as_model_input, load_dataset
     from nbmnist.declaration.spec import AugmentationSpec
     from nbmnist.errors import DeclarationError, OptionError
 
@@ -588,10 +588,7 @@ def plot_augmentations(
         [keras.Input(shape=shape), *(spec.keras_call().build(keras) for spec in augmentations)]
     )
     images = load_dataset(data, warn=False).x_train[:n]
-    x = images.astype(np.float32)
-    if images.dtype == np.uint8:
-        x /= np.float32(255)
-    x = x.reshape(declaration.batch_shape)
+    x = as_model_input(images, declaration.kind, declaration.image_shape)
     rows = [x, *(keras.ops.convert_to_numpy(model(x, training=True)) for _ in range(repeats))]
     figure, axes = _grid(len(rows), n, 1.1, 1.2)
     for row, images in enumerate(rows):
