@@ -88,7 +88,10 @@ def group_batches(model: Any, execution: Execution, batch_size: int) -> None:
 
 
 def build_training_state(model: Any, x: Any, y: Any) -> None:
-    """Nothing to do: Keras builds it on the first step, traced by nothing."""
+    """The optimizer's variables, by Keras' public ``Optimizer.build``, as every backend has
+    them before ``fit`` (nothing is traced on PyTorch, so that is all)."""
+    if not model.optimizer.built:
+        model.optimizer.build(model.trainable_variables)
 
 
 def compile_ahead(model: Any, x: Any, y: Any, **sizes: Any) -> Any:
