@@ -171,7 +171,6 @@ def lr_find(
     declared = as_declaration(source, kind, variables, data_shape(opts.data)[0])
     plan = TrainingPlan.of(declared, opts)
     data = training_data(plan)
-    plan = plan.with_classes(data.dataset.num_classes)
     if plan.options.fast:
         steps = min(steps, FAST_STEPS)
     keras = import_keras()

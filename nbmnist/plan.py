@@ -9,7 +9,6 @@ backend and device (precision, XLA, grouping of batches) is decided later, by
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -152,8 +151,6 @@ class TrainingPlan:
         options: the options as the user gave them (recorded in ``run.options``).
         epochs: epochs that run (fast mode lowers them, ``options.fast_limits``).
         train_size: training images used (None: all); fast mode lowers it.
-        batch_shape: the shape one batch of images is reshaped to: for MNIST ``(-1, 784)``
-            for an MLP, ``(-1, 28, 28, 1)`` for a CNN (float32 pixels in [0, 1]).
         optimizer: the class in ``keras.optimizers`` (``"Adam"``).
         loss: Keras' loss name: ``"categorical_crossentropy"`` or ``"mean_squared_error"``.
         from_logits: the output layer gives logits (linear or log_softmax), so the
@@ -168,7 +165,6 @@ class TrainingPlan:
     options: TrainingOptions
     epochs: int
     train_size: int | None
-    batch_shape: tuple[int, ...]
     optimizer: str
     loss: str
     from_logits: bool
@@ -199,16 +195,17 @@ class TrainingPlan:
             options=options,
             epochs=epochs,
             train_size=train_size,
-            batch_shape=declaration.batch_shape,
             optimizer=OPTIMIZER_CLASSES[options.optimizer],
             loss=loss,
             from_logits=loss == "categorical_crossentropy"
             and declaration.output_activation in LOGIT_OUTPUTS,
         )
 
-    def with_classes(self, num_classes: int) -> TrainingPlan:
-        """The plan with an output head of ``num_classes`` (the loaded dataset's)."""
-        return dataclasses.replace(self, declaration=self.declaration.with_head(num_classes))
+    @property
+    def batch_shape(self) -> tuple[int, ...]:
+        """The shape one batch of images is reshaped to: for MNIST ``(-1, 784)`` for an MLP,
+        ``(-1, 28, 28, 1)`` for a CNN (float32 pixels in [0, 1])."""
+        return self.declaration.batch_shape
 
     @property
     def num_classes(self) -> int:

@@ -523,7 +523,6 @@ def train(
     run_name = _run_name(name, plan.declaration.kind, store, opts.overwrite)
     try:
         data = training_data(plan)
-        plan = plan.with_classes(data.dataset.num_classes)
         declaration = plan.declaration
         model, execution = compiled_model(plan, data)
         if execution.data_on_device:
